@@ -1,0 +1,41 @@
+# idjourney — the two commands a new user runs: `make reproduce` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
+
+.PHONY: reproduce test lint format bench clean
+
+$(BIN)/python:
+	@echo ">> creating virtual environment in $(VENV)"
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(STAMP): $(BIN)/python pyproject.toml
+	@echo ">> installing idjourney and its test tools into $(VENV)"
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@rm -f $(VENV)/.installed-*
+	@touch $(STAMP)
+
+reproduce: $(STAMP)
+	@echo ">> running the main job on the embedded synthetic baseline world"
+	$(BIN)/idjourney run --out out
+
+test: $(STAMP)
+	@echo ">> running the test suite"
+	$(BIN)/python -m pytest -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
+
+format: $(STAMP)
+	$(BIN)/ruff format src tests benchmarks
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/bench_generator.py
+	$(BIN)/python benchmarks/bench_survival.py
+	$(BIN)/python benchmarks/bench_bootstrap.py
+
+clean:
+	rm -rf out .pytest_cache .hypothesis .ruff_cache

@@ -1,0 +1,149 @@
+"""Helpers shared by the ``idjourney fit`` sub-commands (reading data, printing).
+
+Sub-commands added in other files (``idjourney/cli/fit_<name>.py``, see
+:mod:`idjourney.cli.fit`) should reuse these so that every sub-command reads
+the same formats, prints the same way and exits with the same codes:
+1 for bad data (:class:`DataError`), 2 for usage errors (click's own).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import math
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+import numpy as np
+import pandas as pd
+from rich.console import Console
+from rich.table import Table
+
+from idjourney.survival.errors import SurvivalError
+
+#: Date columns of the analysis table, parsed when a CSV holds them.
+DATE_COLUMNS = (
+    "first_seen",
+    "jurisdiction_connected",
+    "at_risk_from",
+    "identified_on",
+    "identification_recorded_on",
+    "extract_date",
+)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class DataError(click.ClickException):
+    """Bad data: printed as ``Error: ...`` and exit code 1."""
+
+    exit_code = 1
+
+
+def data_option(function: F) -> F:
+    """The ``--data FILE`` option (CSV or Parquet)."""
+    return click.option(
+        "--data",
+        "data_path",
+        required=True,
+        type=click.Path(exists=True, dir_okay=False, path_type=Path),
+        help="Input table: .csv or .parquet (e.g. the analysis table).",
+    )(function)
+
+
+def json_option(function: F) -> F:
+    """The ``--json`` flag."""
+    return click.option("--json", "as_json", is_flag=True, help="Print JSON instead of tables.")(
+        function
+    )
+
+
+def read_table(path: Path) -> pd.DataFrame:
+    """Read CSV (parsing the analysis table's date columns) or Parquet by extension."""
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".csv":
+            header = pd.read_csv(path, nrows=0).columns
+            dates = [c for c in DATE_COLUMNS if c in header]
+            return pd.read_csv(path, parse_dates=dates)
+        if suffix in (".parquet", ".pq"):
+            return pd.read_parquet(path)
+    except (ValueError, OSError, pd.errors.ParserError) as exc:
+        raise DataError(f"could not read {path}: {exc}") from exc
+    raise click.BadParameter(f"{path.name!r} is neither .csv nor .parquet", param_hint="--data")
+
+
+def split_list(value: str | None) -> list[str] | None:
+    """``"a,b , c"`` -> ``["a", "b", "c"]`` (``None`` stays ``None``)."""
+    if value is None:
+        return None
+    items = [item.strip() for item in value.split(",") if item.strip()]
+    return items or None
+
+
+def data_errors(function: F) -> F:
+    """Turn survival-data errors into exit code 1 with a one-line message."""
+
+    @functools.wraps(function)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return function(*args, **kwargs)
+        except SurvivalError as exc:
+            raise DataError(str(exc)) from exc
+        except KeyError as exc:
+            raise DataError(f"column {exc} is not in the data") from exc
+
+    return wrapper  # type: ignore[return-value]
+
+
+def jsonable(value: Any) -> Any:
+    """Make numpy/pandas values JSON-ready; ``inf``/``nan`` become ``None``."""
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [jsonable(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def frame_records(frame: pd.DataFrame, index_name: str) -> list[dict[str, Any]]:
+    """Rows of a DataFrame as JSON-ready dicts, the index included."""
+    out = frame.reset_index().rename(columns={frame.index.name or "index": index_name})
+    return [jsonable(row) for row in out.to_dict(orient="records")]
+
+
+def echo_json(payload: dict[str, Any]) -> None:
+    """Print JSON (strict: no NaN/Infinity)."""
+    click.echo(json.dumps(jsonable(payload), indent=2, allow_nan=False))
+
+
+def console() -> Console:
+    """A rich console writing to the current stdout (works under click's runner)."""
+    return Console(file=sys.stdout, width=120, soft_wrap=False)
+
+
+def _fmt(value: Any, digits: int = 4) -> str:
+    if isinstance(value, float | np.floating):
+        if math.isinf(value):
+            return "not reached" if value > 0 else "-inf"
+        if math.isnan(value):
+            return "NA"
+        return f"{value:.{digits}g}"
+    return str(value)
+
+
+def print_frame(frame: pd.DataFrame, title: str, index_name: str | None = None) -> None:
+    """Print a DataFrame as a rich table."""
+    table = Table(title=title, show_lines=False)
+    table.add_column(index_name or frame.index.name or "", justify="left")
+    for column in frame.columns:
+        table.add_column(str(column), justify="right")
+    for label, row in frame.iterrows():
+        table.add_row(_fmt(label), *(_fmt(v) for v in row.to_numpy()))
+    console().print(table)

@@ -1,0 +1,288 @@
+"""``idjourney fit``: fit survival models to a table and print a summary.
+
+Sub-commands here: ``km`` (Kaplan–Meier) and ``cox`` (Cox regression).
+
+Adding a sub-command from another file
+--------------------------------------
+Create ``src/idjourney/cli/fit_<anything>.py`` with click commands; they are
+discovered and listed under ``idjourney fit`` without editing this file.  The
+module's ``COMMANDS`` list is used when it defines one; otherwise every
+``click.Command`` whose function is defined in that module.  Reuse :mod:`idjourney.cli._fit_common`
+(``data_option``, ``json_option``, ``read_table``, ``data_errors``,
+``print_frame``, ``echo_json``) for the shared conventions: exit code 1 on bad
+data, 2 on usage errors.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+import pandas as pd
+
+from idjourney.cli._fit_common import (
+    DataError,
+    data_errors,
+    data_option,
+    echo_json,
+    frame_records,
+    json_option,
+    print_frame,
+    read_table,
+    split_list,
+)
+
+_ANALYSIS_ID_COLUMNS = ("victim_id", "series_id", "first_seen")
+F = TypeVar("F", bound=Any)
+
+
+def _discovered_commands() -> dict[str, click.Command]:
+    """Commands from ``idjourney.cli.fit_*`` modules (their ``COMMANDS`` lists)."""
+    import idjourney.cli as cli_package
+
+    found: dict[str, click.Command] = {}
+    for module_info in pkgutil.iter_modules(cli_package.__path__):
+        if not module_info.name.startswith("fit_"):
+            continue
+        module = importlib.import_module(f"idjourney.cli.{module_info.name}")
+        commands = getattr(module, "COMMANDS", None)
+        if commands is None:
+            commands = [
+                value
+                for value in vars(module).values()
+                if isinstance(value, click.Command)
+                and getattr(value.callback, "__module__", None) == module.__name__
+            ]
+        for command in commands:
+            found[command.name or module_info.name[4:]] = command
+    return found
+
+
+class _FitGroup(click.Group):
+    """The ``fit`` group: its own commands plus discovered ``fit_*`` modules."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(set(super().list_commands(ctx)) | set(_discovered_commands()))
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        command = super().get_command(ctx, cmd_name)
+        if command is None:
+            command = _discovered_commands().get(cmd_name)
+        return command
+
+
+@click.group(cls=_FitGroup)
+def fit() -> None:
+    """Fit survival models (Kaplan-Meier, Cox) to a table such as the analysis table."""
+
+
+def _entry_column(table: pd.DataFrame, entry_col: str | None, no_entry: bool) -> str | None:
+    if no_entry:
+        return None
+    if entry_col is not None:
+        return entry_col
+    return "entry" if "entry" in table.columns else None
+
+
+def _common_columns(function: F) -> F:
+    options = [
+        click.option("--duration-col", default="duration", show_default=True),
+        click.option("--event-col", default="event", show_default=True),
+        click.option(
+            "--entry-col",
+            default=None,
+            help="Left-truncation column [default: 'entry' when the data has it].",
+        ),
+        click.option("--no-entry", is_flag=True, help="Ignore left truncation."),
+        click.option("--weights-col", default=None, help="Case-weight column."),
+        click.option(
+            "--alpha",
+            default=0.05,
+            show_default=True,
+            type=click.FloatRange(0, 1, min_open=True, max_open=True),
+        ),
+    ]
+    for option in reversed(options):
+        function = option(function)
+    return function
+
+
+@fit.command("km")
+@data_option
+@_common_columns
+@click.option(
+    "--ci",
+    type=click.Choice(["log", "log-log", "plain"]),
+    default="log",
+    show_default=True,
+    help="Confidence interval scale (R survfit's conf.type).",
+)
+@click.option("--times", default=None, help="Comma-separated times at which to report S(t).")
+@click.option("--max-rows", default=25, show_default=True, help="Rows of the curve to print.")
+@json_option
+@data_errors
+def km_command(
+    data_path: Path,
+    duration_col: str,
+    event_col: str,
+    entry_col: str | None,
+    no_entry: bool,
+    weights_col: str | None,
+    alpha: float,
+    ci: str,
+    times: str | None,
+    max_rows: int,
+    as_json: bool,
+) -> None:
+    """Kaplan-Meier curve with Greenwood intervals and the median."""
+    from idjourney.survival import KaplanMeier
+
+    table = read_table(data_path)
+    model = KaplanMeier(ci=ci, alpha=alpha).fit_table(  # type: ignore[arg-type]
+        table,
+        duration_col=duration_col,
+        event_col=event_col,
+        entry_col=_entry_column(table, entry_col, no_entry),
+        weights_col=weights_col,
+    )
+    curve = model.survival_
+    if times is not None:
+        try:
+            requested = [float(t) for t in split_list(times) or []]
+        except ValueError as exc:
+            raise click.BadParameter(f"not a number: {exc}", param_hint="--times") from exc
+        curve = pd.DataFrame(
+            {"survival": model.survival_at(requested)}, index=pd.Index(requested, name="time")
+        )
+    if as_json:
+        echo_json(
+            {
+                "model": "kaplan-meier",
+                "ci": ci,
+                "level": 1 - alpha,
+                "n": model.n_,
+                "events": model.events_,
+                "median": model.median_,
+                "median_ci": list(model.median_ci_),
+                "curve": frame_records(curve, "time"),
+            }
+        )
+        return
+    print_frame(model.summary(), "Kaplan-Meier", index_name="")
+    shown = curve if len(curve) <= max_rows else curve.iloc[:: -(-len(curve) // max_rows)]
+    title = "Survival" if len(shown) == len(curve) else f"Survival ({len(shown)} of {len(curve)})"
+    print_frame(shown, title, index_name="time")
+
+
+@fit.command("cox")
+@data_option
+@_common_columns
+@click.option("--covariates", default=None, help="Comma-separated covariate columns.")
+@click.option("--formula", default=None, help="Right-hand side, e.g. 'age + C(sex)'.")
+@click.option("--strata", default=None, help="Comma-separated stratification columns.")
+@click.option(
+    "--cluster-col",
+    default=None,
+    help="Cluster column for robust SEs [default: 'series_id' when the data has it].",
+)
+@click.option("--no-cluster", is_flag=True, help="Naive standard errors only.")
+@click.option("--ties", type=click.Choice(["efron", "breslow"]), default="efron", show_default=True)
+@click.option("--zph", is_flag=True, help="Also test proportional hazards (cox.zph).")
+@json_option
+@data_errors
+def cox_command(
+    data_path: Path,
+    duration_col: str,
+    event_col: str,
+    entry_col: str | None,
+    no_entry: bool,
+    weights_col: str | None,
+    alpha: float,
+    covariates: str | None,
+    formula: str | None,
+    strata: str | None,
+    cluster_col: str | None,
+    no_cluster: bool,
+    ties: str,
+    zph: bool,
+    as_json: bool,
+) -> None:
+    """Cox proportional-hazards regression (Efron ties, series-clustered SEs)."""
+    from idjourney.survival import CoxPH
+
+    if covariates is not None and formula is not None:
+        raise click.UsageError("give --covariates or --formula, not both")
+    table = read_table(data_path)
+    covariate_list = split_list(covariates)
+    if (
+        covariate_list is None
+        and formula is None
+        and any(c in table.columns for c in _ANALYSIS_ID_COLUMNS)
+    ):
+        raise click.UsageError(
+            "name the covariates with --covariates (e.g. --covariates sex,age_band) or "
+            "--formula: this table holds identifiers and dates that are not covariates"
+        )
+    if cluster_col is None and not no_cluster and "series_id" in table.columns:
+        cluster_col = "series_id"
+    if no_cluster:
+        cluster_col = None
+    strata_list = split_list(strata) or []
+    entry = _entry_column(table, entry_col, no_entry)
+    if covariate_list is None and formula is None:
+        used = {duration_col, event_col, entry, cluster_col, weights_col, *strata_list}
+        covariate_list = [c for c in table.columns if c not in used]
+    for column in covariate_list or []:
+        if column in table.columns and table[column].dtype == object:
+            table[column] = table[column].astype("category")  # text -> indicators
+    model = CoxPH(ties=ties, alpha=alpha).fit(  # type: ignore[arg-type]
+        table,
+        duration_col=duration_col,
+        event_col=event_col,
+        entry_col=entry,
+        strata=strata_list or None,
+        cluster_col=cluster_col,
+        weights_col=weights_col,
+        formula=formula,
+        covariates=covariate_list,
+    )
+    summary = model.summary()
+    tests = model.tests()
+    zph_table = model.test_proportional_hazards() if zph else None
+    if as_json:
+        payload = {
+            "model": "cox",
+            "ties": ties,
+            "n": model.n_,
+            "events": model.events_,
+            "cluster_col": cluster_col,
+            "entry_col": entry,
+            "strata": strata_list,
+            "log_likelihood": model.log_likelihood_,
+            "concordance": model.concordance_,
+            "coefficients": frame_records(summary, "covariate"),
+            "tests": frame_records(tests, "test"),
+        }
+        if zph_table is not None:
+            payload["proportional_hazards"] = frame_records(zph_table, "term")
+        echo_json(payload)
+        return
+    clustered = f", robust SE by {cluster_col}" if cluster_col else ""
+    print_frame(
+        summary,
+        f"Cox ({ties}) n={model.n_:g}, events={model.events_:g}{clustered}",
+        index_name="covariate",
+    )
+    print_frame(
+        tests,
+        f"log-likelihood {model.log_likelihood_:.6g}, concordance {model.concordance_:.4f}",
+        index_name="test",
+    )
+    if zph_table is not None:
+        print_frame(zph_table, "Proportional hazards (cox.zph, km)", index_name="term")
+
+
+__all__ = ["DataError", "fit"]

@@ -1,0 +1,413 @@
+"""``idjourney fit rmst|cure|cif``: restricted means, cure models, cumulative incidence.
+
+Each command reads the analysis table (CSV or Parquet, by extension) and takes
+its column names as defaults (``duration``, ``event``, ``entry``,
+``series_id``). ``--json`` prints a machine-readable result.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import click
+
+__all__ = ["cif_command", "cure_command", "rmst_command"]
+
+#: Analysis-table covariates used by ``fit cure`` when none are given.
+DEFAULT_COVARIATES = ("sex", "age_band", "production_mode", "actively_traded")
+
+_data_option = click.option(
+    "--data",
+    "data_path",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Analysis table, CSV or Parquet (chosen by the file extension).",
+)
+_duration_option = click.option(
+    "--duration-col", default="duration", show_default=True, help="Follow-up time (days)."
+)
+_entry_option = click.option(
+    "--entry-col",
+    default="entry",
+    show_default=True,
+    help="Left-truncation column; ignored when absent from the table.",
+)
+_level_option = click.option(
+    "--level",
+    type=click.FloatRange(0, 1, min_open=True, max_open=True),
+    default=0.95,
+    show_default=True,
+    help="Confidence level.",
+)
+_json_option = click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+
+
+def _read(path: Path):  # -> pd.DataFrame
+    from idjourney.io import DataFileError, read_table
+
+    try:
+        return read_table(path)
+    except DataFileError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+def _split(value: str | None) -> list[str] | None:
+    if value is None:
+        return None
+    return [part.strip() for part in value.split(",") if part.strip()]
+
+
+def _entry(table, entry_col: str) -> str | None:
+    return entry_col if entry_col and entry_col in table.columns else None
+
+
+def _cluster(table, cluster_col: str | None) -> str | None:
+    if cluster_col is None:
+        return None
+    if cluster_col in table.columns:
+        return cluster_col
+    if cluster_col == "series_id":  # the default: fall back to cases when absent
+        return None
+    raise click.BadParameter(f"column {cluster_col!r} not in the table", param_hint="--cluster-col")
+
+
+def _number(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if hasattr(value, "item"):
+        return _number(value.item())
+    return value
+
+
+def _estimate_dict(est) -> dict[str, Any]:
+    keys = ("estimate", "se", "lower", "upper", "level", "n", "n_at_risk", "events", "label")
+    return {key: _number(getattr(est, key)) for key in keys}
+
+
+def _echo(payload: dict[str, Any]) -> None:
+    click.echo(json.dumps(payload, indent=2, sort_keys=True))
+
+
+def _errors():
+    from idjourney.survival.errors import SurvivalError
+
+    return (SurvivalError, KeyError, NotImplementedError)
+
+
+# --------------------------------------------------------------------------- rmst
+
+
+@click.command("rmst")
+@_data_option
+@click.option("--tau", type=float, required=True, help="Restriction time in days.")
+@click.option("--group", "group_col", default=None, help="Compare two groups of this column.")
+@click.option("--levels", default=None, help="'a,b': report RMST(a) - RMST(b).")
+@_duration_option
+@click.option("--event-col", default="event", show_default=True, help="0/1 identified.")
+@_entry_option
+@click.option(
+    "--cluster-col",
+    default="series_id",
+    show_default=True,
+    help="Cluster for the bootstrap interval (cases if the column is absent).",
+)
+@click.option(
+    "--n-boot",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="Cluster-bootstrap replicates for an interval respecting series (0: analytic only).",
+)
+@click.option("--seed", type=int, default=None, help="Seed for the bootstrap.")
+@_level_option
+@_json_option
+def rmst_command(
+    data_path: Path,
+    tau: float,
+    group_col: str | None,
+    levels: str | None,
+    duration_col: str,
+    event_col: str,
+    entry_col: str,
+    cluster_col: str | None,
+    n_boot: int,
+    seed: int | None,
+    level: float,
+    as_json: bool,
+) -> None:
+    """Restricted mean time to identification up to TAU days (survRM2 standard errors)."""
+    from idjourney.survival.bootstrap import KaplanMeierStatistic, cluster_bootstrap
+    from idjourney.survival.rmst import rmst, rmst_difference
+
+    table = _read(data_path)
+    entry = _entry(table, entry_col)
+    cols = {"duration_col": duration_col, "event_col": event_col, "entry_col": entry}
+    level_pair = _split(levels)
+    if level_pair is not None and len(level_pair) != 2:
+        raise click.BadParameter("give exactly two comma-separated groups", param_hint="--levels")
+    try:
+        payload: dict[str, Any] = {"tau": tau}
+        if group_col is None:
+            est = rmst(table, tau, level=level, **cols)
+            payload["rmst"] = _estimate_dict(est)
+            payload["rmtl"] = _number(est.extra["rmtl"])
+        else:
+            pair = None
+            if level_pair is not None:
+                pair = tuple(_match_level(table[group_col], v) for v in level_pair)
+            est = rmst_difference(table, tau, group_col, levels=pair, level=level, **cols)
+            payload["difference"] = _estimate_dict(est)
+            payload["p_value"] = _number(est.extra["p_value"])
+            payload["ratio"] = _estimate_dict(est.extra["ratio"])
+            payload["groups"] = {str(k): _estimate_dict(v) for k, v in est.extra["groups"].items()}
+        if n_boot and group_col is None:
+            stat = KaplanMeierStatistic("rmst", tau, duration_col, event_col, entry)
+            boot = cluster_bootstrap(
+                stat, table, _cluster(table, cluster_col), n_boot, seed, level=level
+            )
+            payload["bootstrap"] = _estimate_dict(boot) | {
+                "method": "bca",
+                "percentile": list(boot.extra["percentile"]),
+                "n_clusters": boot.extra["n_clusters"],
+                "n_boot": n_boot,
+                "seed": seed,
+            }
+        elif n_boot:
+            raise click.BadParameter(
+                "the bootstrap interval is available for a single RMST (no --group)",
+                param_hint="--n-boot",
+            )
+    except _errors() as exc:
+        raise click.ClickException(f"{data_path}: {exc}") from exc
+    if as_json:
+        _echo(payload)
+        return
+    _print_rows(
+        f"Restricted mean time without identification, tau = {tau:g} days",
+        [(k, v) for k, v in payload.items() if isinstance(v, dict) and "estimate" in v],
+    )
+
+
+def _match_level(column, text: str) -> Any:
+    """Map a command-line group name to the column's value (numbers or text)."""
+    for value in column.dropna().unique():
+        if str(value) == text:
+            return value
+    raise click.BadParameter(f"group {text!r} not found in the column", param_hint="--levels")
+
+
+# --------------------------------------------------------------------------- cure
+
+
+@click.command("cure")
+@_data_option
+@click.option(
+    "--incidence",
+    default=None,
+    help=f"Comma-separated columns for P(ever identified) (default: {', '.join(DEFAULT_COVARIATES)}"
+    " where present; '' for none).",
+)
+@click.option(
+    "--latency-covariates",
+    default=None,
+    help="Comma-separated columns for time to identification (default as --incidence).",
+)
+@click.option(
+    "--latency",
+    type=click.Choice(["weibull", "cox"]),
+    default="weibull",
+    show_default=True,
+)
+@_duration_option
+@click.option("--event-col", default="event", show_default=True, help="0/1 identified.")
+@_entry_option
+@click.option(
+    "--cluster-col",
+    default="series_id",
+    show_default=True,
+    help="Cluster for standard errors (cases if the column is absent).",
+)
+@click.option("--n-boot", type=click.IntRange(min=2), default=200, show_default=True)
+@click.option("--seed", type=int, default=None, help="Seed for the Cox-latency bootstrap.")
+@_level_option
+@_json_option
+def cure_command(
+    data_path: Path,
+    incidence: str | None,
+    latency_covariates: str | None,
+    latency: str,
+    duration_col: str,
+    event_col: str,
+    entry_col: str,
+    cluster_col: str | None,
+    n_boot: int,
+    seed: int | None,
+    level: float,
+    as_json: bool,
+) -> None:
+    """Mixture cure model: who is ever identified (logistic) and when (Weibull/Cox)."""
+    from idjourney.survival.cure import MixtureCure
+
+    table = _read(data_path)
+    defaults = [c for c in DEFAULT_COVARIATES if c in table.columns]
+    inc = defaults if incidence is None else _split(incidence)
+    lat = inc if latency_covariates is None else _split(latency_covariates)
+    entry = _entry(table, entry_col)
+    if latency == "cox" and entry is not None and not (table[entry] > 0).any():
+        entry = None
+    try:
+        model = MixtureCure(latency=latency, level=level, n_boot=n_boot, seed=seed).fit(
+            table,
+            duration_col,
+            event_col,
+            incidence=inc,
+            latency_covariates=lat,
+            cluster_col=_cluster(table, cluster_col),
+            entry_col=entry,
+        )
+    except _errors() as exc:
+        raise click.ClickException(f"{data_path}: {exc}") from exc
+    summary = model.summary()
+    cure = model.average_cure_fraction()
+    if as_json:
+        rows = []
+        for (component, term), row in summary.iterrows():
+            rows.append(
+                {"component": component, "term": term}
+                | {key: _number(float(value)) for key, value in row.items()}
+            )
+        _echo(
+            {
+                "latency": latency,
+                "se_method": model.se_method_,
+                "n": model.n_,
+                "events": model.events_,
+                "never_identified": _estimate_dict(cure),
+                "coefficients": rows,
+            }
+        )
+        return
+    _print_rows(
+        f"Mixture cure model ({latency} latency; SE: {model.se_method_})",
+        [("never identified", _estimate_dict(cure))]
+        + [
+            (
+                f"{component}: {term}",
+                {"estimate": r["coef"], "lower": r["lower"], "upper": r["upper"]},
+            )
+            for (component, term), r in summary.iterrows()
+        ],
+    )
+
+
+# --------------------------------------------------------------------------- cif
+
+
+@click.command("cif")
+@_data_option
+@_duration_option
+@click.option(
+    "--event-col",
+    default="event",
+    show_default=True,
+    help="Outcome codes: 0 censored, 1, 2, ... (1 = identified in the analysis table).",
+)
+@_entry_option
+@click.option(
+    "--times",
+    default="365,730,1825",
+    show_default=True,
+    help="Comma-separated days at which to report the cumulative incidence.",
+)
+@_level_option
+@_json_option
+def cif_command(
+    data_path: Path,
+    duration_col: str,
+    event_col: str,
+    entry_col: str,
+    times: str,
+    level: float,
+    as_json: bool,
+) -> None:
+    """Cumulative incidence of each outcome (Aalen–Johansen), competing outcomes allowed."""
+    import numpy as np
+
+    from idjourney.survival.competing import AalenJohansen
+
+    table = _read(data_path)
+    try:
+        points = [float(t) for t in _split(times) or []]
+    except ValueError as exc:
+        raise click.BadParameter(
+            "give numbers of days, e.g. 365,730", param_hint="--times"
+        ) from exc
+    if not points:
+        raise click.BadParameter("give at least one time", param_hint="--times")
+    entry = _entry(table, entry_col)
+    try:
+        for col in (duration_col, event_col):
+            if col not in table.columns:
+                raise KeyError(f"column {col!r} not in the table; available: {list(table.columns)}")
+        aj = AalenJohansen(level=level).fit(
+            table[duration_col].to_numpy(),
+            table[event_col].to_numpy(),
+            None if entry is None else table[entry].to_numpy(),
+        )
+    except _errors() as exc:
+        raise click.ClickException(f"{data_path}: {exc}") from exc
+    index = aj.cumulative_incidence_.index.to_numpy()
+    pos = np.searchsorted(index, points, side="right") - 1
+
+    def at(frame) -> dict[str, list[Any]]:
+        values = frame.to_numpy()
+        out = {}
+        for j, code in enumerate(aj.event_codes_):
+            out[str(code)] = [_number(float(values[p, j])) if p >= 0 else 0.0 for p in pos]
+        return out
+
+    payload = {
+        "times": points,
+        "outcomes": [int(c) for c in aj.event_codes_],
+        "level": level,
+        "n": aj.n_,
+        "cumulative_incidence": at(aj.cumulative_incidence_),
+        "se": at(aj.standard_errors_),
+        "lower": at(aj.lower_),
+        "upper": at(aj.upper_),
+    }
+    if as_json:
+        _echo(payload)
+        return
+    rows = []
+    for code in payload["outcomes"]:
+        for k, t in enumerate(points):
+            rows.append(
+                (
+                    f"outcome {code} by day {t:g}",
+                    {
+                        "estimate": payload["cumulative_incidence"][str(code)][k],
+                        "lower": payload["lower"][str(code)][k],
+                        "upper": payload["upper"][str(code)][k],
+                    },
+                )
+            )
+    _print_rows("Cumulative incidence (Aalen–Johansen)", rows)
+
+
+def _print_rows(title: str, rows: list[tuple[str, dict[str, Any]]]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=title)
+    table.add_column("quantity")
+    table.add_column("estimate", justify="right")
+    table.add_column("interval", justify="right")
+    for name, est in rows:
+        lower, upper = est.get("lower"), est.get("upper")
+        interval = "" if lower is None or upper is None else f"{lower:.4g} to {upper:.4g}"
+        table.add_row(name, f"{est['estimate']:.4g}", interval)
+    Console(soft_wrap=True).print(table)

@@ -1,0 +1,77 @@
+"""The one result type every estimator and indicator in idjourney returns."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from scipy import stats
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """A point estimate with its uncertainty.
+
+    Attributes
+    ----------
+    estimate : float
+        The point estimate.
+    se : float
+        Its standard error (``nan`` when none is available, e.g. a median whose
+        interval comes from inverting a test).
+    lower, upper : float
+        The ``level`` confidence interval.
+    level : float
+        Confidence level of ``[lower, upper]``.
+    n : int or None
+        Number of units (victims) the estimate used.
+    n_at_risk : int or None
+        Units at risk at the start of the window the estimate refers to.
+    events : int or None
+        Events (identifications) that contributed.
+    followup_days : float or None
+        Follow-up the estimate needed after the reference date (its data lag).
+    label : str
+        What was estimated, for printing.
+    extra : dict
+        Anything estimator-specific (kept out of equality).
+    """
+
+    estimate: float
+    se: float
+    lower: float
+    upper: float
+    level: float = 0.95
+    n: int | None = None
+    n_at_risk: int | None = None
+    events: int | None = None
+    followup_days: float | None = None
+    label: str = ""
+    extra: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+
+    @classmethod
+    def from_normal(
+        cls, estimate: float, se: float, level: float = 0.95, **kwargs: Any
+    ) -> Estimate:
+        """Build an estimate with a Wald interval ``estimate ± z se``."""
+        z = float(stats.norm.ppf(0.5 + level / 2))
+        return cls(estimate, se, estimate - z * se, estimate + z * se, level=level, **kwargs)
+
+    def covers(self, value: float) -> bool:
+        """Is ``value`` inside ``[lower, upper]``?"""
+        return bool(self.lower <= value <= self.upper)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict (``nan`` becomes ``None``)."""
+        out = asdict(self)
+        for key, value in out.items():
+            if isinstance(value, float) and math.isnan(value):
+                out[key] = None
+        return out
+
+    def summary(self) -> str:
+        """One line: ``label: estimate (lower, upper)``."""
+        pct = round(self.level * 100)
+        head = f"{self.label}: " if self.label else ""
+        return f"{head}{self.estimate:.4g} ({pct}% CI {self.lower:.4g} to {self.upper:.4g})"

@@ -1,0 +1,132 @@
+"""Reading and writing tables: atomic writes, format by file extension, fingerprints.
+
+Every file idjourney writes goes through :func:`atomic_write`: the content is
+written to a temporary file in the destination folder and renamed into place
+only when it is complete, so a failed run never leaves a half-written file and
+never replaces a good file with a bad one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+TABLE_SUFFIXES = (".csv", ".parquet")
+
+
+class DataFileError(ValueError):
+    """A data file cannot be read; the message names the file and what to do."""
+
+
+@contextlib.contextmanager
+def atomic_write(path: str | os.PathLike[str]) -> Iterator[Path]:
+    """Yield a temporary path next to ``path``; rename it onto ``path`` on success.
+
+    On any exception the temporary file is removed and ``path`` is left as it was.
+    """
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        yield tmp
+        os.replace(tmp, target)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def write_text(path: str | os.PathLike[str], text: str) -> Path:
+    """Atomically write ``text`` (UTF-8, ``\\n`` line ends) to ``path``."""
+    with atomic_write(path) as tmp:
+        tmp.write_text(text, encoding="utf-8", newline="\n")
+    return Path(path)
+
+
+def write_json(path: str | os.PathLike[str], obj: Any) -> Path:
+    """Atomically write ``obj`` as sorted, indented JSON (deterministic bytes)."""
+    return write_text(path, json.dumps(obj, indent=2, sort_keys=True, default=_json_default) + "\n")
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, pd.Timestamp):
+        return value.strftime("%Y-%m-%d")
+    if hasattr(value, "item"):
+        return value.item()
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"cannot write {type(value).__name__} as JSON")
+
+
+def write_table(
+    df: pd.DataFrame,
+    path: str | os.PathLike[str],
+    metadata: Mapping[str, str] | None = None,
+) -> Path:
+    """Atomically write ``df`` as CSV or Parquet, chosen by the file extension.
+
+    CSV dates are written as ISO 8601 (``YYYY-MM-DD``), missing values as empty
+    cells. Parquet files carry ``metadata`` as key–value pairs in the schema.
+    """
+    target = Path(path)
+    suffix = target.suffix.lower()
+    if suffix not in TABLE_SUFFIXES:
+        raise DataFileError(f"{target}: unknown table format {suffix!r}; use .csv or .parquet")
+    with atomic_write(target) as tmp:
+        if suffix == ".csv":
+            df.to_csv(tmp, index=False, date_format="%Y-%m-%d", lineterminator="\n")
+        else:
+            _write_parquet(df, tmp, metadata or {})
+    return target
+
+
+def _write_parquet(df: pd.DataFrame, path: Path, metadata: Mapping[str, str]) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pa.Table.from_pandas(df, preserve_index=False)
+    merged = dict(table.schema.metadata or {})
+    merged.update({k.encode(): v.encode() for k, v in metadata.items()})
+    pq.write_table(table.replace_schema_metadata(merged), path, compression="zstd")
+
+
+def read_table(path: str | os.PathLike[str], *, dates: tuple[str, ...] = ()) -> pd.DataFrame:
+    """Read a CSV or Parquet table chosen by extension, parsing ``dates`` columns in CSVs."""
+    source = Path(path)
+    if not source.exists():
+        raise DataFileError(f"{source}: no such file")
+    suffix = source.suffix.lower()
+    if suffix == ".parquet":
+        return pd.read_parquet(source)
+    if suffix == ".csv":
+        try:
+            df = pd.read_csv(source, encoding="utf-8")
+        except pd.errors.EmptyDataError as exc:
+            raise DataFileError(f"{source}: the file is empty; expected a header row") from exc
+        except UnicodeDecodeError as exc:
+            raise DataFileError(
+                f"{source}: not UTF-8 text ({exc.reason}); re-save as UTF-8"
+            ) from exc
+        for column in dates:
+            if column in df.columns:
+                df[column] = pd.to_datetime(df[column], format="%Y-%m-%d")
+        return df
+    raise DataFileError(f"{source}: unknown table format {suffix!r}; use .csv or .parquet")
+
+
+def fingerprint(path: str | os.PathLike[str]) -> str:
+    """SHA-256 of a file's bytes, as hex."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

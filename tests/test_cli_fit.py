@@ -1,0 +1,166 @@
+"""``idjourney fit km|cox``: output, JSON, analysis-table defaults, exit codes."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+import idjourney.cli as cli_package
+from idjourney.cli import main
+from idjourney.survival import CoxPH, KaplanMeier
+
+
+def _analysis_table(n: int = 300, seed: int = 0) -> pd.DataFrame:
+    """A small synthetic table with the analysis-table columns the CLI uses."""
+    rng = np.random.default_rng(seed)
+    first_seen = pd.Timestamp("2015-01-01") + pd.to_timedelta(rng.integers(0, 900, n), "D")
+    extract = pd.Timestamp("2020-01-01")
+    sex = rng.choice(["female", "male"], n)
+    days = np.ceil(rng.exponential(np.where(sex == "male", 700, 400)))
+    follow = (extract - first_seen).days.to_numpy()
+    identified = days <= follow
+    return pd.DataFrame(
+        {
+            "victim_id": [f"v{i:04d}" for i in range(n)],
+            "series_id": [f"s{i:03d}" for i in rng.integers(0, 40, n)],
+            "sex": sex,
+            "reports_count": rng.integers(1, 12, n),
+            "first_seen": first_seen,
+            "extract_date": extract,
+            "duration": np.where(identified, days, follow).astype(float),
+            "event": identified.astype(int),
+            "entry": np.where(rng.random(n) < 0.2, np.floor(days * 0.3), 0.0),
+        }
+    )
+
+
+@pytest.fixture
+def table_csv(tmp_path: Path) -> Path:
+    path = tmp_path / "analysis.csv"
+    _analysis_table().to_csv(path, index=False)
+    return path
+
+
+def _run(*args: str):
+    return CliRunner().invoke(main, ["fit", *args])
+
+
+def test_km_text_output(table_csv: Path) -> None:
+    result = _run("km", "--data", str(table_csv))
+    assert result.exit_code == 0, result.output
+    assert "Kaplan-Meier" in result.output and "median" in result.output
+
+
+def test_km_json_matches_the_estimator(table_csv: Path) -> None:
+    result = _run("km", "--data", str(table_csv), "--json", "--ci", "log-log")
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.output)
+    table = pd.read_csv(table_csv)
+    expected = KaplanMeier(ci="log-log").fit_table(table)
+    assert payload["events"] == expected.events_
+    assert payload["median"] == expected.median_
+    curve = pd.DataFrame(payload["curve"]).set_index("time")
+    np.testing.assert_allclose(curve["survival"], expected.survival_["survival"])
+    assert curve["at_risk"].iloc[0] == expected.survival_["at_risk"].iloc[0]
+
+
+def test_km_times_option(table_csv: Path) -> None:
+    result = _run("km", "--data", str(table_csv), "--json", "--times", "0,100,400")
+    payload = json.loads(result.output)
+    assert [row["time"] for row in payload["curve"]] == [0.0, 100.0, 400.0]
+    assert payload["curve"][0]["survival"] == 1.0
+    bad = _run("km", "--data", str(table_csv), "--times", "soon")
+    assert bad.exit_code == 2
+
+
+def test_cox_json_uses_series_clusters_and_text_covariates(table_csv: Path) -> None:
+    result = _run("cox", "--data", str(table_csv), "--covariates", "sex,reports_count", "--json")
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.output)
+    assert payload["cluster_col"] == "series_id" and payload["entry_col"] == "entry"
+    table = pd.read_csv(table_csv)
+    table["sex"] = table["sex"].astype("category")
+    expected = CoxPH().fit_table(table, covariates=["sex", "reports_count"])
+    coefs = {row["covariate"]: row for row in payload["coefficients"]}
+    assert set(coefs) == {"sex[T.male]", "reports_count"}
+    assert coefs["sex[T.male]"]["coef"] == pytest.approx(expected.params_["sex[T.male]"])
+    assert coefs["sex[T.male]"]["robust se"] == pytest.approx(
+        expected.robust_standard_errors_["sex[T.male]"]
+    )
+
+
+def test_cox_text_with_zph_and_strata(table_csv: Path) -> None:
+    result = _run(
+        "cox",
+        "--data",
+        str(table_csv),
+        "--covariates",
+        "reports_count",
+        "--strata",
+        "sex",
+        "--zph",
+        "--no-cluster",
+        "--ties",
+        "breslow",
+    )
+    assert result.exit_code == 0, result.output
+    assert "GLOBAL" in result.output and "robust" not in result.output
+
+
+def test_parquet_input(tmp_path: Path) -> None:
+    path = tmp_path / "analysis.parquet"
+    _analysis_table().to_parquet(path)
+    result = _run("cox", "--data", str(path), "--formula", "C(sex) + reports_count", "--json")
+    assert result.exit_code == 0, result.output
+    assert len(json.loads(result.output)["coefficients"]) == 2
+
+
+def test_cox_needs_covariates_on_the_analysis_table(table_csv: Path) -> None:
+    result = _run("cox", "--data", str(table_csv))
+    assert result.exit_code == 2
+    assert "--covariates" in result.output
+
+
+def test_bad_data_exits_1_with_the_column_named(tmp_path: Path) -> None:
+    table = _analysis_table()
+    table.loc[3, "duration"] = -5.0
+    path = tmp_path / "bad.csv"
+    table.to_csv(path, index=False)
+    result = _run("km", "--data", str(path))
+    assert result.exit_code == 1
+    assert "'duration' is negative" in result.output
+    result = _run("cox", "--data", str(path), "--covariates", "nope")
+    assert result.exit_code == 1
+    assert "nope" in result.output
+
+
+def test_usage_errors_exit_2(tmp_path: Path, table_csv: Path) -> None:
+    assert _run("km", "--data", str(tmp_path / "missing.csv")).exit_code == 2
+    other = tmp_path / "table.txt"
+    other.write_text("duration,event\n1,1\n")
+    result = _run("km", "--data", str(other))
+    assert result.exit_code == 2 and "csv" in result.output
+    assert _run("cox", "--data", str(table_csv), "--ties", "exact").exit_code == 2
+    both = _run("cox", "--data", str(table_csv), "--covariates", "sex", "--formula", "sex")
+    assert both.exit_code == 2
+
+
+@pytest.mark.parametrize("listed", [True, False])
+def test_subcommands_in_fit_modules_are_discovered(
+    tmp_path: Path, monkeypatch, listed: bool
+) -> None:
+    source = "import click\n\n@click.command('demo')\ndef demo():\n    click.echo('demo ran')\n"
+    (tmp_path / "fit_demo.py").write_text(source + ("COMMANDS = [demo]\n" if listed else ""))
+    monkeypatch.setattr(cli_package, "__path__", [*cli_package.__path__, str(tmp_path)])
+    try:
+        assert "demo" in _run("--help").output
+        result = _run("demo")
+        assert result.exit_code == 0 and "demo ran" in result.output
+    finally:
+        sys.modules.pop("idjourney.cli.fit_demo", None)
