@@ -11,6 +11,7 @@ Rows are numbered from 1 for the first data row; in a CSV file that is line 2
 
 from __future__ import annotations
 
+import csv
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -150,6 +151,11 @@ class ValidationReport:
         )
 
 
+def _is_missing(value: object) -> bool:
+    """True for a missing scalar (None, NaN, NaT, pd.NA), so it prints as an empty cell."""
+    return pd.api.types.is_scalar(value) and bool(pd.isna(value))
+
+
 class _Problems:
     """Collects problems for one source."""
 
@@ -163,7 +169,7 @@ class _Problems:
                 "file": self.source,
                 "row": row,
                 "column": column,
-                "value": "" if value is None else str(value),
+                "value": "" if value is None or _is_missing(value) else str(value),
                 "problem": problem,
                 "fix": fix,
             }
@@ -207,7 +213,7 @@ def _read_raw_csv(path: Path, problems: _Problems) -> pd.DataFrame | None:
         line = raw[: exc.start].count(b"\n") + 1
         problems.add(
             line - 1 if line > 1 else None,
-            "",
+            _column_of_byte(raw, exc.start),
             repr(raw[exc.start : exc.start + 4]),
             f"bytes that are not UTF-8 on line {line}",
             "re-save the file as UTF-8",
@@ -223,10 +229,21 @@ def _read_raw_csv(path: Path, problems: _Problems) -> pd.DataFrame | None:
     return df
 
 
+def _column_of_byte(raw: bytes, offset: int) -> str:
+    """Name of the header column holding byte ``offset`` of a CSV ("" if on the header line)."""
+    start = raw.rfind(b"\n", 0, offset) + 1
+    if start == 0:
+        return ""
+    header = next(csv.reader([raw.split(b"\n", 1)[0].decode("utf-8", errors="replace")]))
+    before = raw[start:offset].decode("utf-8", errors="replace")
+    position = len(next(csv.reader([before]), [""])) - 1 if before else 0
+    return header[position].strip() if 0 <= position < len(header) else ""
+
+
 def _check_formula_cells(df: pd.DataFrame, problems: _Problems) -> None:
     for column in df.columns:
         values = df[column]
-        if values.dtype != object:
+        if values.dtype != object and not isinstance(values.dtype, pd.StringDtype):
             continue
         text = values.astype(str)
         bad = text.str.startswith(_FORMULA_PREFIXES) & ~text.str.match(r"^\+\d")

@@ -15,6 +15,8 @@ from idjourney import __version__
 # name -> "module:attribute" of a click command or group
 _COMMANDS: dict[str, str] = {
     "simulate": "idjourney.cli.simulate:simulate",
+    "run": "idjourney.cli.run:run",
+    "indicator": "idjourney.cli.indicator:indicator",
     "validate": "idjourney.cli.validate:validate",
     "fit": "idjourney.cli.fit:fit",
     "mse": "idjourney.cli.mse:mse",

@@ -1,0 +1,198 @@
+"""``idjourney validate``: check CSV/Parquet files against the record standard.
+
+Prints every problem as ``file, row, line, column, value, problem, fix`` (a
+``rich`` table, JSON records, or a CSV written atomically) and exits 1 when any
+file has problems, 0 when every file is clean and 2 on usage errors.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from rich.console import Console
+
+    from idjourney.schema import ValidationReport
+
+#: Columns of the problem listing, in order.
+PROBLEM_COLUMNS = ("file", "row", "line", "column", "value", "problem", "fix")
+_TABLE_SUFFIXES = (".csv", ".parquet")
+_VALUE_WIDTH = 40
+
+
+def _check_inputs(ctx: click.Context, param: click.Parameter, value: tuple[Path, ...]):
+    for path in value:
+        if path.suffix.lower() not in _TABLE_SUFFIXES:
+            raise click.BadParameter(
+                f"{path}: unknown format {path.suffix!r}; validate .csv or .parquet files"
+            )
+    return value
+
+
+def _check_output(ctx: click.Context, param: click.Parameter, value: Path | None):
+    if value is not None and value.suffix.lower() not in _TABLE_SUFFIXES:
+        raise click.BadParameter(f"{value}: write problems to a .csv or .parquet file")
+    return value
+
+
+@click.command("validate")
+@click.argument(
+    "files",
+    nargs=-1,
+    required=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    callback=_check_inputs,
+)
+@click.option("--json", "as_json", is_flag=True, help="Print every problem as JSON records.")
+@click.option(
+    "--problems-out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    callback=_check_output,
+    help="Write every problem to this CSV (or Parquet) file, atomically; written with a "
+    "header and no rows when all files are clean.",
+)
+@click.option(
+    "--max-rows",
+    type=click.IntRange(min=1),
+    default=50,
+    show_default=True,
+    help="Problems shown per file in the table (--json and --problems-out list all).",
+)
+def validate(
+    files: tuple[Path, ...], as_json: bool, problems_out: Path | None, max_rows: int
+) -> None:
+    """Check FILE... (CSV or Parquet) against the record standard.
+
+    \b
+    The record standard has one row per victim per source database, with columns
+      source_db, victim_key, series_key, region, jurisdiction, sex, age_band,
+      production_mode, reports_count, first_entered, identified_on,
+      extract_date, jurisdiction_connected
+    and optionally identification_recorded_on, closed_on.
+
+    \b
+    CSV files are UTF-8 without BOM; dates are YYYY-MM-DD; identified_on,
+    identification_recorded_on and closed_on may be empty. Coded columns
+    (region, sex, age_band, production_mode) take values from the code lists in
+    idjourney.schema.CODE_LISTS. (source_db, victim_key) is unique; no date is
+    after extract_date; identification is not before first entry; a victim is
+    either identified or closed; no cell starts with =, @, + or a tab.
+
+    \b
+    Every problem is reported with its file, row (1 = first data row), line
+    (CSV line; the header is line 1), column, value, what is wrong and how to
+    fix it. Exit status: 0 all files clean, 1 problems found, 2 usage error.
+    """
+    import pandas as pd
+
+    from idjourney.cli._common import console as shared_console
+    from idjourney.io import write_table
+    from idjourney.schema import validate as validate_records
+
+    inputs = {path.resolve() for path in files}
+    if problems_out is not None and problems_out.resolve() in inputs:
+        raise click.BadParameter(
+            f"{problems_out} is one of the files being validated; choose another name",
+            param_hint="--problems-out",
+        )
+
+    reports = [validate_records(path, source=str(path)) for path in files]
+    frames = [_problem_frame(report, path) for report, path in zip(reports, files, strict=True)]
+    non_empty = [frame for frame in frames if not frame.empty]
+    problems = pd.concat(non_empty, ignore_index=True) if non_empty else frames[0]
+
+    if problems_out is not None:
+        write_table(problems, problems_out)
+
+    if as_json:
+        click.echo(json.dumps(_records(problems), indent=2, ensure_ascii=False))
+        for report in reports:
+            if report.ok:
+                click.echo(_ok_line(report), err=True)
+    else:
+        console = shared_console()  # 200 wide when not a terminal
+        for report, frame in zip(reports, frames, strict=True):
+            if report.ok:
+                console.print(_ok_line(report), markup=False, highlight=False)
+            else:
+                _print_problems(console, report.source, frame, max_rows)
+
+    if not problems.empty:
+        raise click.exceptions.Exit(1)
+
+
+def _ok_line(report: ValidationReport) -> str:
+    n = 0 if report.data is None else len(report.data)
+    return f"{report.source}: OK ({n} rows)"
+
+
+def _problem_frame(report: ValidationReport, path: Path) -> pd.DataFrame:
+    """The report's problems with a ``line`` column (CSV line number; empty for Parquet)."""
+    import pandas as pd
+
+    df = report.problems.copy()
+    if path.suffix.lower() == ".csv":
+        line = df["row"] + 1
+    else:
+        line = pd.Series(pd.NA, index=df.index, dtype="Int64")
+    df.insert(df.columns.get_loc("row") + 1, "line", line.astype("Int64"))
+    return df[list(PROBLEM_COLUMNS)]
+
+
+def _records(problems: pd.DataFrame) -> list[dict[str, object]]:
+    import pandas as pd
+
+    records = []
+    for rec in problems.to_dict(orient="records"):
+        clean: dict[str, object] = {}
+        for key, value in rec.items():
+            if pd.isna(value):
+                clean[key] = None
+            elif key in ("row", "line"):
+                clean[key] = int(value)
+            else:
+                clean[key] = str(value)
+        records.append(clean)
+    return records
+
+
+def _print_problems(console: Console, source: str, frame: pd.DataFrame, max_rows: int) -> None:
+    import pandas as pd
+    from rich.table import Table
+    from rich.text import Text
+
+    n = len(frame)
+    table = Table(title=Text(f"{source}: {n} problem(s)"), title_justify="left")
+    table.add_column("file", no_wrap=True)
+    table.add_column("row", justify="right", no_wrap=True)
+    table.add_column("line", justify="right", no_wrap=True)
+    table.add_column("column", no_wrap=True)
+    table.add_column("value", no_wrap=True, max_width=_VALUE_WIDTH)
+    table.add_column("problem", ratio=1)
+    table.add_column("fix", ratio=1)
+    for rec in frame.head(max_rows).itertuples(index=False):
+        value = str(rec.value)
+        if len(value) > _VALUE_WIDTH:
+            value = value[: _VALUE_WIDTH - 1] + "…"
+        table.add_row(
+            Text(str(rec.file)),
+            "" if pd.isna(rec.row) else str(int(rec.row)),
+            "" if pd.isna(rec.line) else str(int(rec.line)),
+            Text(str(rec.column)),
+            Text(value),
+            Text(str(rec.problem)),
+            Text(str(rec.fix)),
+        )
+    console.print(table)
+    if n > max_rows:
+        console.print(
+            f"… and {n - max_rows} more; use --json or --problems-out FILE.csv to see all",
+            markup=False,
+            highlight=False,
+        )

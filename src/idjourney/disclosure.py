@@ -1,0 +1,332 @@
+r"""Small-cell suppression for published tables (primary and secondary).
+
+A cell counting fewer than ``k`` victims (default 10) is *primary*-suppressed.
+Publishing the totals would then let a reader recover it by subtraction, so
+cells are also *secondary*-suppressed until, in every line of the table (a
+1-way table and its total; each row and each column of a 2-way table with its
+margin; the margins with the grand total),
+
+* no line has exactly one hidden entry (subtraction cannot isolate it), and
+* the hidden cells of a line sum to at least ``k`` (their total, which a
+  reader can compute, is itself not a small cell).
+
+Secondary cells are chosen greedily: the smallest unsuppressed cell of the
+offending line (the usual least-information-loss heuristic; it does not solve
+the optimal cell-suppression problem, and intervals from linear programming
+against a 2-way table are not checked). Margins are assumed published unless
+``margins=True``, in which case they are appended as ``total_label`` rows and
+suppressed by the same rules.
+
+The functions are pure: they return a new table with the masked cells set to
+missing, a ``suppressed`` flag, a ``suppression`` reason and a note in
+``DataFrame.attrs["disclosure"]``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["DisclosureError", "SuppressionResult", "suppress", "suppression_note"]
+
+PRIMARY = "primary"
+SECONDARY = "secondary"
+
+
+class DisclosureError(ValueError):
+    """The table cannot be checked for disclosure as given."""
+
+
+@dataclass(frozen=True)
+class SuppressionResult:
+    """Which cells of one table are hidden and why (0 kept, 1 primary, 2 secondary)."""
+
+    status: np.ndarray
+    unprotectable: tuple[str, ...]
+
+
+def _lines(shape: tuple[int, ...]) -> list[list[tuple[int, ...]]]:
+    """Lines of a table *with its margins* (last position of each axis = total)."""
+    if len(shape) == 1:
+        return [[(i,) for i in range(shape[0])]]
+    rows, cols = shape
+    lines = [[(i, j) for j in range(cols)] for i in range(rows)]
+    lines += [[(i, j) for i in range(rows)] for j in range(cols)]
+    return lines
+
+
+def _protect(
+    values: np.ndarray, k: float, suppress_zeros: bool, margins_suppressible: bool
+) -> SuppressionResult:
+    """Primary + greedy secondary suppression on a table whose last row/col are totals."""
+    status = np.zeros(values.shape, dtype=np.int8)
+    is_margin = np.zeros(values.shape, dtype=bool)
+    if values.ndim == 1:
+        is_margin[-1] = True
+    else:
+        is_margin[-1, :] = True
+        is_margin[:, -1] = True
+    small = values < k if suppress_zeros else (values > 0) & (values < k)
+    primary = small & (~is_margin | margins_suppressible)
+    status[primary] = 1
+    lines = _lines(values.shape)
+    unprotectable: list[str] = []
+    for _ in range(values.size + 1):
+        changed = False
+        for line in lines:
+            hidden = [c for c in line if status[c]]
+            if not hidden:
+                continue
+            hidden_cells = [c for c in hidden if not is_margin[c]]
+            hidden_sum = float(sum(values[c] for c in hidden_cells))
+            if len(hidden) >= 2 and (hidden_sum >= k or not hidden_cells):
+                continue
+            candidates = [c for c in line if not status[c] and not is_margin[c]]
+            if not candidates and margins_suppressible:
+                candidates = [c for c in line if not status[c]]
+            if not candidates:
+                continue
+            # Prefer non-zero cells (a hidden zero protects nothing), then the smallest.
+            choice = min(candidates, key=lambda c: (values[c] == 0, values[c]))
+            status[choice] = 2
+            changed = True
+        if not changed:
+            break
+    for line in lines:
+        hidden = [c for c in line if status[c]]
+        if len(hidden) == 1:
+            unprotectable.append(str(hidden[0]))
+    return SuppressionResult(status, tuple(unprotectable))
+
+
+def suppression_note(k: int, n_primary: int, n_secondary: int) -> str:
+    """The sentence stating the suppression applied to a published table."""
+    if n_primary == 0 and n_secondary == 0:
+        return f"No cell had fewer than {k} victims; nothing was suppressed."
+    return (
+        f"Cells with fewer than {k} victims are suppressed ({n_primary} primary); "
+        f"{n_secondary} further cell(s) are suppressed so that totals cannot reveal them "
+        "(secondary suppression)."
+    )
+
+
+def suppress(
+    table: pd.DataFrame,
+    count_col: str,
+    k: int = 10,
+    by: str | Sequence[str] = (),
+    *,
+    within: str | Sequence[str] = (),
+    mask_cols: Sequence[str] | None = None,
+    margins: bool = False,
+    total_label: str = "Total",
+    suppress_zeros: bool = False,
+) -> pd.DataFrame:
+    """Suppress small cells of a 1- or 2-way table of counts.
+
+    Parameters
+    ----------
+    table : DataFrame
+        One row per cell: the ``by`` columns identify the cell, ``count_col``
+        holds the number of victims it describes.
+    count_col : str
+        Column with the victim count of each cell (non-negative integers).
+    k : int
+        Threshold: cells with ``0 < count < k`` are primary-suppressed.
+    by : str or sequence of one or two str
+        The table's dimensions.
+    within : str or sequence of str
+        Columns splitting ``table`` into separate tables (e.g. ``"year"``):
+        each is protected on its own.
+    mask_cols : sequence of str, optional
+        Columns set to missing in suppressed cells; default every column
+        except ``by`` and ``within``.
+    margins : bool
+        Append margins (``total_label`` rows) and protect them too. When
+        ``False`` margins are assumed published by someone else, so they are
+        never suppressed but still taken into account.
+    total_label : str
+        Label of margin rows.
+    suppress_zeros : bool
+        Also treat zero cells as small (off by default: a zero reveals no one).
+
+    Returns
+    -------
+    DataFrame
+        The table (plus margins if asked) with suppressed cells masked, a bool
+        column ``suppressed`` and a str column ``suppression`` (``""``,
+        ``"primary"`` or ``"secondary"``); ``attrs["disclosure"]`` holds the
+        note to print with the table and ``attrs["unprotectable"]`` any cell
+        left the only hidden one of its line (e.g. a table with a single cell).
+
+    Raises
+    ------
+    DisclosureError
+        Missing columns, negative or missing counts, duplicated cells, more
+        than two dimensions.
+    """
+    by_cols = [by] if isinstance(by, str) else list(by)
+    within_cols = [within] if isinstance(within, str) else list(within)
+    if not 1 <= len(by_cols) <= 2:
+        raise DisclosureError(
+            f"by must name one or two columns (a 1- or 2-way table); got {by_cols!r}"
+        )
+    if k < 1:
+        raise DisclosureError(f"k must be a positive number of victims; got {k!r}")
+    for col in [count_col, *by_cols, *within_cols]:
+        if col not in table.columns:
+            raise DisclosureError(
+                f"column {col!r} is not in the table; available: {list(table.columns)}"
+            )
+    counts = pd.to_numeric(table[count_col], errors="coerce")
+    bad = counts.isna() | (counts < 0)
+    if bad.any():
+        row = table.index[int(np.flatnonzero(bad.to_numpy())[0])]
+        raise DisclosureError(
+            f"column {count_col!r} must hold non-negative counts; row {row!r} has "
+            f"{table.loc[row, count_col]!r}"
+        )
+    dup = table.duplicated([*within_cols, *by_cols])
+    if dup.any():
+        row = table.index[int(np.flatnonzero(dup.to_numpy())[0])]
+        raise DisclosureError(
+            f"cell {tuple(table.loc[row, [*within_cols, *by_cols]])!r} appears more than once; "
+            "aggregate to one row per cell first"
+        )
+    if mask_cols is None:
+        mask_cols = [c for c in table.columns if c not in (*by_cols, *within_cols)]
+
+    pieces = []
+    unprotectable: list[str] = []
+    groups = table.groupby(within_cols, sort=False, observed=True) if within_cols else [((), table)]
+    for key, part in groups:
+        part = part.copy()
+        part[count_col] = pd.to_numeric(part[count_col])
+        if len(by_cols) == 1:
+            levels = [pd.unique(part[by_cols[0]])]
+            values = np.append(part[count_col].to_numpy(float), part[count_col].sum())
+            positions = [(i,) for i in range(len(part))]
+        else:
+            levels = [pd.unique(part[c]) for c in by_cols]
+            grid = part.pivot_table(
+                index=by_cols[0],
+                columns=by_cols[1],
+                values=count_col,
+                aggfunc="sum",
+                fill_value=0,
+                observed=True,
+                sort=False,
+            ).reindex(index=levels[0], columns=levels[1], fill_value=0)
+            inner = grid.to_numpy(float)
+            values = np.zeros((inner.shape[0] + 1, inner.shape[1] + 1))
+            values[:-1, :-1] = inner
+            values[-1, :-1] = inner.sum(axis=0)
+            values[:-1, -1] = inner.sum(axis=1)
+            values[-1, -1] = inner.sum()
+            row_pos = {v: i for i, v in enumerate(levels[0])}
+            col_pos = {v: j for j, v in enumerate(levels[1])}
+            positions = [
+                (row_pos[a], col_pos[b])
+                for a, b in zip(part[by_cols[0]], part[by_cols[1]], strict=True)
+            ]
+        result = _protect(values, float(k), suppress_zeros, margins)
+        if result.unprotectable:
+            unprotectable.extend(f"{key!r}: {u}" for u in result.unprotectable)
+        codes = np.array([result.status[p] for p in positions], dtype=np.int8)
+        part["suppression"] = np.select([codes == 1, codes == 2], [PRIMARY, SECONDARY], "")
+        if margins:
+            part = pd.concat(
+                [
+                    part,
+                    _margin_rows(
+                        part,
+                        values,
+                        result.status,
+                        by_cols,
+                        levels,
+                        within_cols,
+                        key,
+                        count_col,
+                        total_label,
+                    ),
+                ],
+                ignore_index=True,
+            )
+        pieces.append(part)
+    out = pd.concat(pieces, ignore_index=True) if pieces else table.iloc[0:0].copy()
+    out["suppressed"] = out["suppression"] != ""
+    hidden = out["suppressed"].to_numpy()
+    for col in mask_cols:
+        if col not in out.columns or col in ("suppressed", "suppression"):
+            continue
+        if pd.api.types.is_numeric_dtype(out[col]) and not pd.api.types.is_bool_dtype(out[col]):
+            out[col] = out[col].astype(float).mask(hidden)
+        else:
+            out[col] = out[col].astype(object).mask(hidden, None)
+    n_primary = int((out["suppression"] == PRIMARY).sum())
+    n_secondary = int((out["suppression"] == SECONDARY).sum())
+    out.attrs["disclosure"] = suppression_note(k, n_primary, n_secondary)
+    out.attrs["unprotectable"] = unprotectable
+    out.attrs["k"] = k
+    return out
+
+
+def _margin_rows(
+    part: pd.DataFrame,
+    values: np.ndarray,
+    status: np.ndarray,
+    by_cols: list[str],
+    levels: list[np.ndarray],
+    within_cols: list[str],
+    key: object,
+    count_col: str,
+    total_label: str,
+) -> pd.DataFrame:
+    """The margin cells of one table as extra rows."""
+    key_tuple = key if isinstance(key, tuple) else (key,)
+    base = dict(zip(within_cols, key_tuple, strict=False))
+    labels = np.array(["", PRIMARY, SECONDARY], dtype=object)
+    rows = []
+    if len(by_cols) == 1:
+        rows.append(
+            {
+                **base,
+                by_cols[0]: total_label,
+                count_col: values[-1],
+                "suppression": labels[status[-1]],
+            }
+        )
+    else:
+        for i, a in enumerate(levels[0]):
+            rows.append(
+                {
+                    **base,
+                    by_cols[0]: a,
+                    by_cols[1]: total_label,
+                    count_col: values[i, -1],
+                    "suppression": labels[status[i, -1]],
+                }
+            )
+        for j, b in enumerate(levels[1]):
+            rows.append(
+                {
+                    **base,
+                    by_cols[0]: total_label,
+                    by_cols[1]: b,
+                    count_col: values[-1, j],
+                    "suppression": labels[status[-1, j]],
+                }
+            )
+        rows.append(
+            {
+                **base,
+                by_cols[0]: total_label,
+                by_cols[1]: total_label,
+                count_col: values[-1, -1],
+                "suppression": labels[status[-1, -1]],
+            }
+        )
+    return pd.DataFrame(rows)

@@ -1,0 +1,306 @@
+"""The shared interface of indicator definitions, their metadata and the as-of view.
+
+Every candidate indicator is a small subclass of :class:`Definition` with
+
+* ``name`` — its command-line name (``cohort-unidentified-at``),
+* ``metadata`` — an :class:`IndicatorMetadata` from which :meth:`Definition.card`
+  writes a metadata card in the UN SDG metadata layout (Markdown),
+* ``compute(table, year, extract_date=None) -> Estimate`` — the value for one
+  year on the analysis table (``docs/CONTRACTS.md``), optionally as it would
+  have been computed at an earlier extract date (:func:`as_of`),
+* ``replicates(table, year, weights)`` — the point estimate for many case-weight
+  vectors at once (used by the cluster bootstrap of the index).
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Literal
+
+import numpy as np
+import pandas as pd
+
+from idjourney.estimate import Estimate
+
+__all__ = [
+    "Definition",
+    "IndicatorError",
+    "IndicatorMetadata",
+    "as_of",
+    "connected_by",
+    "year_end",
+]
+
+DAY = np.timedelta64(1, "D")
+
+
+class IndicatorError(ValueError):
+    """An indicator cannot be computed as asked (bad year, horizon, group, name…)."""
+
+
+@dataclass(frozen=True)
+class IndicatorMetadata:
+    """What a metadata card says about one definition (UN SDG metadata fields).
+
+    Attributes
+    ----------
+    title : str
+        Indicator name as published.
+    definition : str
+        2.a Definition and concepts.
+    unit : str
+        2.b Unit of measure.
+    computation : str
+        4.c Method of computation (how estimate and uncertainty are obtained).
+    rationale : str
+        4.a Rationale.
+    limitations : str
+        4.b Comment and limitations.
+    disaggregation : tuple of str
+        5 / 4.g Disaggregations offered (subject to small-cell suppression).
+    revision_policy : str
+        How and why published values change with later extracts.
+    time_basis : {"cohort", "calendar"}
+        Whether ``year`` is the entry cohort (year first seen) or the calendar year.
+    data_lag : str
+        Follow-up the value needs after the end of its year.
+    references : tuple of str
+        7. References.
+    """
+
+    title: str
+    definition: str
+    unit: str
+    computation: str
+    rationale: str
+    limitations: str
+    disaggregation: tuple[str, ...] = ("region", "sex", "age_band", "actively_traded")
+    revision_policy: str = ""
+    time_basis: Literal["cohort", "calendar"] = "cohort"
+    data_lag: str = ""
+    references: tuple[str, ...] = field(default_factory=tuple)
+
+
+_COMMON_REFERENCES = (
+    "ECPAT International and INTERPOL (2018). Towards a global indicator on unidentified "
+    "victims in child sexual exploitation material.",
+    "United Nations Statistics Division. SDG indicator metadata template (2022 revision).",
+    "Klein J.P., Moeschberger M.L. (2003). Survival Analysis, 2nd ed. Springer (left "
+    "truncation, Kaplan–Meier, restricted mean).",
+)
+
+
+def year_end(year: int) -> pd.Timestamp:
+    """Midnight at the end of 31 December of ``year`` (i.e. 1 January of ``year + 1``)."""
+    return pd.Timestamp(year=int(year) + 1, month=1, day=1)
+
+
+def year_start(year: int) -> pd.Timestamp:
+    """Midnight starting 1 January of ``year``."""
+    return pd.Timestamp(year=int(year), month=1, day=1)
+
+
+def connected_by(table: pd.DataFrame, year: int) -> np.ndarray:
+    """Jurisdictions connected by the end of ``year`` (``jurisdiction_connected < year_end``)."""
+    _require(table, ["jurisdiction", "jurisdiction_connected"], "coverage adjustment")
+    connected = table["jurisdiction_connected"] < year_end(year)
+    return np.asarray(pd.unique(table.loc[connected, "jurisdiction"]))
+
+
+def _require(table: pd.DataFrame, columns: list[str], what: str) -> None:
+    if not isinstance(table, pd.DataFrame):
+        raise IndicatorError(f"expected the analysis table (a DataFrame); got {type(table)}")
+    missing = [c for c in columns if c not in table.columns]
+    if missing:
+        raise IndicatorError(
+            f"column(s) {missing} needed for {what} are not in the table; the analysis table "
+            "(docs/CONTRACTS.md) has them — build it with idjourney.linkage.analysis_table"
+        )
+
+
+def table_extract_date(table: pd.DataFrame) -> pd.Timestamp:
+    """The table's extract (censoring) date: the latest ``extract_date``."""
+    _require(table, ["extract_date"], "the extract date")
+    value = table["extract_date"].max()
+    if pd.isna(value):
+        raise IndicatorError("column 'extract_date' is empty; every row needs its extract date")
+    return pd.Timestamp(value)
+
+
+def as_of(table: pd.DataFrame, extract_date: Any) -> pd.DataFrame:
+    """The analysis table as it would have looked at an earlier extract date ``E``.
+
+    Keeps victims with ``first_seen <= E`` who were at risk before ``E``
+    (``at_risk_from < E``); an identification counts only when it is known by
+    then (``identified_on <= E`` and ``identification_recorded_on <= E``, the
+    reporting delay); everyone else is censored at ``E``. ``duration``,
+    ``event``, ``entry`` and ``extract_date`` are recomputed in days since
+    ``first_seen``.
+
+    Raises
+    ------
+    IndicatorError
+        Columns missing, or ``E`` after the table's own extract date.
+    """
+    _require(
+        table,
+        ["first_seen", "at_risk_from", "identified_on", "identification_recorded_on"],
+        "an as-of (revision) computation",
+    )
+    when = pd.Timestamp(extract_date)
+    latest = table_extract_date(table)
+    if when > latest:
+        raise IndicatorError(
+            f"extract date {when.date()} is after the table's extract date {latest.date()}; "
+            "the data cannot show what was known then"
+        )
+    keep = (table["first_seen"] <= when) & (table["at_risk_from"] < when)
+    out = table.loc[keep].copy()
+    known = (
+        out["identified_on"].notna()
+        & (out["identified_on"] <= when)
+        & out["identification_recorded_on"].notna()
+        & (out["identification_recorded_on"] <= when)
+    )
+    end = out["identified_on"].where(known, when)
+    out["identified_on"] = out["identified_on"].where(known)
+    out["identification_recorded_on"] = out["identification_recorded_on"].where(known)
+    out["event"] = known.astype("int64")
+    out["duration"] = (end - out["first_seen"]) / DAY
+    out["entry"] = (out["at_risk_from"] - out["first_seen"]) / DAY
+    out["extract_date"] = when
+    return out
+
+
+def survival_rows(table: pd.DataFrame) -> pd.DataFrame:
+    """Rows usable by the survival engine (``entry < duration``).
+
+    An identification on the very day a victim became at risk (``duration ==
+    entry``, possible with whole-day dates) is kept and counted half a day
+    later, as identified within the first day; a censored row with no time at
+    risk is dropped (it carries no information).
+    """
+    _require(table, ["duration", "event", "entry"], "a survival estimate")
+    duration = table["duration"].to_numpy(float)
+    entry = table["entry"].to_numpy(float)
+    event = table["event"].to_numpy()
+    same_day = duration <= entry
+    if not same_day.any():
+        return table
+    out = table.loc[~same_day | (event == 1)].copy()
+    fix = out["duration"].to_numpy(float) <= out["entry"].to_numpy(float)
+    out.loc[fix, "duration"] = out.loc[fix, "entry"] + 0.5
+    return out
+
+
+class Definition(ABC):
+    """One candidate indicator: compute, compare and document it the same way.
+
+    Subclasses set ``name`` and ``metadata`` and implement :meth:`_compute`
+    (and :meth:`_replicates` for the bootstrap).
+    """
+
+    name: ClassVar[str]
+    metadata: ClassVar[IndicatorMetadata]
+    #: parameters a subclass takes, with their unit, for the CLI and the card
+    parameters: ClassVar[dict[str, str]] = {}
+
+    def __init__(self, level: float = 0.95) -> None:
+        if not 0 < level < 1:
+            raise IndicatorError(f"level must be in (0, 1); got {level!r}")
+        self.level = level
+
+    # ------------------------------------------------------------------ API
+    @property
+    def time_basis(self) -> str:
+        """``"cohort"`` (year first seen) or ``"calendar"``."""
+        return self.metadata.time_basis
+
+    @property
+    def label(self) -> str:
+        """Short name with parameters, e.g. ``cohort-unidentified-at(horizon=365)``."""
+        params = ", ".join(f"{k}={getattr(self, k):g}" for k in self.parameters)
+        return f"{self.name}({params})" if params else self.name
+
+    def compute(
+        self, table: pd.DataFrame, year: int, extract_date: Any = None
+    ) -> Estimate:
+        """The indicator for ``year`` (cohort or calendar year, see ``time_basis``).
+
+        Parameters
+        ----------
+        table : DataFrame
+            The analysis table (one row per victim).
+        year : int
+            Entry cohort (cohort definitions) or calendar year.
+        extract_date : date-like, optional
+            Compute with only what was known at this extract date (reporting
+            delay included, :func:`as_of`); default the table's own extract.
+
+        Returns
+        -------
+        Estimate
+            ``estimate``, ``se``, ``lower``, ``upper`` plus ``n`` (victims used),
+            ``n_at_risk``, ``events`` and ``followup_days`` (days of follow-up
+            needed after the end of ``year``).
+        """
+        data = self._prepare(table, extract_date)
+        year = self._check_year(data, year)
+        return self._compute(data, year)
+
+    def replicates(self, table: pd.DataFrame, year: int, weights: np.ndarray) -> np.ndarray:
+        """Point estimates for a (rows × replicates) matrix of case weights."""
+        return self._replicates(table, int(year), np.asarray(weights, dtype=float))
+
+    def card(self) -> str:
+        """The metadata card (Markdown, UN SDG metadata layout)."""
+        from idjourney.indicator.card import render_card
+
+        return render_card(self)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.label})"
+
+    # ------------------------------------------------------------ helpers
+    def _prepare(self, table: pd.DataFrame, extract_date: Any) -> pd.DataFrame:
+        if extract_date is not None:
+            return as_of(table, extract_date)
+        _require(table, ["duration", "event", "entry", "entry_year", "extract_date"],
+                 self.name)
+        return table
+
+    def _check_year(self, table: pd.DataFrame, year: Any) -> int:
+        try:
+            year = int(year)
+        except (TypeError, ValueError) as exc:
+            raise IndicatorError(f"year must be an integer; got {year!r}") from exc
+        if len(table) == 0:
+            raise IndicatorError(f"{self.name}: the table has no victims")
+        if self.time_basis == "cohort":
+            present = table["entry_year"]
+            if not (present == year).any():
+                years = sorted(pd.unique(present))
+                raise IndicatorError(
+                    f"{self.name}: no victims first seen in {year} (column 'entry_year' "
+                    f"spans {years[0]}–{years[-1]}); choose a year in the data"
+                )
+        else:
+            first = int(table["at_risk_from"].min().year)
+            last = table_extract_date(table)
+            if year < first or year_end(year) > last:
+                raise IndicatorError(
+                    f"{self.name}: calendar year {year} is outside the data (victims at risk "
+                    f"from {first}; extract date {last.date()}, so the last complete year is "
+                    f"{last.year - 1 if last < year_end(last.year) else last.year})"
+                )
+        return year
+
+    @abstractmethod
+    def _compute(self, table: pd.DataFrame, year: int) -> Estimate: ...
+
+    @abstractmethod
+    def _replicates(self, table: pd.DataFrame, year: int, weights: np.ndarray) -> np.ndarray: ...
+
+
+COMMON_REFERENCES = _COMMON_REFERENCES

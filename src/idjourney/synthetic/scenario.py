@@ -1,0 +1,319 @@
+"""Scenarios: the parameters of a synthetic world, loaded from TOML with strict checks."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from idjourney.schema import CODE_LISTS
+
+
+class ScenarioError(ValueError):
+    """A scenario file is invalid; the message names the file and the key."""
+
+
+#: Covariate terms a hazard ratio may name: ``"<column>.<level>"`` or ``"actively_traded"``.
+HAZARD_TERMS: tuple[str, ...] = (
+    *(
+        f"{col}.{lvl}"
+        for col in ("sex", "age_band", "production_mode", "region")
+        for lvl in CODE_LISTS[col]
+    ),
+    "actively_traded",
+)
+
+
+@dataclass(frozen=True)
+class CalendarEffect:
+    """Multiply the identification hazard by ``factor`` from calendar date ``start`` on."""
+
+    start: dt.date
+    factor: float
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """Every parameter of a synthetic world.
+
+    The identification time :math:`T` of victim *i* in series *s*, measured in days
+    from first seen, follows a mixture cure model: the series is never identifiable
+    with probability ``never_identified``; otherwise
+    :math:`h_i(t) = z_s \\exp(x_i^\\top\\beta)\\, g(c_i + t)\\, h_0(t)` with a Weibull
+    :math:`h_0` (``weibull_shape``, median ``median_days``), a gamma frailty
+    :math:`z_s` of mean 1 and variance ``frailty_variance``, hazard ratios
+    :math:`e^{\\beta}` and calendar-time multipliers :math:`g`.
+    """
+
+    name: str
+    description: str
+    n_victims: int
+    extract_date: dt.date
+    history_start: dt.date
+    growth_per_year: float
+    mean_series_size: float
+    database_name: str
+    database_start: dt.date
+    jurisdictions_total: int
+    schedule: tuple[tuple[dt.date, int], ...]
+    region_shares: dict[str, float]
+    sex_shares: dict[str, float]
+    age_band_shares: dict[str, float]
+    production_mode_shares: dict[str, float]
+    actively_traded_share: float
+    never_identified: float
+    weibull_shape: float
+    median_days: float
+    frailty_variance: float
+    reporting_delay_mean_days: float
+    closure_per_year: float
+    hazard_ratios: dict[str, float] = field(default_factory=dict)
+    calendar_effects: tuple[CalendarEffect, ...] = ()
+    source: str = ""
+
+    def replace(self, **changes: Any) -> Scenario:
+        """A copy with some parameters changed (checked like a file)."""
+        new = dataclasses.replace(self, **changes)
+        _check(new, new.source or "<replace>")
+        return new
+
+    def to_dict(self) -> dict[str, Any]:
+        """Parameters as plain JSON-ready values."""
+        out = dataclasses.asdict(self)
+        out["schedule"] = [[d.isoformat(), n] for d, n in self.schedule]
+        out["calendar_effects"] = [
+            {"from": e.start.isoformat(), "factor": e.factor} for e in self.calendar_effects
+        ]
+        for key, value in out.items():
+            if isinstance(value, dt.date):
+                out[key] = value.isoformat()
+        return out
+
+
+# --- TOML layout: section -> key -> (field name, kind) ------------------------------------------
+
+_LAYOUT: dict[str, dict[str, tuple[str, str]]] = {
+    "scenario": {
+        "name": ("name", "str"),
+        "description": ("description", "str"),
+        "n_victims": ("n_victims", "posint"),
+        "extract_date": ("extract_date", "date"),
+    },
+    "history": {
+        "start": ("history_start", "date"),
+        "growth_per_year": ("growth_per_year", "real"),
+        "mean_series_size": ("mean_series_size", "atleast1"),
+    },
+    "database": {"name": ("database_name", "str"), "start": ("database_start", "date")},
+    "jurisdictions": {
+        "total": ("jurisdictions_total", "posint"),
+        "schedule": ("schedule", "schedule"),
+        "region_shares": ("region_shares", "shares:region"),
+    },
+    "victims": {
+        "sex_shares": ("sex_shares", "shares:sex"),
+        "age_band_shares": ("age_band_shares", "shares:age_band"),
+        "production_mode_shares": ("production_mode_shares", "shares:production_mode"),
+        "actively_traded_share": ("actively_traded_share", "share"),
+    },
+    "identification": {
+        "never_identified": ("never_identified", "share"),
+        "weibull_shape": ("weibull_shape", "positive"),
+        "median_days": ("median_days", "positive"),
+        "frailty_variance": ("frailty_variance", "nonneg"),
+        "reporting_delay_mean_days": ("reporting_delay_mean_days", "nonneg"),
+        "closure_per_year": ("closure_per_year", "nonneg"),
+        "hazard_ratios": ("hazard_ratios", "hazard_ratios"),
+        "calendar_effects": ("calendar_effects", "calendar_effects"),
+    },
+}
+_OPTIONAL = {"description", "hazard_ratios", "calendar_effects", "closure_per_year"}
+
+
+def scenario_dir() -> Path:
+    """The folder holding the shipped scenarios (``synthetic/`` in a checkout)."""
+    here = Path(__file__).resolve()
+    for candidate in (here.parents[3] / "synthetic", here.parents[1] / "_scenarios"):
+        if candidate.is_dir():
+            return candidate
+    raise ScenarioError("the shipped scenarios folder was not found; pass a path to a TOML file")
+
+
+def available_scenarios() -> list[str]:
+    """Names of the shipped scenarios."""
+    return sorted(
+        p.stem for p in scenario_dir().glob("*.toml") if not p.stem.startswith("simstudy")
+    )
+
+
+def load_scenario(name_or_path: str | os.PathLike[str] = "baseline") -> Scenario:
+    """Load a scenario by shipped name (``"baseline"``) or from a TOML file path."""
+    path = Path(name_or_path)
+    if path.suffix != ".toml" and not path.exists():
+        path = scenario_dir() / f"{name_or_path}.toml"
+        if not path.exists():
+            raise ScenarioError(
+                f"no scenario named {name_or_path!r}; shipped: {', '.join(available_scenarios())}"
+            )
+    if not path.exists():
+        raise ScenarioError(f"{path}: no such scenario file")
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ScenarioError(f"{path}: not valid TOML ({exc})") from exc
+    return scenario_from_dict(raw, source=str(path))
+
+
+def scenario_from_dict(raw: dict[str, Any], source: str = "<dict>") -> Scenario:
+    """Build and check a :class:`Scenario` from the nested TOML mapping."""
+    values: dict[str, Any] = {"source": source}
+    for section, content in raw.items():
+        if section not in _LAYOUT:
+            raise ScenarioError(
+                f"{source}: unknown section [{section}]; known: {', '.join(_LAYOUT)}"
+            )
+        if not isinstance(content, dict):
+            raise ScenarioError(f"{source}: [{section}] must be a table of keys")
+        for key, value in content.items():
+            if key not in _LAYOUT[section]:
+                known = ", ".join(_LAYOUT[section])
+                raise ScenarioError(f"{source}: unknown key '{section}.{key}'; known: {known}")
+            field_name, kind = _LAYOUT[section][key]
+            values[field_name] = _convert(value, kind, f"{section}.{key}", source)
+    defaults = {
+        "description": "",
+        "hazard_ratios": {},
+        "calendar_effects": (),
+        "closure_per_year": 0.0,
+    }
+    for section, keys in _LAYOUT.items():
+        for key, (field_name, _) in keys.items():
+            if field_name not in values:
+                if key in _OPTIONAL:
+                    values[field_name] = defaults[field_name]
+                else:
+                    raise ScenarioError(f"{source}: missing key '{section}.{key}'")
+    scenario = Scenario(**values)
+    _check(scenario, source)
+    return scenario
+
+
+def _convert(value: Any, kind: str, key: str, source: str) -> Any:
+    def fail(what: str) -> ScenarioError:
+        return ScenarioError(f"{source}: '{key}' {what} (got {value!r})")
+
+    if kind == "str":
+        if not isinstance(value, str):
+            raise fail("must be a string")
+        return value
+    if kind == "date":
+        return _date(value, key, source)
+    if kind in {"posint"}:
+        if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+            raise fail("must be a positive integer")
+        return value
+    if kind in {"real", "positive", "nonneg", "share", "atleast1"}:
+        if not isinstance(value, int | float) or isinstance(value, bool):
+            raise fail("must be a number")
+        value = float(value)
+        if kind == "positive" and value <= 0:
+            raise fail("must be positive")
+        if kind == "nonneg" and value < 0:
+            raise fail("must not be negative")
+        if kind == "share" and not 0 <= value <= 1:
+            raise fail("is a share and must lie between 0 and 1")
+        if kind == "atleast1" and value < 1:
+            raise fail("must be at least 1")
+        return value
+    if kind.startswith("shares:"):
+        return _shares(value, kind.split(":")[1], key, source)
+    if kind == "schedule":
+        if not isinstance(value, list) or not value:
+            raise fail("must be a list of [date, count] pairs")
+        rows = []
+        for item in value:
+            if not isinstance(item, list) or len(item) != 2 or not isinstance(item[1], int):
+                raise fail("must be a list of [date, count] pairs")
+            rows.append((_date(item[0], key, source), item[1]))
+        return tuple(rows)
+    if kind == "hazard_ratios":
+        if not isinstance(value, dict):
+            raise fail("must be a table of term = ratio")
+        out = {}
+        for term, ratio in value.items():
+            if term not in HAZARD_TERMS:
+                raise ScenarioError(
+                    f"{source}: unknown hazard-ratio term '{key}.{term}'; "
+                    "use 'column.level' (e.g. sex.male) or 'actively_traded'"
+                )
+            if not isinstance(ratio, int | float) or ratio <= 0:
+                raise ScenarioError(f"{source}: '{key}.{term}' must be a positive ratio")
+            out[term] = float(ratio)
+        return out
+    if kind == "calendar_effects":
+        if not isinstance(value, list):
+            raise fail("must be an array of tables with 'from' and 'factor'")
+        effects = []
+        for item in value:
+            if not isinstance(item, dict) or set(item) != {"from", "factor"}:
+                raise fail("entries need exactly the keys 'from' and 'factor'")
+            factor = item["factor"]
+            if not isinstance(factor, int | float) or factor <= 0:
+                raise ScenarioError(f"{source}: '{key}.factor' must be positive (got {factor!r})")
+            effects.append(CalendarEffect(_date(item["from"], key, source), float(factor)))
+        return tuple(sorted(effects, key=lambda e: e.start))
+    raise AssertionError(kind)
+
+
+def _date(value: Any, key: str, source: str) -> dt.date:
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    try:
+        return dt.date.fromisoformat(str(value))
+    except ValueError as exc:
+        raise ScenarioError(f"{source}: '{key}' must be a date YYYY-MM-DD (got {value!r})") from exc
+
+
+def _shares(value: Any, column: str, key: str, source: str) -> dict[str, float]:
+    if not isinstance(value, dict) or not value:
+        raise ScenarioError(f"{source}: '{key}' must be a table of code = share")
+    out = {}
+    for code, share in value.items():
+        if code not in CODE_LISTS[column]:
+            raise ScenarioError(
+                f"{source}: unknown code '{key}.{code}'; use one of {', '.join(CODE_LISTS[column])}"
+            )
+        if not isinstance(share, int | float) or not 0 <= share <= 1:
+            raise ScenarioError(f"{source}: '{key}.{code}' is a share and must lie between 0 and 1")
+        out[code] = float(share)
+    total = sum(out.values())
+    if abs(total - 1) > 1e-6:
+        raise ScenarioError(f"{source}: the shares in '{key}' sum to {total:.4g}, not 1")
+    return out
+
+
+def _check(s: Scenario, source: str) -> None:
+    if not s.history_start <= s.database_start < s.extract_date:
+        raise ScenarioError(
+            f"{source}: need history.start <= database.start < scenario.extract_date"
+        )
+    dates = [d for d, _ in s.schedule]
+    counts = [n for _, n in s.schedule]
+    if dates != sorted(dates) or counts != sorted(counts):
+        raise ScenarioError(f"{source}: 'jurisdictions.schedule' must increase in date and count")
+    if dates[0] != s.database_start:
+        raise ScenarioError(
+            f"{source}: 'jurisdictions.schedule' must start at database.start ({s.database_start})"
+        )
+    if counts[-1] > s.jurisdictions_total or counts[0] < 1:
+        raise ScenarioError(
+            f"{source}: 'jurisdictions.schedule' counts must lie in 1..jurisdictions.total"
+        )
+    if s.n_victims <= 0:
+        raise ScenarioError(f"{source}: 'scenario.n_victims' must be positive")

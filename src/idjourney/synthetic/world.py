@@ -1,0 +1,305 @@
+"""Generate a synthetic world: victims, their true identification process, and a database export.
+
+All randomness flows from one ``numpy.random.default_rng(seed)``; every step is
+vectorised, so a million victims take a few seconds.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from idjourney.schema import REQUIRED_COLUMNS
+from idjourney.synthetic.scenario import Scenario
+
+DAYS_PER_YEAR = 365.25
+KEY_PREFIX = "SYN"  # every synthetic key starts with this: row-level data are visibly synthetic
+
+
+@dataclass(frozen=True)
+class World:
+    """A generated world.
+
+    Attributes
+    ----------
+    records : DataFrame
+        The database export in the record standard (:mod:`idjourney.schema`).
+    truth : DataFrame
+        One row per victim in the world, with true event dates (see docs/CONTRACTS.md).
+    jurisdictions : DataFrame
+        ``jurisdiction, region, connected`` (NaT if never connected by the extract).
+    parameters : dict
+        The scenario's parameters plus ``seed`` and ``n_victims``.
+    scenario : Scenario
+    """
+
+    records: pd.DataFrame
+    truth: pd.DataFrame
+    jurisdictions: pd.DataFrame
+    parameters: dict[str, Any]
+    scenario: Scenario
+
+
+def _days(date: dt.date, origin: dt.date) -> int:
+    return (date - origin).days
+
+
+def _keys(prefix: str, numbers: np.ndarray, width: int) -> np.ndarray:
+    return (f"{KEY_PREFIX}-{prefix}" + pd.Series(numbers).astype(str).str.zfill(width)).to_numpy()
+
+
+def _allocate(shares: dict[str, float], total: int) -> list[str]:
+    """Largest-remainder allocation of ``total`` items to codes by share (deterministic)."""
+    codes = list(shares)
+    exact = np.array([shares[c] * total for c in codes])
+    counts = np.floor(exact).astype(int)
+    order = np.argsort(-(exact - counts), kind="stable")
+    counts[order[: total - counts.sum()]] += 1
+    return [code for code, n in zip(codes, counts, strict=True) for _ in range(n)]
+
+
+def connection_days(scenario: Scenario, origin: dt.date) -> np.ndarray:
+    """Day (since ``origin``) each jurisdiction connects, in connection order; ``nan`` if never.
+
+    Jurisdiction *k* (1-based) connects when the schedule, interpolated linearly
+    between its rows, first reaches *k*.
+    """
+    days = np.array([_days(d, origin) for d, _ in scenario.schedule], dtype=float)
+    counts = np.array([n for _, n in scenario.schedule], dtype=float)
+    k = np.arange(1, scenario.jurisdictions_total + 1, dtype=float)
+    out = np.full(k.shape, np.nan)
+    out[k <= counts[0]] = days[0]
+    later = (k > counts[0]) & (k <= counts[-1])
+    out[later] = np.ceil(np.interp(k[later], counts, days))
+    return out
+
+
+def connected_count(jurisdictions: pd.DataFrame, on: dt.date | str) -> int:
+    """Jurisdictions connected on or before a date."""
+    return int((jurisdictions["connected"] <= pd.Timestamp(on)).sum())
+
+
+def _choice(rng: np.random.Generator, shares: dict[str, float], size: int) -> np.ndarray:
+    codes = np.array(list(shares), dtype=object)
+    return codes[rng.choice(len(codes), size=size, p=np.array(list(shares.values())))]
+
+
+def _log_hazard_ratio(scenario: Scenario, columns: dict[str, np.ndarray]) -> np.ndarray:
+    n = len(next(iter(columns.values())))
+    eta = np.zeros(n)
+    for term, ratio in scenario.hazard_ratios.items():
+        if term == "actively_traded":
+            eta += np.log(ratio) * columns["actively_traded"]
+        else:
+            column, level = term.split(".")
+            eta += np.log(ratio) * (columns[column] == level)
+    return eta
+
+
+def _invert_cumulative_hazard(
+    target: np.ndarray,
+    start_day: np.ndarray,
+    shape: float,
+    scale: float,
+    effects: list[tuple[float, float]],
+) -> np.ndarray:
+    """Solve :math:`\\int_0^t g(c_0+s) h_0(s) ds = A` for ``t`` (days), vectorised.
+
+    ``h_0`` is Weibull with cumulative hazard :math:`(t/\\lambda)^k`; ``g`` is piecewise
+    constant in calendar time, ``effects`` listing ``(day, cumulative factor)`` steps.
+    """
+
+    def cum(t: np.ndarray) -> np.ndarray:
+        return (t / scale) ** shape
+
+    def inv(h: np.ndarray) -> np.ndarray:
+        return scale * h ** (1.0 / shape)
+
+    remaining = target.astype(float).copy()
+    result = np.full(target.shape, np.nan)
+    t_now = np.zeros(target.shape)
+    factor_now = np.ones(target.shape)
+    pending = np.ones(target.shape, dtype=bool)
+    # pieces end at each effect's start (in time since first seen), then infinity
+    for day, factor in [*effects, (np.inf, 1.0)]:
+        t_end = np.maximum(day - start_day, t_now)
+        gain = factor_now * (cum(t_end) - cum(t_now))
+        done = pending & (gain >= remaining)
+        result[done] = inv(cum(t_now[done]) + remaining[done] / factor_now[done])
+        remaining = np.where(pending & ~done, remaining - gain, remaining)
+        pending &= ~done
+        t_now = np.where(pending, t_end, t_now)
+        factor_now = np.where(pending, factor, factor_now)
+        if not pending.any():
+            break
+    return result
+
+
+def generate(scenario: Scenario, seed: int, n_victims: int | None = None) -> World:
+    """Generate a world from ``scenario`` with ``seed``.
+
+    Parameters
+    ----------
+    scenario : Scenario
+    seed : int
+        Same seed, same world (byte for byte).
+    n_victims : int, optional
+        Overrides ``scenario.n_victims`` (victims first seen between the history
+        start and the extract date, before any truncation).
+    """
+    n = int(n_victims or scenario.n_victims)
+    if n <= 0:
+        raise ValueError("n_victims must be positive")
+    rng = np.random.default_rng(seed)
+    origin = scenario.history_start
+    span = _days(scenario.extract_date, origin)
+    extract_day = span
+
+    # jurisdictions: region by share, connection order random, dates from the schedule
+    regions = np.array(
+        _allocate(scenario.region_shares, scenario.jurisdictions_total), dtype=object
+    )
+    regions = regions[rng.permutation(len(regions))]
+    conn_day = connection_days(scenario, origin)
+    jur_codes = np.array([f"J{k:02d}" for k in range(1, scenario.jurisdictions_total + 1)])
+
+    # series: sizes 1 + Poisson(mean - 1), cut to n victims
+    n_series_guess = int(np.ceil(n / scenario.mean_series_size * 1.2)) + 10
+    sizes = 1 + rng.poisson(scenario.mean_series_size - 1, n_series_guess)
+    while sizes.sum() < n:
+        sizes = np.concatenate([sizes, 1 + rng.poisson(scenario.mean_series_size - 1, 1000)])
+    ends = np.cumsum(sizes)
+    n_series = int(np.searchsorted(ends, n) + 1)
+    sizes = sizes[:n_series]
+    sizes[-1] -= ends[n_series - 1] - n
+    series_of = np.repeat(np.arange(n_series), sizes)
+
+    # series-level attributes
+    g = scenario.growth_per_year / DAYS_PER_YEAR
+    u = rng.random(n_series)
+    s_first = np.floor(np.log1p(u * np.expm1(g * span)) / g) if g > 0 else np.floor(u * span)
+    s_jur = rng.integers(0, scenario.jurisdictions_total, n_series)
+    s_mode = _choice(rng, scenario.production_mode_shares, n_series)
+    s_traded = rng.random(n_series) < scenario.actively_traded_share
+    s_reports = np.where(
+        s_traded, 5 + rng.geometric(0.3, n_series) - 1, 1 + rng.binomial(3, 0.25, n_series)
+    )
+    s_never = rng.random(n_series) < scenario.never_identified
+    theta = scenario.frailty_variance
+    s_frailty = rng.gamma(1 / theta, theta, n_series) if theta > 0 else np.ones(n_series)
+
+    # victim-level attributes
+    first = s_first[series_of]
+    jur = s_jur[series_of]
+    cols: dict[str, np.ndarray] = {
+        "sex": _choice(rng, scenario.sex_shares, n),
+        "age_band": _choice(rng, scenario.age_band_shares, n),
+        "production_mode": s_mode[series_of],
+        "region": regions[jur],
+        "actively_traded": s_traded[series_of],
+    }
+    rate = np.exp(_log_hazard_ratio(scenario, cols)) * s_frailty[series_of]
+
+    # identification times (days since first seen) under calendar effects
+    shape = scenario.weibull_shape
+    scale = scenario.median_days / np.log(2) ** (1 / shape)
+    factor, effects = 1.0, []
+    for effect in scenario.calendar_effects:
+        factor *= effect.factor
+        effects.append((float(_days(effect.start, origin)), factor))
+    target = rng.exponential(1.0, n) / rate
+    t_ident = _invert_cumulative_hazard(target, first, shape, scale, effects)
+    never = s_never[series_of]
+    t_ident = np.where(never, np.inf, np.ceil(np.maximum(t_ident, 1e-9)))
+    closure_rate = scenario.closure_per_year / DAYS_PER_YEAR
+    t_close = (
+        np.ceil(rng.exponential(1 / closure_rate, n)) if closure_rate > 0 else np.full(n, np.inf)
+    )
+    closed_first = t_close < t_ident
+    t_ident = np.where(closed_first, np.inf, t_ident)
+    t_close = np.where(closed_first, t_close, np.inf)
+    delay = np.ceil(rng.exponential(scenario.reporting_delay_mean_days, n))
+
+    # observation by the database
+    db_start = _days(scenario.database_start, origin)
+    j_conn = conn_day[jur]
+    at_risk = np.fmax(np.fmax(first, j_conn), db_start)  # nan when never connected
+    connected = ~np.isnan(j_conn) & (at_risk < extract_day)
+    ident_day = first + t_ident
+    close_day = first + t_close
+    in_db = connected & (ident_day > at_risk) & (close_day > at_risk)
+    recorded_day = ident_day + delay
+    ident_known = in_db & (recorded_day <= extract_day)
+    close_known = in_db & (close_day <= extract_day)
+
+    base = np.datetime64(origin.isoformat(), "D")
+
+    # Dates are stored only up to a horizon 100 years after the extract (far beyond any
+    # estimand); later event times are written as that horizon so dates never overflow.
+    horizon = extract_day + 100 * 365
+
+    def to_dates(days: np.ndarray, keep: np.ndarray | None = None) -> pd.Series:
+        days = np.where(np.isfinite(days), np.minimum(days, horizon), np.nan)
+        if keep is not None:
+            days = np.where(keep, days, np.nan)
+        valid = ~np.isnan(days)
+        out = np.full(days.shape, np.datetime64("NaT"), dtype="datetime64[D]")
+        out[valid] = base + days[valid].astype("int64")
+        return pd.Series(out.astype("datetime64[ns]"))
+
+    victim_key = _keys("V", np.arange(1, n + 1), 7)
+    series_key = _keys("S", series_of + 1, 7)
+    reports = s_reports[series_of].astype("int64")
+    truth = pd.DataFrame(
+        {
+            "victim_id": victim_key,
+            "series_id": series_key,
+            "region": cols["region"].astype(str),
+            "jurisdiction": jur_codes[jur],
+            "sex": cols["sex"].astype(str),
+            "age_band": cols["age_band"].astype(str),
+            "production_mode": cols["production_mode"].astype(str),
+            "reports_count": reports,
+            "actively_traded": cols["actively_traded"],
+            "first_seen": to_dates(first),
+            "jurisdiction_connected": to_dates(j_conn),
+            "at_risk_from": to_dates(at_risk, connected),
+            "never_identified": never,
+            "true_identified_on": to_dates(ident_day),
+            "true_closed_on": to_dates(close_day),
+            "identification_recorded_on": to_dates(recorded_day),
+            "in_database": in_db,
+        }
+    )
+    extract = pd.Timestamp(scenario.extract_date)
+    sel = np.flatnonzero(in_db)
+    records = pd.DataFrame(
+        {
+            "source_db": scenario.database_name,
+            "victim_key": victim_key[sel],
+            "series_key": series_key[sel],
+            "region": truth["region"].to_numpy()[sel],
+            "jurisdiction": truth["jurisdiction"].to_numpy()[sel],
+            "sex": truth["sex"].to_numpy()[sel],
+            "age_band": truth["age_band"].to_numpy()[sel],
+            "production_mode": truth["production_mode"].to_numpy()[sel],
+            "reports_count": reports[sel],
+            "first_entered": truth["first_seen"].to_numpy()[sel],
+            "identified_on": to_dates(ident_day, ident_known).to_numpy()[sel],
+            "extract_date": extract,
+            "jurisdiction_connected": truth["jurisdiction_connected"].to_numpy()[sel],
+            "identification_recorded_on": to_dates(recorded_day, ident_known).to_numpy()[sel],
+            "closed_on": to_dates(close_day, close_known).to_numpy()[sel],
+        }
+    )
+    records["extract_date"] = records["extract_date"].astype("datetime64[ns]")
+    assert list(records.columns[: len(REQUIRED_COLUMNS)]) == list(REQUIRED_COLUMNS)
+    jurisdictions = pd.DataFrame(
+        {"jurisdiction": jur_codes, "region": regions.astype(str), "connected": to_dates(conn_day)}
+    )
+    parameters = scenario.to_dict() | {"seed": int(seed), "n_victims": n, "synthetic": True}
+    return World(records, truth, jurisdictions, parameters, scenario)

@@ -1,0 +1,190 @@
+"""The synthetic world generator: calibration, determinism, truncation, and bad scenarios."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from idjourney.cli import main
+from idjourney.linkage import analysis_table
+from idjourney.schema import validate
+from idjourney.synthetic import (
+    ScenarioError,
+    connected_count,
+    generate,
+    load_scenario,
+    scenario_from_dict,
+)
+
+N_SMALL = 20_000
+
+
+@pytest.fixture(scope="module")
+def baseline():
+    return load_scenario("baseline")
+
+
+@pytest.fixture(scope="module")
+def world(baseline):
+    return generate(baseline, seed=11, n_victims=N_SMALL)
+
+
+def test_baseline_connected_jurisdictions_follow_the_schedule(baseline, world):
+    # CALIBRATION.md: 36 at ICSE launch (2009-03-01) ... 72 in 2024-25; every schedule row holds.
+    for date, count in baseline.schedule:
+        assert connected_count(world.jurisdictions, date) == count
+        assert connected_count(world.jurisdictions, pd.Timestamp(date) - pd.Timedelta(days=1)) < (
+            count if count > baseline.schedule[0][1] else count + 1
+        )
+    assert len(world.jurisdictions) == baseline.jurisdictions_total
+
+
+def test_actively_traded_share_matches_scenario(baseline):
+    truth = generate(baseline, seed=5).truth  # full-size world: ~44,000 series
+    share = truth["actively_traded"].mean()
+    # traded status is drawn per series; SE of the victim share ~ 0.003 at this size
+    assert share == pytest.approx(baseline.actively_traded_share, abs=0.012)
+    assert (truth.loc[truth["actively_traded"], "reports_count"] >= 5).all()
+    assert (truth.loc[~truth["actively_traded"], "reports_count"] < 5).all()
+
+
+def test_never_identified_share_matches_scenario(baseline):
+    truth = generate(baseline, seed=6).truth
+    assert truth["never_identified"].mean() == pytest.approx(baseline.never_identified, abs=0.015)
+    assert truth.loc[truth["never_identified"], "true_identified_on"].isna().all()
+
+
+def test_records_meet_the_standard(world):
+    report = validate(world.records)
+    assert report.ok, report.messages()[:5]
+    assert world.records["victim_key"].str.startswith("SYN-").all()
+
+
+def test_left_truncation_removes_victims_identified_before_risk(world):
+    truth = world.truth
+    early = truth["true_identified_on"] <= truth["at_risk_from"]
+    assert early.any(), "the baseline should truncate some victims"
+    assert not truth.loc[early, "in_database"].any()
+    table = analysis_table(world.records)
+    assert (table["duration"] > table["entry"]).all()
+    assert (table["entry"] > 0).any()
+    # at_risk_from is never before the database start
+    assert table["at_risk_from"].min() >= pd.Timestamp("2009-03-01")
+
+
+def test_reporting_delay_hides_recent_identifications(world):
+    truth = world.truth[world.truth["in_database"]]
+    extract = pd.Timestamp(world.scenario.extract_date)
+    hidden = (truth["true_identified_on"] <= extract) & (
+        truth["identification_recorded_on"] > extract
+    )
+    table = analysis_table(world.records).set_index("victim_id")
+    assert hidden.sum() > 0
+    assert (table.loc[truth.loc[hidden, "victim_id"], "event"] == 0).all()
+
+
+def test_hazard_ratio_recovered_by_cox(baseline):
+    # No frailty, no cure, no truncation-relevant history: Cox should recover the scenario HR.
+    from idjourney.survival import CoxPH
+
+    spec = baseline.replace(frailty_variance=0.0, never_identified=0.0, weibull_shape=1.0)
+    table = analysis_table(generate(spec, seed=3, n_victims=30_000).records)
+    df = table[["duration", "event", "entry"]].assign(
+        traded=table["actively_traded"].astype(float)
+    )
+    fit = CoxPH().fit(df, "duration", "event", entry_col="entry")
+    est, se = fit.params_["traded"], fit.standard_errors_["traded"]
+    assert abs(est - np.log(spec.hazard_ratios["actively_traded"])) < 3.5 * se
+
+
+def test_calendar_effect_slows_identification(baseline):
+    from idjourney.synthetic import CalendarEffect
+
+    spec = baseline.replace(never_identified=0.0, frailty_variance=0.0)
+    slow = spec.replace(calendar_effects=(CalendarEffect(pd.Timestamp("2015-01-01").date(), 0.5),))
+    a = generate(spec, seed=4, n_victims=20_000).truth
+    b = generate(slow, seed=4, n_victims=20_000).truth
+    late = a["first_seen"] >= pd.Timestamp("2016-01-01")
+    t_a = (a.loc[late, "true_identified_on"] - a.loc[late, "first_seen"]).dt.days
+    t_b = (b.loc[late, "true_identified_on"] - b.loc[late, "first_seen"]).dt.days
+    # same exponential draws, half the hazard after 2015: times are exactly twice the cumulative
+    # hazard inverse, so every late time is longer and the median ratio is 2^(1/shape) for shape 0.7
+    assert (t_b >= t_a).all()
+    ratio = np.median(t_b) / np.median(t_a)
+    assert ratio == pytest.approx(2 ** (1 / spec.weibull_shape), rel=0.03)
+
+
+def test_same_seed_same_world_different_seed_different_world(baseline):
+    a = generate(baseline, seed=1, n_victims=5_000)
+    b = generate(baseline, seed=1, n_victims=5_000)
+    c = generate(baseline, seed=2, n_victims=5_000)
+    pd.testing.assert_frame_equal(a.records, b.records)
+    assert not a.truth["first_seen"].equals(c.truth["first_seen"])
+
+
+def _hashes(folder: Path) -> dict[str, str]:
+    return {
+        p.name: hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.iterdir())
+        if p.is_file()
+    }
+
+
+def test_simulate_cli_is_byte_identical_for_same_seed(tmp_path):
+    runner = CliRunner()
+    args = ["simulate", "--seed", "7", "--n-victims", "3000", "--quiet"]
+    for name in ("a", "b", "c"):
+        seed_args = args if name != "c" else [*args[:2], "8", *args[3:]]
+        result = runner.invoke(main, [*seed_args, "--out", str(tmp_path / name)])
+        assert result.exit_code == 0, result.output
+    ha, hb, hc = (_hashes(tmp_path / n) for n in "abc")
+    assert set(ha) >= {
+        "records.parquet",
+        "records.csv",
+        "analysis.parquet",
+        "analysis.csv",
+        "truth.parquet",
+        "truth.csv",
+        "truth_parameters.json",
+        "manifest.json",
+    }
+    assert ha == hb
+    assert ha["records.csv"] != hc["records.csv"]
+    assert not list((tmp_path / "a").glob(".*tmp"))
+
+
+@pytest.mark.parametrize(
+    ("patch", "key"),
+    [
+        ({"identification": {"speed": 1.0}}, "identification.speed"),
+        ({"identification": {"closure_per_year": -0.1}}, "identification.closure_per_year"),
+        ({"victims": {"actively_traded_share": 1.5}}, "victims.actively_traded_share"),
+        ({"identification": {"never_identified": 2}}, "identification.never_identified"),
+        ({"victims": {"sex_shares": {"female": 0.5, "male": 0.6}}}, "victims.sex_shares"),
+        ({"oops": {"a": 1}}, "[oops]"),
+        ({"identification": {"hazard_ratios": {"sex.alien": 2.0}}}, "sex.alien"),
+        ({"scenario": {"extract_date": "2025-13-01"}}, "scenario.extract_date"),
+    ],
+)
+def test_bad_scenario_names_the_key(baseline, tmp_path, patch, key):
+    import tomllib
+
+    raw = tomllib.loads(Path(baseline.source).read_text())
+    for section, values in patch.items():
+        raw.setdefault(section, {}).update(values)
+    with pytest.raises(ScenarioError, match=key.replace(".", r"\.").replace("[", r"\[")):
+        scenario_from_dict(raw, source="bad.toml")
+
+
+def test_bad_scenario_file_gives_exit_1(tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[scenario]\nname = "x"\nn_victims = -5\n')
+    result = CliRunner().invoke(main, ["simulate", "--scenario", str(bad), "--out", str(tmp_path)])
+    assert result.exit_code == 1
+    assert "scenario.n_victims" in result.output
+    assert list(tmp_path.iterdir()) == [bad]
