@@ -94,9 +94,7 @@ def test_hazard_ratio_recovered_by_cox(baseline):
 
     spec = baseline.replace(frailty_variance=0.0, never_identified=0.0, weibull_shape=1.0)
     table = analysis_table(generate(spec, seed=3, n_victims=30_000).records)
-    df = table[["duration", "event", "entry"]].assign(
-        traded=table["actively_traded"].astype(float)
-    )
+    df = table[["duration", "event", "entry"]].assign(traded=table["actively_traded"].astype(float))
     fit = CoxPH().fit(df, "duration", "event", entry_col="entry")
     est, se = fit.params_["traded"], fit.standard_errors_["traded"]
     assert abs(est - np.log(spec.hazard_ratios["actively_traded"])) < 3.5 * se
@@ -188,3 +186,31 @@ def test_bad_scenario_file_gives_exit_1(tmp_path):
     assert result.exit_code == 1
     assert "scenario.n_victims" in result.output
     assert list(tmp_path.iterdir()) == [bad]
+
+
+def test_closures_give_a_competing_outcome(baseline, tmp_path):
+    """A scenario with closures: outcome 2 appears and the CIFs are consistent with the data."""
+    from idjourney.survival import AalenJohansen
+
+    spec = baseline.replace(closure_per_year=0.1)
+    table = analysis_table(generate(spec, seed=9, n_victims=10_000).records)
+    counts = table["outcome"].value_counts()
+    assert counts.get(2, 0) > 100 and counts.get(1, 0) > 100
+    assert (table.loc[table["outcome"] == 2, "closed_on"].notna()).all()
+    aj = AalenJohansen().fit(
+        table["duration"].to_numpy(), table["outcome"].to_numpy(), entry=table["entry"].to_numpy()
+    )
+    cif = aj.cumulative_incidence_
+    assert set(cif.columns) >= {1, 2}
+    assert (cif.iloc[-1] > 0).all() and cif.iloc[-1].sum() <= 1 + 1e-12
+    path = tmp_path / "analysis.parquet"
+    table.to_parquet(path)
+    result = CliRunner().invoke(main, ["fit", "cif", "--data", str(path), "--json"])
+    assert result.exit_code == 0, result.output
+    import json
+
+    payload = json.loads(result.output)
+    assert payload["outcomes"] == [1, 2]
+    # the CLI's CIF at its last default time (1825 days) equals the fitted curve there
+    expected = aj.cumulative_incidence_[2].loc[:1825].iloc[-1]
+    assert payload["cumulative_incidence"]["2"][-1] == pytest.approx(expected, abs=1e-12)

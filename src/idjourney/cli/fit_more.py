@@ -311,9 +311,9 @@ def cure_command(
 @_duration_option
 @click.option(
     "--event-col",
-    default="event",
+    default="outcome",
     show_default=True,
-    help="Outcome codes: 0 censored, 1, 2, ... (1 = identified in the analysis table).",
+    help="Outcome codes: 0 censored, 1 identified, 2 closed without identification, ...",
 )
 @_entry_option
 @click.option(

@@ -1,0 +1,29 @@
+"""The main job (`idjourney run`, what `make reproduce` runs) at a small size."""
+
+from __future__ import annotations
+
+import json
+
+from click.testing import CliRunner
+
+from idjourney.cli import main
+
+
+def test_run_writes_summary_and_synthetic_data(tmp_path):
+    out = tmp_path / "out"
+    result = CliRunner().invoke(
+        main, ["run", "--n-victims", "4000", "--seed", "2", "--out", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["synthetic"] is True
+    assert 0 < summary["share_identified"] < 1
+    assert summary["identified"] <= summary["victims"] < 4000
+    ones = summary["unidentified_at_years"]
+    assert 1 >= ones["1"] >= ones["2"] >= ones["5"] >= 0
+    lo, hi = summary["median_days_to_identification_ci"]
+    assert lo <= summary["median_days_to_identification"] <= hi
+    assert json.loads((out / "data" / "manifest.json").read_text())["synthetic"] is True
+    assert "victims in the database" in result.output
+    # the summary holds aggregates only: no victim keys
+    assert "SYN-" not in (out / "summary.json").read_text()
