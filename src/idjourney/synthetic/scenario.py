@@ -37,6 +37,24 @@ class CalendarEffect:
 
 
 @dataclass(frozen=True)
+class ExtraDatabase:
+    r"""A further database observing the same world (e.g. a Europol-, CAID- or NCMEC-like one).
+
+    A victim is held with probability :math:`\operatorname{logit}^{-1}(\operatorname{logit}(p) +
+    v_s)`, ``p = inclusion``, where :math:`v_s` is the series' visibility shared by all
+    databases (``capture_dependence``); ``key_error_rate`` is the chance its record carries a
+    wrong link key; ``entry_lag_days`` is the mean delay before it enters a victim.
+    """
+
+    name: str
+    start: dt.date
+    regions: tuple[str, ...]
+    inclusion: float
+    entry_lag_days: float = 0.0
+    key_error_rate: float = 0.0
+
+
+@dataclass(frozen=True)
 class Scenario:
     """Every parameter of a synthetic world.
 
@@ -73,6 +91,9 @@ class Scenario:
     closure_per_year: float
     hazard_ratios: dict[str, float] = field(default_factory=dict)
     calendar_effects: tuple[CalendarEffect, ...] = ()
+    primary_inclusion: float = 1.0
+    capture_dependence: float = 0.0
+    extra_databases: tuple[ExtraDatabase, ...] = ()
     source: str = ""
 
     def replace(self, **changes: Any) -> Scenario:
@@ -88,6 +109,10 @@ class Scenario:
         out["calendar_effects"] = [
             {"from": e.start.isoformat(), "factor": e.factor} for e in self.calendar_effects
         ]
+        out["extra_databases"] = [
+            dict(dataclasses.asdict(d), start=d.start.isoformat(), regions=list(d.regions))
+            for d in self.extra_databases
+        ]
         for key, value in out.items():
             if isinstance(value, dt.date):
                 out[key] = value.isoformat()
@@ -102,13 +127,20 @@ _LAYOUT: dict[str, dict[str, tuple[str, str]]] = {
         "description": ("description", "str"),
         "n_victims": ("n_victims", "posint"),
         "extract_date": ("extract_date", "date"),
+        "extends": ("", "extends"),
     },
     "history": {
         "start": ("history_start", "date"),
         "growth_per_year": ("growth_per_year", "real"),
         "mean_series_size": ("mean_series_size", "atleast1"),
     },
-    "database": {"name": ("database_name", "str"), "start": ("database_start", "date")},
+    "database": {
+        "name": ("database_name", "str"),
+        "start": ("database_start", "date"),
+        "inclusion": ("primary_inclusion", "share"),
+    },
+    "capture": {"dependence": ("capture_dependence", "nonneg")},
+    "extra_databases": {},
     "jurisdictions": {
         "total": ("jurisdictions_total", "posint"),
         "schedule": ("schedule", "schedule"),
@@ -131,7 +163,16 @@ _LAYOUT: dict[str, dict[str, tuple[str, str]]] = {
         "calendar_effects": ("calendar_effects", "calendar_effects"),
     },
 }
-_OPTIONAL = {"description", "hazard_ratios", "calendar_effects", "closure_per_year"}
+_OPTIONAL = {
+    "description",
+    "hazard_ratios",
+    "calendar_effects",
+    "closure_per_year",
+    "inclusion",
+    "dependence",
+    "extends",
+}
+_EXTRA_DB_KEYS = {"name", "start", "regions", "inclusion", "entry_lag_days", "key_error_rate"}
 
 
 def scenario_dir() -> Path:
@@ -161,17 +202,45 @@ def load_scenario(name_or_path: str | os.PathLike[str] = "baseline") -> Scenario
             )
     if not path.exists():
         raise ScenarioError(f"{path}: no such scenario file")
+    return scenario_from_dict(_read_with_base(path, seen=()), source=str(path))
+
+
+def _read_with_base(path: Path, seen: tuple[Path, ...]) -> dict[str, Any]:
+    """Read a scenario TOML; ``[scenario] extends = "name"`` merges it over that scenario."""
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
         raise ScenarioError(f"{path}: not valid TOML ({exc})") from exc
-    return scenario_from_dict(raw, source=str(path))
+    base_name = raw.get("scenario", {}).pop("extends", None)
+    if base_name is None:
+        return raw
+    if not isinstance(base_name, str):
+        raise ScenarioError(f"{path}: 'scenario.extends' must be a scenario name")
+    base_path = path.parent / f"{base_name}.toml"
+    if not base_path.exists():
+        base_path = scenario_dir() / f"{base_name}.toml"
+    if not base_path.exists() or base_path.resolve() in seen:
+        raise ScenarioError(f"{path}: 'scenario.extends' names no usable scenario {base_name!r}")
+    return _merge(_read_with_base(base_path, (*seen, path.resolve())), raw)
+
+
+def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = value
+    return out
 
 
 def scenario_from_dict(raw: dict[str, Any], source: str = "<dict>") -> Scenario:
     """Build and check a :class:`Scenario` from the nested TOML mapping."""
     values: dict[str, Any] = {"source": source}
     for section, content in raw.items():
+        if section == "extra_databases":
+            values["extra_databases"] = _extra_databases(content, source)
+            continue
         if section not in _LAYOUT:
             raise ScenarioError(
                 f"{source}: unknown section [{section}]; known: {', '.join(_LAYOUT)}"
@@ -189,10 +258,12 @@ def scenario_from_dict(raw: dict[str, Any], source: str = "<dict>") -> Scenario:
         "hazard_ratios": {},
         "calendar_effects": (),
         "closure_per_year": 0.0,
+        "primary_inclusion": 1.0,
+        "capture_dependence": 0.0,
     }
     for section, keys in _LAYOUT.items():
         for key, (field_name, _) in keys.items():
-            if field_name not in values:
+            if field_name and field_name not in values:
                 if key in _OPTIONAL:
                     values[field_name] = defaults[field_name]
                 else:
@@ -206,6 +277,8 @@ def _convert(value: Any, kind: str, key: str, source: str) -> Any:
     def fail(what: str) -> ScenarioError:
         return ScenarioError(f"{source}: '{key}' {what} (got {value!r})")
 
+    if kind == "extends":
+        raise ScenarioError(f"{source}: '{key}' works only in files read by load_scenario")
     if kind == "str":
         if not isinstance(value, str):
             raise fail("must be a string")
@@ -267,6 +340,42 @@ def _convert(value: Any, kind: str, key: str, source: str) -> Any:
             effects.append(CalendarEffect(_date(item["from"], key, source), float(factor)))
         return tuple(sorted(effects, key=lambda e: e.start))
     raise AssertionError(kind)
+
+
+def _extra_databases(content: Any, source: str) -> tuple[ExtraDatabase, ...]:
+    if not isinstance(content, list):
+        raise ScenarioError(f"{source}: [[extra_databases]] must be an array of tables")
+    out = []
+    for i, item in enumerate(content):
+        where = f"extra_databases[{i}]"
+        unknown = set(item) - _EXTRA_DB_KEYS
+        if unknown:
+            raise ScenarioError(
+                f"{source}: unknown key '{where}.{sorted(unknown)[0]}'; "
+                f"known: {', '.join(sorted(_EXTRA_DB_KEYS))}"
+            )
+        for key in ("name", "start", "inclusion"):
+            if key not in item:
+                raise ScenarioError(f"{source}: missing key '{where}.{key}'")
+        regions = item.get("regions", list(CODE_LISTS["region"]))
+        bad = [r for r in regions if r not in CODE_LISTS["region"]]
+        if bad:
+            raise ScenarioError(f"{source}: unknown region '{where}.regions' {bad[0]!r}")
+        out.append(
+            ExtraDatabase(
+                name=_convert(item["name"], "str", f"{where}.name", source),
+                start=_date(item["start"], f"{where}.start", source),
+                regions=tuple(regions),
+                inclusion=_convert(item["inclusion"], "share", f"{where}.inclusion", source),
+                entry_lag_days=_convert(
+                    item.get("entry_lag_days", 0.0), "nonneg", f"{where}.entry_lag_days", source
+                ),
+                key_error_rate=_convert(
+                    item.get("key_error_rate", 0.0), "share", f"{where}.key_error_rate", source
+                ),
+            )
+        )
+    return tuple(out)
 
 
 def _date(value: Any, key: str, source: str) -> dt.date:

@@ -224,32 +224,42 @@ def generate(scenario: Scenario, seed: int, n_victims: int | None = None) -> Wor
     t_close = np.where(closed_first, t_close, np.inf)
     delay = np.ceil(rng.exponential(scenario.reporting_delay_mean_days, n))
 
-    # observation by the database
+    # observation by the primary database (and any further ones)
     db_start = _days(scenario.database_start, origin)
     j_conn = conn_day[jur]
     at_risk = np.fmax(np.fmax(first, j_conn), db_start)  # nan when never connected
     connected = ~np.isnan(j_conn) & (at_risk < extract_day)
     ident_day = first + t_ident
     close_day = first + t_close
-    in_db = connected & (ident_day > at_risk) & (close_day > at_risk)
     recorded_day = ident_day + delay
-    ident_known = in_db & (recorded_day <= extract_day)
-    close_known = in_db & (close_day <= extract_day)
+    visibility = (
+        rng.normal(0.0, scenario.capture_dependence, n_series)[series_of]
+        if scenario.capture_dependence > 0
+        else np.zeros(n)
+    )
 
-    base = np.datetime64(origin.isoformat(), "D")
+    def held(inclusion: float) -> np.ndarray:
+        if inclusion >= 1:
+            return np.ones(n, dtype=bool)
+        logit = np.log(inclusion / (1 - inclusion)) if inclusion > 0 else -np.inf
+        return rng.random(n) < 1 / (1 + np.exp(-(logit + visibility)))
+
+    in_db = connected & held(scenario.primary_inclusion) & (ident_day > at_risk)
+    in_db &= close_day > at_risk
 
     # Dates are stored only up to a horizon 100 years after the extract (far beyond any
     # estimand); later event times are written as that horizon so dates never overflow.
     horizon = extract_day + 100 * 365
+    base = np.datetime64(origin.isoformat(), "D")
 
-    def to_dates(days: np.ndarray, keep: np.ndarray | None = None) -> pd.Series:
+    def to_dates(days: np.ndarray, keep: np.ndarray | None = None) -> np.ndarray:
         days = np.where(np.isfinite(days), np.minimum(days, horizon), np.nan)
         if keep is not None:
             days = np.where(keep, days, np.nan)
         valid = ~np.isnan(days)
         out = np.full(days.shape, np.datetime64("NaT"), dtype="datetime64[D]")
         out[valid] = base + days[valid].astype("int64")
-        return pd.Series(out.astype("datetime64[ns]"))
+        return out.astype("datetime64[ns]")
 
     victim_key = _keys("V", np.arange(1, n + 1), 7)
     series_key = _keys("S", series_of + 1, 7)
@@ -276,27 +286,60 @@ def generate(scenario: Scenario, seed: int, n_victims: int | None = None) -> Wor
         }
     )
     extract = pd.Timestamp(scenario.extract_date)
-    sel = np.flatnonzero(in_db)
-    records = pd.DataFrame(
-        {
-            "source_db": scenario.database_name,
-            "victim_key": victim_key[sel],
-            "series_key": series_key[sel],
-            "region": truth["region"].to_numpy()[sel],
-            "jurisdiction": truth["jurisdiction"].to_numpy()[sel],
-            "sex": truth["sex"].to_numpy()[sel],
-            "age_band": truth["age_band"].to_numpy()[sel],
-            "production_mode": truth["production_mode"].to_numpy()[sel],
-            "reports_count": reports[sel],
-            "first_entered": truth["first_seen"].to_numpy()[sel],
-            "identified_on": to_dates(ident_day, ident_known).to_numpy()[sel],
-            "extract_date": extract,
-            "jurisdiction_connected": truth["jurisdiction_connected"].to_numpy()[sel],
-            "identification_recorded_on": to_dates(recorded_day, ident_known).to_numpy()[sel],
-            "closed_on": to_dates(close_day, close_known).to_numpy()[sel],
-        }
-    )
-    records["extract_date"] = records["extract_date"].astype("datetime64[ns]")
+    multi = bool(scenario.extra_databases)
+
+    def export(
+        name: str, mask: np.ndarray, keys: np.ndarray, entered: np.ndarray, conn: np.ndarray
+    ) -> pd.DataFrame:
+        sel = np.flatnonzero(mask)
+        known = mask & (recorded_day <= extract_day)
+        frame = pd.DataFrame(
+            {
+                "source_db": name,
+                "victim_key": keys[sel],
+                "series_key": series_key[sel],
+                "region": truth["region"].to_numpy()[sel],
+                "jurisdiction": truth["jurisdiction"].to_numpy()[sel],
+                "sex": truth["sex"].to_numpy()[sel],
+                "age_band": truth["age_band"].to_numpy()[sel],
+                "production_mode": truth["production_mode"].to_numpy()[sel],
+                "reports_count": reports[sel],
+                "first_entered": to_dates(entered)[sel],
+                "identified_on": to_dates(ident_day, known)[sel],
+                "extract_date": extract,
+                "jurisdiction_connected": to_dates(conn)[sel],
+                "identification_recorded_on": to_dates(recorded_day, known)[sel],
+                "closed_on": to_dates(close_day, mask & (close_day <= extract_day))[sel],
+            }
+        )
+        frame["extract_date"] = frame["extract_date"].astype("datetime64[ns]")
+        if multi:
+            frame["link_key"] = link_key[sel]
+        return frame
+
+    link_key = _keys("L", np.arange(1, n + 1), 7)
+    exports = {
+        scenario.database_name: export(scenario.database_name, in_db, victim_key, first, j_conn)
+    }
+    for db in scenario.extra_databases:
+        start_j = float(_days(db.start, origin))
+        lag = np.ceil(rng.exponential(db.entry_lag_days, n)) if db.entry_lag_days > 0 else 0.0
+        entered = first + lag
+        risk_j = np.maximum(entered, start_j)
+        mask = np.isin(cols["region"], db.regions) & (risk_j < extract_day) & held(db.inclusion)
+        mask &= (ident_day > risk_j) & (close_day > risk_j)
+        keys = _keys(f"{db.name.upper()}-", np.arange(1, n + 1), 7)
+        wrong = rng.random(n) < db.key_error_rate
+        saved = link_key.copy()
+        link_key = np.where(wrong, _keys(f"X{db.name.upper()}-", np.arange(1, n + 1), 7), link_key)
+        exports[db.name] = export(db.name, mask, keys, entered, np.full(n, start_j))
+        link_key = saved
+        truth[f"in_{db.name}"] = mask
+        truth[f"key_error_{db.name}"] = wrong & mask
+    if multi:
+        truth[f"in_{scenario.database_name}"] = in_db
+        truth["link_key"] = link_key
+    records = pd.concat(list(exports.values()), ignore_index=True)
     assert list(records.columns[: len(REQUIRED_COLUMNS)]) == list(REQUIRED_COLUMNS)
     jurisdictions = pd.DataFrame(
         {"jurisdiction": jur_codes, "region": regions.astype(str), "connected": to_dates(conn_day)}
