@@ -214,3 +214,37 @@ def test_closures_give_a_competing_outcome(baseline, tmp_path):
     # the CLI's CIF at its last default time (1825 days) equals the fitted curve there
     expected = aj.cumulative_incidence_[2].loc[:1825].iloc[-1]
     assert payload["cumulative_incidence"]["2"][-1] == pytest.approx(expected, abs=1e-12)
+
+
+def test_extends_merges_over_the_base_scenario(baseline, tmp_path):
+    child = tmp_path / "child.toml"
+    # a name is looked up next to the file first, then among the shipped scenarios
+    (tmp_path / "base.toml").write_text(Path(baseline.source).read_text())
+    child.write_text(
+        '[scenario]\nextends = "base"\nname = "child"\n[identification]\nmedian_days = 999\n'
+    )
+    spec = load_scenario(child)
+    assert spec.name == "child" and spec.median_days == 999
+    assert spec.schedule == baseline.schedule and spec.hazard_ratios == baseline.hazard_ratios
+    loop = tmp_path / "loop.toml"
+    loop.write_text('[scenario]\nextends = "loop"\n')
+    with pytest.raises(ScenarioError, match="extends"):
+        load_scenario(loop)
+
+
+def test_four_databases_have_their_own_coverage():
+    world = generate(load_scenario("four_databases"), seed=3, n_victims=8_000)
+    recs = world.records
+    assert set(recs["source_db"]) == {"icse", "europol", "caid", "ncmec"}
+    assert set(recs.loc[recs["source_db"] == "caid", "region"]) == {"europe"}
+    assert recs.loc[recs["source_db"] == "caid", "first_entered"].min() >= pd.Timestamp(
+        "2002-01-01"
+    )
+    assert recs.loc[recs["source_db"] == "caid", "jurisdiction_connected"].min() == pd.Timestamp(
+        "2014-12-01"
+    )
+    # positive dependence: being in ICSE raises the chance of being in NCMEC
+    t = world.truth
+    p_with = t.loc[t["in_icse"], "in_ncmec"].mean()
+    p_without = t.loc[~t["in_icse"] & t["in_ncmec"].notna(), "in_ncmec"].mean()
+    assert p_with > p_without
