@@ -102,9 +102,15 @@ def year_start(year: int) -> pd.Timestamp:
 
 
 def connected_by(table: pd.DataFrame, year: int) -> np.ndarray:
-    """Jurisdictions connected by the end of ``year`` (``jurisdiction_connected < year_end``)."""
+    """Jurisdictions connected throughout ``year`` (``jurisdiction_connected <= 1 January``).
+
+    A jurisdiction that connects during a year is not counted as present in it: its
+    victims first seen earlier that year join the risk set late (left truncation), so
+    comparing that year with the next on the same jurisdictions would mix a truncated
+    cohort with a complete one.
+    """
     _require(table, ["jurisdiction", "jurisdiction_connected"], "coverage adjustment")
-    connected = table["jurisdiction_connected"] < year_end(year)
+    connected = table["jurisdiction_connected"] <= year_start(year)
     return np.asarray(pd.unique(table.loc[connected, "jurisdiction"]))
 
 
@@ -223,9 +229,7 @@ class Definition(ABC):
         params = ", ".join(f"{k}={getattr(self, k):g}" for k in self.parameters)
         return f"{self.name}({params})" if params else self.name
 
-    def compute(
-        self, table: pd.DataFrame, year: int, extract_date: Any = None
-    ) -> Estimate:
+    def compute(self, table: pd.DataFrame, year: int, extract_date: Any = None) -> Estimate:
         """The indicator for ``year`` (cohort or calendar year, see ``time_basis``).
 
         Parameters
@@ -266,8 +270,7 @@ class Definition(ABC):
     def _prepare(self, table: pd.DataFrame, extract_date: Any) -> pd.DataFrame:
         if extract_date is not None:
             return as_of(table, extract_date)
-        _require(table, ["duration", "event", "entry", "entry_year", "extract_date"],
-                 self.name)
+        _require(table, ["duration", "event", "entry", "entry_year", "extract_date"], self.name)
         return table
 
     def _check_year(self, table: pd.DataFrame, year: Any) -> int:
