@@ -1,0 +1,396 @@
+r"""Indicator series and the index (baseline year = 100), with coverage adjustment.
+
+For a definition with yearly values :math:`v_Y` the index is
+:math:`I_Y = 100\, v_Y / v_B` (:math:`B` the baseline year). Its interval
+accounts for the baseline's own uncertainty:
+
+* ``method="delta"`` (default): delta method on the log ratio,
+  :math:`\operatorname{se}(\log I_Y)^2 = \operatorname{se}(\log v_Y)^2 +
+  \operatorname{se}(\log v_B)^2` with :math:`\operatorname{se}(\log v) =
+  \operatorname{se}(v)/v` (from the interval's log half-width when a value has
+  no standard error, e.g. a median). Years are treated as independent: exact
+  for disjoint entry cohorts, conservative for overlapping stocks.
+* ``method="bootstrap"``: cluster bootstrap by series — one multinomial draw
+  of series per replicate, applied to every year at once (so correlations
+  between years are kept); percentile interval of :math:`100\, v^*_Y / v^*_B`.
+
+Coverage (jurisdictions connect over time):
+
+* ``coverage="naive"``: every victim in the data each year;
+* ``coverage="fixed-panel"``: only jurisdictions connected throughout the
+  baseline year (on or before 1 January), every year;
+* ``coverage="chain-linked"``: year-on-year links
+  :math:`L_Y = v_Y(J_{Y-1}) / v_{Y-1}(J_{Y-1})` over the jurisdictions
+  :math:`J_{Y-1}` connected throughout both years (on or before 1 January of
+  :math:`Y-1`), chained from the baseline: :math:`I_Y = 100 \prod_{B < y \le Y} L_y`
+  (and divided backwards before the baseline). For the delta variance the
+  log index is regrouped by year: an intermediate year enters as
+  :math:`\log v_y(J_{y-1}) - \log v_y(J_y)`, a difference over nested panels
+  with variance :math:`\operatorname{var}_y(J_{y-1}) - \operatorname{var}_y(J_y)`
+  (exact for means of independent victims, approximate for Kaplan–Meier
+  quantities); years are taken as independent. The ``estimate`` column stays
+  the naive value of each year.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from idjourney.estimate import Estimate
+from idjourney.indicator.base import (
+    Definition,
+    IndicatorError,
+    as_of,
+    connected_by,
+    year_end,
+)
+from idjourney.indicator.registry import make_definition
+
+__all__ = ["indicator_series", "log_se"]
+
+Coverage = Literal["naive", "fixed-panel", "chain-linked"]
+_COVERAGES = ("naive", "fixed-panel", "chain-linked")
+
+
+def log_se(est: Estimate) -> float:
+    """Standard error of ``log(estimate)``: ``se/estimate``, or from the interval."""
+    if not est.estimate > 0:
+        raise IndicatorError(
+            f"{est.label}: value {est.estimate:g} is not positive, so it cannot be indexed "
+            "(an index is a ratio to the baseline)"
+        )
+    if np.isfinite(est.se):
+        return float(est.se / est.estimate)
+    z = float(stats.norm.ppf(0.5 + est.level / 2))
+    lo = np.log(est.lower) if est.lower > 0 else -np.inf
+    hi = np.log(est.upper) if np.isfinite(est.upper) else np.inf
+    if np.isfinite(lo) and np.isfinite(hi):
+        return float((hi - lo) / (2 * z))
+    if np.isfinite(lo):
+        return float((np.log(est.estimate) - lo) / z)
+    if np.isfinite(hi):
+        return float((hi - np.log(est.estimate)) / z)
+    raise IndicatorError(f"{est.label}: neither a standard error nor a finite interval")
+
+
+def _victims(definition: Definition, table: pd.DataFrame, year: int) -> int:
+    """Victims a (year, group) cell describes, for small-cell suppression."""
+    if definition.time_basis == "cohort":
+        return int((table["entry_year"] == year).sum())
+    return int((table["at_risk_from"] < year_end(year)).sum())
+
+
+def _resolve(definition: Definition | str) -> Definition:
+    if isinstance(definition, Definition):
+        return definition
+    if isinstance(definition, str):
+        return make_definition(definition)
+    raise IndicatorError(f"definition must be a Definition or a name; got {definition!r}")
+
+
+def _series_weights(
+    table: pd.DataFrame, cluster_col: str, n_boot: int, seed: int | None
+) -> np.ndarray:
+    if cluster_col not in table.columns:
+        raise IndicatorError(
+            f"column {cluster_col!r} (the series key) is needed for the cluster bootstrap"
+        )
+    codes = pd.factorize(table[cluster_col].to_numpy())[0]
+    n_clusters = int(codes.max()) + 1
+    if n_clusters < 2:
+        raise IndicatorError(f"need at least 2 series in {cluster_col!r} to bootstrap")
+    rng = np.random.default_rng(seed)
+    counts = rng.multinomial(n_clusters, np.full(n_clusters, 1.0 / n_clusters), size=n_boot)
+    return counts.T[codes].astype(float)
+
+
+class _Cell:
+    """Computes values (and bootstrap replicates) on row subsets of one table."""
+
+    def __init__(self, definition: Definition, table: pd.DataFrame, weights: np.ndarray | None):
+        self.definition = definition
+        self.table = table
+        self.weights = weights
+
+    def subset(self, mask: np.ndarray) -> _Cell:
+        pos = np.flatnonzero(mask)
+        sub = self.table.iloc[pos].reset_index(drop=True)
+        return _Cell(self.definition, sub, None if self.weights is None else self.weights[pos])
+
+    def value(self, year: int) -> Estimate:
+        return self.definition.compute(self.table, year)
+
+    def reps(self, year: int) -> np.ndarray:
+        assert self.weights is not None
+        out = self.definition.replicates(self.table, year, self.weights)
+        if not np.all(np.isfinite(out)) or np.any(out <= 0):
+            raise IndicatorError(
+                f"{self.definition.label} {year}: undefined or zero in some bootstrap "
+                "replicates (e.g. a median not reached); use method='delta' or another "
+                "definition"
+            )
+        return out
+
+
+def _index_for_group(
+    cell: _Cell,
+    full: pd.DataFrame,
+    years: list[int],
+    baseline: int,
+    coverage: str,
+    method: str,
+    level: float,
+) -> dict[int, tuple[float, float, float]]:
+    """Index and interval per year for one group."""
+    z = float(stats.norm.ppf(0.5 + level / 2))
+    out: dict[int, tuple[float, float, float]] = {}
+    boot = method == "bootstrap"
+    alpha = 1 - level
+
+    def finish(log_i: float, var: float, reps: np.ndarray | None) -> tuple[float, float, float]:
+        if reps is None:
+            half = z * np.sqrt(var)
+            return 100 * np.exp(log_i), 100 * np.exp(log_i - half), 100 * np.exp(log_i + half)
+        lo, hi = np.quantile(100 * reps, [alpha / 2, 1 - alpha / 2])
+        return 100 * np.exp(log_i), float(lo), float(hi)
+
+    if coverage in ("naive", "fixed-panel"):
+        if coverage == "fixed-panel":
+            panel = connected_by(full, baseline)
+            cell = cell.subset(cell.table["jurisdiction"].isin(panel).to_numpy())
+        base = cell.value(baseline)
+        base_reps = cell.reps(baseline) if boot else None
+        for year in years:
+            est = base if year == baseline else cell.value(year)
+            log_i = float(np.log(est.estimate / base.estimate))
+            var = 0.0 if year == baseline else log_se(est) ** 2 + log_se(base) ** 2
+            reps = None
+            if boot:
+                reps = cell.reps(year) / base_reps if year != baseline else np.ones(1)
+            out[year] = finish(log_i, var, reps)
+        return out
+
+    # chain-linked: links between consecutive years of the span
+    span = list(range(min([*years, baseline]), max([*years, baseline]) + 1))
+    # per link b (years b-1 -> b on the panel J_{b-1}): log ratio, var log v_{b-1}(J_{b-1}),
+    # var log v_b(J_{b-1}), replicates of the ratio
+    links: dict[int, tuple[float, float, float, np.ndarray | None]] = {}
+    for a, b in itertools.pairwise(span):
+        panel = connected_by(full, a)
+        sub = cell.subset(cell.table["jurisdiction"].isin(panel).to_numpy())
+        va, vb = sub.value(a), sub.value(b)
+        link_reps = sub.reps(b) / sub.reps(a) if boot else None
+        links[b] = (
+            float(np.log(vb.estimate / va.estimate)),
+            log_se(va) ** 2,
+            log_se(vb) ** 2,
+            link_reps,
+        )
+    for year in years:
+        if year == baseline:
+            out[year] = finish(0.0, 0.0, np.ones(1) if boot else None)
+            continue
+        lo, hi = min(year, baseline), max(year, baseline)
+        steps = [links[y] for y in range(lo + 1, hi + 1)]
+        sign = 1.0 if year > baseline else -1.0
+        log_i = sign * sum(s[0] for s in steps)
+        # Regrouped by year: the two end years enter once; an intermediate year y enters
+        # as log v_y(J_{y-1}) - log v_y(J_y), nested panels, whose variance is
+        # var_y(J_{y-1}) - var_y(J_y) (exact for means of independent victims).
+        var = links[lo + 1][1] + links[hi][2]
+        var += sum(max(links[y][2] - links[y + 1][1], 0.0) for y in range(lo + 1, hi))
+        reps = None
+        if boot:
+            log_reps = sum((np.log(s[3]) for s in steps), np.zeros(1))
+            reps = np.exp(sign * log_reps)
+        out[year] = finish(log_i, var, reps)
+    return out
+
+
+def indicator_series(
+    table: pd.DataFrame,
+    definition: Definition | str,
+    years: Sequence[int],
+    baseline: int = 2015,
+    by: str | None = None,
+    *,
+    coverage: Coverage = "naive",
+    method: Literal["delta", "bootstrap"] = "delta",
+    groups: Sequence[Any] | None = None,
+    extract_date: Any = None,
+    n_boot: int = 200,
+    seed: int | None = 0,
+    cluster_col: str = "series_id",
+    k: int | None = 10,
+) -> pd.DataFrame:
+    """Yearly values of a definition and their index (baseline = 100), per group.
+
+    Parameters
+    ----------
+    table : DataFrame
+        The analysis table.
+    definition : Definition or str
+        An instance (e.g. ``CohortUnidentifiedAt(365)``) or a command-line name.
+    years : sequence of int
+        Years to report (cohort or calendar years, as the definition says).
+    baseline : int
+        Year set to 100.
+    by : str, optional
+        Disaggregate by this column (``region``, ``sex``, ``age_band``,
+        ``actively_traded``); cells go through :func:`idjourney.disclosure.suppress`.
+    coverage : {"naive", "fixed-panel", "chain-linked"}
+        How coverage change is handled (module docstring).
+    method : {"delta", "bootstrap"}
+        How the index interval is obtained.
+    groups : sequence, optional
+        With ``by``: the groups to report (default: those in the data).
+    extract_date : date-like, optional
+        Compute everything as known at this extract date.
+    n_boot, seed, cluster_col
+        Cluster bootstrap settings (``method="bootstrap"``).
+    k : int or None
+        Small-cell threshold for disaggregated output (``None``: no suppression,
+        for internal use only).
+
+    Returns
+    -------
+    DataFrame
+        Columns ``year``, ``group`` (with ``by``), ``estimate``, ``se``,
+        ``lower``, ``upper``, ``n``, ``n_at_risk``, ``events``,
+        ``followup_days``, ``index``, ``index_lower``, ``index_upper``, and
+        with ``by`` also ``suppressed``/``suppression``;
+        ``attrs`` records definition, coverage, method, baseline and the
+        disclosure note.
+
+    Raises
+    ------
+    IndicatorError
+        Baseline outside the data, horizon beyond follow-up, an empty group,
+        unknown definition or option.
+    """
+    definition = _resolve(definition)
+    if coverage not in _COVERAGES:
+        raise IndicatorError(f"coverage must be one of {_COVERAGES}; got {coverage!r}")
+    if method not in ("delta", "bootstrap"):
+        raise IndicatorError(f"method must be 'delta' or 'bootstrap'; got {method!r}")
+    years = sorted({int(y) for y in years})
+    if not years:
+        raise IndicatorError("years is empty; give at least one year")
+    baseline = int(baseline)
+    if extract_date is not None:
+        table = as_of(table, extract_date)
+    table = table.reset_index(drop=True)
+    # The baseline must be computable on all the data (clear error otherwise).
+    try:
+        definition.compute(table, baseline)
+    except IndicatorError as exc:
+        raise IndicatorError(f"baseline year {baseline}: {exc}") from exc
+    weights = None
+    if method == "bootstrap":
+        weights = _series_weights(table, cluster_col, n_boot, seed)
+    root = _Cell(definition, table, weights)
+
+    if by is None:
+        cells: list[tuple[Any, _Cell]] = [(None, root)]
+    else:
+        if by not in table.columns:
+            raise IndicatorError(
+                f"cannot disaggregate by {by!r}: no such column; available: "
+                f"{', '.join(map(str, table.columns))}"
+            )
+        present = list(pd.unique(table[by].dropna()))
+        wanted = present if groups is None else list(groups)
+        empty = [g for g in wanted if not (table[by] == g).any()]
+        if empty:
+            raise IndicatorError(
+                f"group {empty[0]!r} of {by!r} has no victims; groups in the data: "
+                f"{', '.join(map(str, sorted(present, key=str)))}"
+            )
+        cells = [(g, root.subset((table[by] == g).to_numpy())) for g in sorted(wanted, key=str)]
+
+    rows = []
+    for group, cell in cells:
+        n_group_base = _victims(definition, cell.table, baseline)
+        small = by is not None and k is not None and n_group_base < k
+        index_reason = (
+            f"index not computed: fewer than {k} victims in the baseline year" if small else ""
+        )
+        try:
+            index = (
+                {}
+                if small
+                else _index_for_group(
+                    cell, table, years, baseline, coverage, method, definition.level
+                )
+            )
+        except IndicatorError as exc:
+            if by is None:
+                raise
+            # stated in the group's rows (suppressed there if the cells are small)
+            index, index_reason = {}, f"index not computed for this group: {exc}"
+        for year in years:
+            n_victims = _victims(definition, cell.table, year)
+            row: dict[str, Any] = {"year": year}
+            if by is not None:
+                row["group"] = group
+            note = ""
+            try:
+                est = cell.value(year)
+            except IndicatorError as exc:
+                if by is None:
+                    raise
+                est, note = None, str(exc)
+            row.update(
+                estimate=np.nan if est is None else est.estimate,
+                se=np.nan if est is None else est.se,
+                lower=np.nan if est is None else est.lower,
+                upper=np.nan if est is None else est.upper,
+                n=n_victims,
+                n_at_risk=np.nan if est is None or est.n_at_risk is None else est.n_at_risk,
+                events=np.nan if est is None or est.events is None else est.events,
+                followup_days=np.nan if est is None else est.followup_days,
+            )
+            idx = index.get(year, (np.nan, np.nan, np.nan))
+            row.update(index=idx[0], index_lower=idx[1], index_upper=idx[2])
+            if by is not None:
+                row["note"] = note or index_reason
+            rows.append(row)
+    out = pd.DataFrame(rows)
+    if by is not None and k is not None:
+        from idjourney.disclosure import suppress
+
+        out = suppress(
+            out,
+            "n",
+            k=k,
+            by="group",
+            within="year",
+            mask_cols=[c for c in out.columns if c not in ("year", "group", "note")],
+        )
+        out = _check_unsuppressed_notes(out)
+    out.attrs.update(
+        definition=definition.label,
+        coverage=coverage,
+        method=method,
+        baseline=baseline,
+        by=by,
+        index_interval=(
+            "delta method on the log ratio to the baseline"
+            if method == "delta"
+            else f"cluster bootstrap by {cluster_col} ({n_boot} replicates, percentile)"
+        ),
+    )
+    return out
+
+
+def _check_unsuppressed_notes(out: pd.DataFrame) -> pd.DataFrame:
+    """A cell that could not be computed but is large enough to publish keeps its note."""
+    out = out.copy()
+    out.loc[out["suppressed"], "note"] = "suppressed (fewer than k victims or secondary)"
+    return out
