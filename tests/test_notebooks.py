@@ -17,6 +17,14 @@ NOTEBOOKS = {
         {"SIZE": 6_000, "SEED": 3},
         ["01_typical_journey.json", "figures/01_km_by_traded.png"],
     ),
+    "02_indicator_definitions": (
+        {"SIZE": 12_000, "SEED": 3},
+        [
+            "02_indicator_definitions.json",
+            "figures/02_index_all_definitions.png",
+            "figures/02_revision_triangle.png",
+        ],
+    ),
 }
 
 
