@@ -25,6 +25,10 @@ NOTEBOOKS = {
             "figures/02_revision_triangle.png",
         ],
     ),
+    "04_how_many_victims": (
+        {"SIZE": 8_000, "SEED": 3},
+        ["04_how_many_victims.json", "figures/04_mse_total.png"],
+    ),
 }
 
 

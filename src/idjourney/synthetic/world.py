@@ -244,8 +244,8 @@ def generate(scenario: Scenario, seed: int, n_victims: int | None = None) -> Wor
         logit = np.log(inclusion / (1 - inclusion)) if inclusion > 0 else -np.inf
         return rng.random(n) < 1 / (1 + np.exp(-(logit + visibility)))
 
-    in_db = connected & held(scenario.primary_inclusion) & (ident_day > at_risk)
-    in_db &= close_day > at_risk
+    eligible = connected & (ident_day > at_risk) & (close_day > at_risk)
+    in_db = eligible & held(scenario.primary_inclusion)
 
     # Dates are stored only up to a horizon 100 years after the extract (far beyond any
     # estimand); later event times are written as that horizon so dates never overflow.
@@ -326,8 +326,9 @@ def generate(scenario: Scenario, seed: int, n_victims: int | None = None) -> Wor
         lag = np.ceil(rng.exponential(db.entry_lag_days, n)) if db.entry_lag_days > 0 else 0.0
         entered = first + lag
         risk_j = np.maximum(entered, start_j)
-        mask = np.isin(cols["region"], db.regions) & (risk_j < extract_day) & held(db.inclusion)
-        mask &= (ident_day > risk_j) & (close_day > risk_j)
+        eligible_j = np.isin(cols["region"], db.regions) & (risk_j < extract_day)
+        eligible_j &= (ident_day > risk_j) & (close_day > risk_j)
+        mask = eligible_j & held(db.inclusion)
         keys = _keys(f"{db.name.upper()}-", np.arange(1, n + 1), 7)
         wrong = rng.random(n) < db.key_error_rate
         saved = link_key.copy()
@@ -335,9 +336,11 @@ def generate(scenario: Scenario, seed: int, n_victims: int | None = None) -> Wor
         exports[db.name] = export(db.name, mask, keys, entered, np.full(n, start_j))
         link_key = saved
         truth[f"in_{db.name}"] = mask
+        truth[f"eligible_{db.name}"] = eligible_j
         truth[f"key_error_{db.name}"] = wrong & mask
     if multi:
         truth[f"in_{scenario.database_name}"] = in_db
+        truth[f"eligible_{scenario.database_name}"] = eligible
         truth["link_key"] = link_key
     records = pd.concat(list(exports.values()), ignore_index=True)
     assert list(records.columns[: len(REQUIRED_COLUMNS)]) == list(REQUIRED_COLUMNS)
