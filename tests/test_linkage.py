@@ -96,3 +96,33 @@ def test_share_identified_from_table_and_histories(world):
     assert est.lower <= est.estimate <= est.upper
     # the world's victims that any database could hold (connected, not truncated) bound it
     assert mse.total > len(linked.table)
+
+
+def test_harmonise_every_export_then_link_gives_back_the_truth(tmp_path):
+    """Generator → each database's native export → harmonize → link == truth but key errors."""
+    from idjourney.harmonize import harmonize_file
+    from idjourney.synthetic.export import write_world
+
+    world = generate(load_scenario("four_databases"), seed=8, n_victims=5_000)
+    written = write_world(world, tmp_path, formats=("parquet",))
+    exports = sorted(k for k in written if k.startswith("exports/"))
+    assert exports == [f"exports/{db}.csv" for db in ("caid", "europol", "icse", "ncmec")]
+    records = pd.concat(
+        [harmonize_file(written[k], k.split("/")[1].removesuffix(".csv")) for k in exports],
+        ignore_index=True,
+    )
+    assert len(records) == len(world.records)
+    via_exports = link(records)
+    direct = link(world.records)
+    assert via_exports.summary == direct.summary
+    cols = ["victim_id", "first_seen", "identified_on", "duration", "event", "entry", "sources"]
+    pd.testing.assert_frame_equal(
+        via_exports.table[cols].reset_index(drop=True), direct.table[cols].reset_index(drop=True)
+    )
+    split, lumped = _errors(via_exports, records)
+    assert lumped == 0
+    key_errors = world.truth.filter(like="key_error_").any(axis=1)
+    in_two = (
+        world.truth[[f"in_{db}" for db in ("icse", "europol", "caid", "ncmec")]].sum(axis=1) >= 2
+    )
+    assert split == int((key_errors & in_two).sum())

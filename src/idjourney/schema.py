@@ -306,7 +306,14 @@ def _parse_counts(df: pd.DataFrame, problems: _Problems) -> None:
 
 
 def _as_strings(df: pd.DataFrame) -> None:
-    for column in ("source_db", "victim_key", "series_key", "jurisdiction", *CODE_LISTS):
+    for column in (
+        "source_db",
+        "victim_key",
+        "series_key",
+        "jurisdiction",
+        "link_key",
+        *CODE_LISTS,
+    ):
         if column in df.columns:
             text = df[column].astype("string").str.strip()
             df[column] = text.mask(text == "")

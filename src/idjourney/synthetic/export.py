@@ -36,6 +36,17 @@ def write_world(
     for name, frame in tables.items():
         for fmt in formats:
             written[f"{name}.{fmt}"] = write_table(frame, out / f"{name}.{fmt}", metadata=meta)
+    sources = list(dict.fromkeys(world.records["source_db"]))
+    if len(sources) > 1:
+        # each database's own export format, from its mapping in idjourney.harmonize
+        from idjourney.harmonize import available_sources, write_native
+
+        for name in sources:
+            if name in available_sources():
+                part = world.records[world.records["source_db"] == name]
+                written[f"exports/{name}.csv"] = write_native(
+                    part, name, out / "exports" / f"{name}.csv"
+                )
     written["truth_parameters.json"] = write_json(out / "truth_parameters.json", world.parameters)
     written["jurisdictions.csv"] = write_table(world.jurisdictions, out / "jurisdictions.csv")
     manifest = {
