@@ -29,6 +29,10 @@ NOTEBOOKS = {
         {"SIZE": 8_000, "SEED": 3},
         ["04_how_many_victims.json", "figures/04_mse_total.png"],
     ),
+    "05_harmonising_databases": (
+        {"SIZE": 5_000, "SEED": 3},
+        ["05_harmonising_databases.json", "figures/05_capture_patterns.png"],
+    ),
 }
 
 
