@@ -21,6 +21,7 @@ _COMMANDS: dict[str, str] = {
     "fit": "idjourney.cli.fit:fit",
     "mse": "idjourney.cli.mse:mse",
     "harmonize": "idjourney.cli.harmonize:harmonize",
+    "simstudy": "idjourney.cli.simstudy:simstudy",
 }
 
 

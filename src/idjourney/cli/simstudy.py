@@ -1,0 +1,81 @@
+"""``idjourney simstudy``: run and summarise simulation studies of indicator definitions."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from idjourney.cli._common import console, fail
+
+
+@click.group()
+def simstudy() -> None:
+    """Simulation studies (ADEMP) of the indicator definitions on SYNTHETIC worlds."""
+
+
+@simstudy.command("run")
+@click.argument("design", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--out", type=click.Path(file_okay=False, path_type=Path), required=True,
+    help="Results folder (resumed if it holds results of the same design).",
+)  # fmt: skip
+@click.option("--dask", "address", default=None, help="Address of a Dask scheduler to use.")
+@click.option(
+    "--workers", type=click.IntRange(min=1), default=None,
+    help="Local worker processes (default: all cores; 1 runs in this process).",
+)  # fmt: skip
+@click.option("--force", is_flag=True, help="Discard results already in --out and start again.")
+@click.option("--n-rep", type=int, default=None, help="Override the design's n_rep.")
+@click.option("--timeout", type=float, default=10.0, show_default=True, help="Dask connect s.")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def run_command(
+    design: Path,
+    out: Path,
+    address: str | None,
+    workers: int | None,
+    force: bool,
+    n_rep: int | None,
+    timeout: float,
+    quiet: bool,
+) -> None:
+    """Run (or resume) the study in DESIGN, writing one Parquet file per chunk to --out."""
+    from idjourney.simstudy import SimstudyError, run
+
+    try:
+        report = run(
+            design, out, backend="dask" if address else "processes", address=address,
+            workers=workers, force=force, n_rep=n_rep, progress=not quiet, timeout=timeout,
+        )  # fmt: skip
+    except SimstudyError as exc:
+        fail(str(exc))
+        return
+    console(stderr=True).print(
+        f"{report.chunks_run} chunk(s) run ({report.replicates_run} replicates), "
+        f"{report.chunks_skipped} already finished, {report.seconds:.1f} s -> {out}"
+    )
+
+
+@simstudy.command("summarize")
+@click.argument("out_dir", type=click.Path(file_okay=False, exists=True, path_type=Path))
+@click.option(
+    "--truth", type=click.Choice(["expected", "realised"]), default="expected",
+    show_default=True, help="Compare with the mean true value, or each world's own.",
+)  # fmt: skip
+def summarize_command(out_dir: Path, truth: str) -> None:
+    """Performance table (performance.csv) and plots (bias/coverage/power.png) of OUT_DIR."""
+    from idjourney.simstudy import SimstudyError, summarize
+
+    try:
+        perf = summarize(out_dir, truth=truth)  # type: ignore[arg-type]
+    except SimstudyError as exc:
+        fail(str(exc))
+        return
+    wide = perf.loc[perf["stat"].isin(["nsim", "bias", "empse", "modelse", "cover", "power"])]
+    table = wide.pivot_table(
+        index=["scenario", "estimand", "method"], columns="stat", values="est", sort=False
+    )
+    console().print(table.to_string(float_format=lambda v: f"{v:.4g}"))
+    console(stderr=True).print(
+        f"wrote performance.csv, bias.png, coverage.png, power.png in {out_dir}"
+    )

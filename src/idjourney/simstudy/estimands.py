@@ -1,0 +1,137 @@
+r"""True values of the five indicator definitions, from a generated world's truth.
+
+Each function takes ``world.truth`` (one row per victim in the world, ``docs/CONTRACTS.md``)
+and returns the value the definition estimates, computed from the *true* identification
+dates: free of censoring at the extract, of left truncation (victims identified before their
+jurisdiction connected), and of the reporting delay. They are the realised (finite-world)
+values of one replicate; a superpopulation value is their mean over replicates.
+
+The true time to identification of victim *i* is
+:math:`T_i = \text{true\_identified\_on}_i - \text{first\_seen}_i` in days, :math:`+\infty`
+when never identified (never identifiable, or closed without identification first).
+
+Target populations
+------------------
+Cohort definitions (:func:`cohort_unidentified_at`, :func:`median_time_to_identification`,
+:func:`rmst_unidentified`): :math:`C_Y` = victims first seen in year :math:`Y` whose
+jurisdiction connects before the extract (``at_risk_from`` not missing), *including* those
+identified before it connected: the left-truncated Kaplan–Meier curve of the cohort targets
+their :math:`S_Y(t) = |\{i \in C_Y: T_i > t\}| / |C_Y|` under independent truncation.
+
+Calendar definitions (:func:`stock_index`, :func:`period_identification_rate`): the victims
+the database holds (``in_database``), with their true identification and closure dates.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+__all__ = [
+    "TRUTH_FUNCTIONS",
+    "cohort_unidentified_at",
+    "median_time_to_identification",
+    "period_identification_rate",
+    "rmst_unidentified",
+    "stock_index",
+    "true_value",
+]
+
+_DAY = np.timedelta64(1, "D")
+_DAYS_PER_YEAR = 365.25
+
+
+class EstimandUndefined(ValueError):
+    """The true value does not exist in this world (e.g. a median never reached)."""
+
+
+def _true_times(truth: pd.DataFrame) -> np.ndarray:
+    t = ((truth["true_identified_on"] - truth["first_seen"]) / _DAY).to_numpy(float)
+    return np.where(np.isnan(t), np.inf, t)
+
+
+def _cohort(truth: pd.DataFrame, year: int) -> np.ndarray:
+    rows = (truth["first_seen"].dt.year == year) & truth["at_risk_from"].notna()
+    times = _true_times(truth.loc[rows])
+    if times.size == 0:
+        raise EstimandUndefined(f"no victims first seen in {year} in connected jurisdictions")
+    return times
+
+
+def cohort_unidentified_at(truth: pd.DataFrame, year: int, horizon: float = 365.0) -> float:
+    r""":math:`S_Y(h) = |\{i \in C_Y : T_i > h\}| / |C_Y|`."""
+    return float(np.mean(_cohort(truth, year) > horizon))
+
+
+def median_time_to_identification(truth: pd.DataFrame, year: int) -> float:
+    r"""The true median :math:`\inf\{t : S_Y(t) \le 1/2\}` (the middle true time)."""
+    times = np.sort(_cohort(truth, year))
+    value = float(times[math.ceil(times.size / 2) - 1])
+    if not np.isfinite(value):
+        raise EstimandUndefined(
+            f"the true median is not defined: half of the {year} cohort is never identified"
+        )
+    return value
+
+
+def rmst_unidentified(truth: pd.DataFrame, year: int, tau: float = 730.0) -> float:
+    r""":math:`\frac{1}{|C_Y|}\sum_{i \in C_Y} \min(T_i, \tau)`."""
+    return float(np.mean(np.minimum(_cohort(truth, year), tau)))
+
+
+def _database(truth: pd.DataFrame) -> pd.DataFrame:
+    return truth.loc[truth["in_database"].to_numpy(bool)]
+
+
+def stock_index(truth: pd.DataFrame, year: int) -> float:
+    r""":math:`N_Y`: victims in the database before the end of :math:`Y`, not identified by then."""
+    end = pd.Timestamp(year=year + 1, month=1, day=1)
+    db = _database(truth)
+    in_db = db["at_risk_from"] < end
+    identified = db["true_identified_on"].notna() & (db["true_identified_on"] < end)
+    return float((in_db & ~identified).sum())
+
+
+def period_identification_rate(truth: pd.DataFrame, year: int) -> float:
+    r""":math:`D_Y / PY_Y` with true dates.
+
+    :math:`D_Y` counts identifications in :math:`[1\,\text{Jan}\,Y, 1\,\text{Jan}\,Y{+}1)` after
+    the victim entered the database; :math:`PY_Y` is the time at risk in the year, from
+    ``at_risk_from`` to the true identification or closure (victim-years of 365.25 days).
+    """
+    start = pd.Timestamp(year=year, month=1, day=1)
+    end = pd.Timestamp(year=year + 1, month=1, day=1)
+    db = _database(truth)
+    ident, closed, at_risk = db["true_identified_on"], db["true_closed_on"], db["at_risk_from"]
+    exit_ = pd.concat([ident.fillna(end), closed.fillna(end)], axis=1).min(axis=1)
+    exposure = (exit_.clip(upper=end) - at_risk.clip(lower=start)) / _DAY
+    years = exposure.clip(lower=0).to_numpy(float).sum() / _DAYS_PER_YEAR
+    events = float(((ident >= start) & (ident < end) & (ident > at_risk)).sum())
+    if years <= 0:
+        raise EstimandUndefined(f"no victim-time at risk in {year}")
+    return events / years
+
+
+#: definition name (command-line spelling) -> truth function
+TRUTH_FUNCTIONS: dict[str, Callable[..., float]] = {
+    "stock-index": stock_index,
+    "cohort-unidentified-at": cohort_unidentified_at,
+    "median-time-to-identification": median_time_to_identification,
+    "rmst-unidentified": rmst_unidentified,
+    "period-identification-rate": period_identification_rate,
+}
+
+
+def true_value(definition: str, truth: pd.DataFrame, year: int, **options: Any) -> float:
+    """The true value of ``definition`` (with its ``options``) in ``year``."""
+    try:
+        function = TRUTH_FUNCTIONS[definition]
+    except KeyError:
+        raise ValueError(
+            f"no truth function for definition {definition!r}; known: {', '.join(TRUTH_FUNCTIONS)}"
+        ) from None
+    return function(truth, int(year), **options)

@@ -1,0 +1,143 @@
+"""Performance measures on hand-computed examples (Morris, White & Crowther 2019, Table 6).
+
+Every expected value below is worked out by hand in the comment beside it, from the formula of
+Table 6 of Morris et al. (2019, Stat Med 38:2074) as implemented in Stata's ``simsum`` and R's
+``rsimsum``. Tolerance: 1e-12 (exact arithmetic, floating point only).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
+
+from idjourney.simstudy import performance
+
+TOL = 1e-12
+Z = 1.959963984540054  # Phi^-1(0.975)
+
+
+@pytest.fixture
+def example() -> pd.DataFrame:
+    # n = 3 replicates, theta = 2; method "B" is the reference for relprec
+    return pd.DataFrame(
+        {
+            "rep": [0, 1, 2, 0, 1, 2],
+            "method": ["A", "A", "A", "B", "B", "B"],
+            "est": [1.0, 2.0, 6.0, 0.0, 2.0, 4.0],
+            "se": [0.5, 1.0, 1.0, 1.0, 1.0, 1.0],
+        }
+    )
+
+
+def _get(perf: pd.DataFrame, stat: str, method: str = "A") -> tuple[float, float]:
+    row = perf.loc[(perf["stat"] == stat) & (perf["method"] == method)]
+    assert len(row) == 1
+    return float(row["est"].iloc[0]), float(row["mcse"].iloc[0])
+
+
+def test_hand_computed_measures_and_mcse(example: pd.DataFrame) -> None:
+    perf = performance(example, "est", "se", 2.0, method="method", ref="B")
+    # est = (1, 2, 6): mean 3, deviations (-2, -1, 3), sum of squares 14
+    # bias = mean(est - 2) = 1;  MCSE = sqrt(14 / (3 * 2)) = sqrt(7/3)
+    assert _get(perf, "bias") == pytest.approx((1.0, math.sqrt(7 / 3)), abs=TOL)
+    # empse = sqrt(14 / 2) = sqrt(7);  MCSE = empse / sqrt(2 (n - 1)) = sqrt(7) / 2
+    assert _get(perf, "empse") == pytest.approx((math.sqrt(7), math.sqrt(7) / 2), abs=TOL)
+    # squared errors (1, 0, 16): mse = 17/3; (e - mse) = (-14/3, -17/3, 31/3),
+    # sum of squares 1446/9; MCSE = sqrt(1446/9 / (3 * 2)) = sqrt(241) / 3
+    assert _get(perf, "mse") == pytest.approx((17 / 3, math.sqrt(241) / 3), abs=TOL)
+    # se^2 = (.25, 1, 1): mean .75, modelse = sqrt(.75); Var(se^2) = (.25+.0625+.0625)/2 = 3/16
+    # MCSE = sqrt(Var / (4 n modelse^2)) = sqrt((3/16) / 9) = sqrt(1/48)
+    assert _get(perf, "modelse") == pytest.approx((math.sqrt(0.75), math.sqrt(1 / 48)), abs=TOL)
+    # relerror = 100 (modelse / empse - 1);
+    # MCSE = 100 ratio sqrt(Var / (4 n modelse^4) + 1 / (2 (n-1))) = 100 ratio sqrt(1/36 + 1/4)
+    ratio = math.sqrt(0.75) / math.sqrt(7)
+    expected = (100 * (ratio - 1), 100 * ratio * math.sqrt(10) / 6)
+    assert _get(perf, "relerror") == pytest.approx(expected, abs=TOL)
+    # Wald intervals: [0.02, 1.98] misses 2, [0.04, 3.96] covers, [4.04, 7.96] misses
+    # cover = 1/3; MCSE = sqrt(1/3 * 2/3 / 3) = sqrt(2/27)
+    assert _get(perf, "cover") == pytest.approx((1 / 3, math.sqrt(2 / 27)), abs=TOL)
+    # bias-eliminated: same intervals around mean(est) = 3: only the second covers
+    assert _get(perf, "becover") == pytest.approx((1 / 3, math.sqrt(2 / 27)), abs=TOL)
+    # power (null 0): |1| >= 0.98, |2| >= 1.96, |6| >= 1.96: all reject -> 1, MCSE 0
+    assert _get(perf, "power") == pytest.approx((1.0, 0.0), abs=TOL)
+    # relprec vs B = (0, 2, 4): empse_B = 2; (empse_B/empse_A)^2 = 4/7; relprec = -300/7
+    # cov(A, B) = ((-2)(-2) + 0 + 3*2)/2 = 5, rho^2 = 25 / (7 * 4) = 25/28
+    # MCSE = 200 (4/7) sqrt((1 - 25/28) / 2) = (800/7) sqrt(3/56)
+    expected = (-300 / 7, 800 / 7 * math.sqrt(3 / 56))
+    assert _get(perf, "relprec") == pytest.approx(expected, abs=TOL)
+    # the reference against itself: relprec 0, MCSE 0 (rho = 1)
+    assert _get(perf, "relprec", "B") == pytest.approx((0.0, 0.0), abs=1e-9)
+    nsim, nsim_mcse = _get(perf, "nsim")
+    assert nsim == 3 and math.isnan(nsim_mcse)
+
+
+def test_tidy_layout_and_no_relprec_without_ref(example: pd.DataFrame) -> None:
+    perf = performance(example, "est", "se", 2.0, method="method")
+    assert list(perf.columns) == ["method", "stat", "est", "mcse"]
+    assert "relprec" not in set(perf["stat"])
+    stats = perf.loc[perf["method"] == "A", "stat"].tolist()
+    assert stats == [
+        "nsim", "bias", "empse", "mse", "modelse", "relerror", "cover", "becover", "power",
+    ]  # fmt: skip
+
+
+def test_given_intervals_and_true_column(example: pd.DataFrame) -> None:
+    data = example.loc[example["method"] == "A"].copy()
+    data["theta"] = [1.0, 2.0, 3.0]  # realised estimands: errors (0, 0, 3)
+    data["lo"] = [0.0, 0.0, 0.0]
+    data["hi"] = [10.0, 1.0, 10.0]  # covers theta in rows 0 and 2
+    perf = performance(data, "est", "se", "theta", lower="lo", upper="hi", by=["method"])
+    assert _get(perf, "bias") == pytest.approx((1.0, math.sqrt(7 / 3)), abs=TOL)
+    assert _get(perf, "cover")[0] == pytest.approx(2 / 3, abs=TOL)
+    # becover with mean(est) = 3: rows 0 and 2 cover 3, row 1 ([0, 1]) does not
+    assert _get(perf, "becover")[0] == pytest.approx(2 / 3, abs=TOL)
+
+
+def test_level_changes_z(example: pd.DataFrame) -> None:
+    # level 0.5: z = 0.6745; intervals 1 ± 0.337, 2 ± 0.674, 6 ± 0.674: only the second covers 2
+    perf = performance(example, "est", "se", 2.0, method="method", level=0.5)
+    assert _get(perf, "cover")[0] == pytest.approx(1 / 3, abs=TOL)
+    assert _get(perf, "cover", "B")[0] == pytest.approx(1 / 3, abs=TOL)  # (0, 2, 4) ± 0.674
+
+
+def test_missing_values_dropped(example: pd.DataFrame) -> None:
+    data = pd.concat(
+        [example, pd.DataFrame({"rep": [3], "method": ["A"], "est": [np.nan], "se": [1.0]})]
+    )
+    perf = performance(data, "est", "se", 2.0, method="method")
+    assert _get(perf, "nsim")[0] == 3
+    assert _get(perf, "bias")[0] == pytest.approx(1.0, abs=TOL)
+
+
+def test_bad_arguments(example: pd.DataFrame) -> None:
+    with pytest.raises(ValueError, match="not in the results"):
+        performance(example, "estimate", "se", 2.0)
+    with pytest.raises(ValueError, match="reference method 'C'"):
+        performance(example, "est", "se", 2.0, method="method", ref="C")
+    with pytest.raises(ValueError, match="level"):
+        performance(example, "est", "se", 2.0, level=1.5)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.lists(st.floats(-5, 5), min_size=3, max_size=20),
+    st.floats(0.1, 2.0),
+    st.floats(-3, 3),
+)
+def test_shift_invariance(values: list[float], se: float, shift: float) -> None:
+    """Shifting estimates and truth together changes no measure but power (location-free)."""
+    assume(np.std(values) > 1e-3)  # a constant estimate has no empirical SE to compare
+    data = pd.DataFrame({"est": values, "se": se})
+    base = performance(data, "est", "se", 0.5).set_index("stat")
+    moved = performance(data.assign(est=data["est"] + shift), "est", "se", 0.5 + shift)
+    moved = moved.set_index("stat")
+    for stat in ("bias", "empse", "mse", "modelse", "relerror"):
+        assert moved.loc[stat, "est"] == pytest.approx(base.loc[stat, "est"], abs=1e-8, nan_ok=True)
+    for stat in ("cover", "becover"):
+        assert 0 <= base.loc[stat, "est"] <= 1
+        assert abs(moved.loc[stat, "est"] - base.loc[stat, "est"]) <= 1 / len(values) + 1e-12
