@@ -13,6 +13,15 @@ ROOT = Path(__file__).resolve().parents[1]
 
 # notebook -> (small parameters, files it must write relative to OUT)
 NOTEBOOKS = {
+    "03_simulation_study": (
+        {"SIZE": 2_500, "N_REP": 3},
+        [
+            "03_simulation_study.json",
+            "figures/03_bias.png",
+            "figures/03_coverage.png",
+            "figures/03_power.png",
+        ],
+    ),
     "01_typical_journey": (
         {"SIZE": 6_000, "SEED": 3},
         ["01_typical_journey.json", "figures/01_km_by_traded.png"],
