@@ -12,18 +12,34 @@ from idjourney.cli import main
 def test_run_writes_summary_and_synthetic_data(tmp_path):
     out = tmp_path / "out"
     result = CliRunner().invoke(
-        main, ["run", "--n-victims", "4000", "--seed", "2", "--out", str(out)]
+        main, ["run", "--n-victims", "6000", "--seed", "2", "--out", str(out)]
     )
     assert result.exit_code == 0, result.output
     summary = json.loads((out / "summary.json").read_text())
     assert summary["synthetic"] is True
     assert 0 < summary["share_identified"] < 1
-    assert summary["identified"] <= summary["victims"] < 4000
+    assert summary["identified"] <= summary["victims"] < 6000
     ones = summary["unidentified_at_years"]
     assert 1 >= ones["1"] >= ones["2"] >= ones["5"] >= 0
     lo, hi = summary["median_days_to_identification_ci"]
     assert lo <= summary["median_days_to_identification"] <= hi
     assert json.loads((out / "data" / "manifest.json").read_text())["synthetic"] is True
-    assert "victims in the database" in result.output
+    report = (out / "report.html").read_text()
+    numbers = json.loads((out / "report.json").read_text())
+    assert "SYNTHETIC DATA" in report and "data:image/png;base64," in report
+    assert set(numbers["index"]) == {
+        "stock-index",
+        "cohort-unidentified-at",
+        "median-time-to-identification",
+        "rmst-unidentified",
+        "period-identification-rate",
+    }
+    for model in ("main", "stepwise"):
+        d = numbers["denominator"][model]
+        assert d["lower"] <= d["total"] <= d["upper"]
+        assert d["total"] >= numbers["denominator"]["observed"]
+    # every published group table went through disclosure control
+    assert "suppressed" in numbers["journey_by_group"][0]
+    assert "SYN-" not in report
     # the summary holds aggregates only: no victim keys
     assert "SYN-" not in (out / "summary.json").read_text()

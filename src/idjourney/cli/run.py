@@ -8,6 +8,9 @@ import click
 
 from idjourney.cli._common import console, fail, scenario_option, step
 
+INDEX_YEARS = range(2012, 2023)  # 2022 is the last entry cohort with two years of follow-up
+INDEX_OPTIONS = {"cohort-unidentified-at": {"horizon": 365}, "rmst-unidentified": {"tau": 730}}
+
 
 @click.command()
 @scenario_option()
@@ -20,14 +23,35 @@ from idjourney.cli._common import console, fail, scenario_option, step
     help="Output folder.",
 )
 @click.option("--n-victims", type=click.IntRange(min=1), default=None, help="Override the size.")
-def run(scenario: str, seed: int, out: Path, n_victims: int | None) -> None:
-    """Run the main job on a synthetic world: simulate, validate, build the analysis table,
-    summarise the typical journey, and write everything under OUT.
-    """
-    from rich.table import Table
+@click.option(
+    "--mse-scenario",
+    default="four_databases",
+    show_default=True,
+    help="Several-database scenario used for the denominator (multiple-systems estimation).",
+)
+@click.option("--baseline", type=int, default=2015, show_default=True, help="Index base year.")
+def run(
+    scenario: str, seed: int, out: Path, n_victims: int | None, mse_scenario: str, baseline: int
+) -> None:
+    """Run the main job on synthetic worlds and write OUT/report.html.
 
-    from idjourney.io import write_json
-    from idjourney.linkage import analysis_table
+    Steps: simulate → validate → analysis table → survival summary of the typical journey
+    (by region and distribution status) → indicator index (all definitions, chain-linked)
+    → denominator (four databases harmonised, linked, multiple-systems estimation) → an HTML
+    report with embedded figures plus OUT/report.json holding every number in it.
+    """
+    from idjourney.indicator import DEFINITIONS, indicator_series, make_definition
+    from idjourney.io import write_json, write_text
+    from idjourney.linkage import analysis_table, link
+    from idjourney.mse import estimate, share_identified
+    from idjourney.plots.indicator import plot_index
+    from idjourney.report import (
+        figure_to_data_uri,
+        html_table,
+        journey_by_group,
+        km_figure,
+        render_html,
+    )
     from idjourney.schema import validate
     from idjourney.summary import journey_summary
     from idjourney.synthetic import ScenarioError, generate, load_scenario
@@ -35,34 +59,138 @@ def run(scenario: str, seed: int, out: Path, n_victims: int | None) -> None:
 
     try:
         spec = load_scenario(scenario)
+        mse_spec = load_scenario(mse_scenario)
     except ScenarioError as exc:
         fail(str(exc))
     data_dir = out / "data"
-    with step(f"1/4 simulating scenario '{spec.name}' (seed {seed})"):
+    with step(f"1/6 simulating scenario '{spec.name}' (seed {seed})"):
         world = generate(spec, seed, n_victims=n_victims)
-    with step("2/4 validating records against the record standard"):
+    with step("2/6 validating records against the record standard"):
         report = validate(world.records, source="records")
     if not report.ok:
         fail("\n".join(report.messages()[:20]))
-    with step("3/4 building the analysis table (one row per victim)"):
+    with step("3/6 building the analysis table and writing the synthetic data"):
         table = analysis_table(report.data, check=False)
         write_world(world, data_dir, analysis=table)
-    with step("4/4 summarising the journey (Kaplan–Meier)"):
-        summary = journey_summary(table) | {"scenario": spec.name, "seed": seed, "synthetic": True}
-        write_json(out / "summary.json", summary)
+    with step("4/6 the typical journey (Kaplan–Meier by region and distribution)"):
+        summary = journey_summary(table)
+        groups = journey_by_group(
+            table.assign(
+                distribution=table["actively_traded"].map({True: "traded", False: "other"})
+            ),
+            ["region", "distribution"],
+        )
+        km_region = figure_to_data_uri(km_figure(table, "region"))
+    with step("5/6 indicator index, every definition (chain-linked coverage)"):
+        series = {
+            name: indicator_series(
+                table,
+                make_definition(name, **INDEX_OPTIONS.get(name, {})),
+                list(INDEX_YEARS),
+                baseline=baseline,
+                coverage="chain-linked",
+            )
+            for name in DEFINITIONS
+        }
+        index_png = figure_to_data_uri(
+            plot_index(series, title=f"Index ({baseline} = 100), chain-linked")
+        )
+    with step(f"6/6 the denominator: '{mse_spec.name}' linked, multiple-systems estimation"):
+        linked = link(generate(mse_spec, seed).records)
+        mse = {s: estimate(linked.histories, selection=s) for s in ("main", "stepwise")}
+        shares = {s: share_identified(int(linked.table["event"].sum()), r) for s, r in mse.items()}
 
-    grid = Table(title=f"Typical journey — SYNTHETIC world '{spec.name}', seed {seed}")
-    grid.add_column("quantity")
-    grid.add_column("value", justify="right")
-    grid.add_row("victims in the database", f"{summary['victims']:,}")
-    grid.add_row("identified by the extract", f"{summary['share_identified']:.1%}")
-    grid.add_row("median follow-up (reverse KM)", f"{summary['median_followup_days']:,.0f} days")
+    last = max(INDEX_YEARS)
+    numbers = {
+        "synthetic": True,
+        "scenario": spec.name,
+        "seed": seed,
+        "summary": summary,
+        "journey_by_group": groups.drop(columns=["suppression"]).to_dict(orient="records"),
+        "disclosure": groups.attrs.get("disclosure", ""),
+        "index_baseline": baseline,
+        "index_last_year": last,
+        "index": {
+            name: frame.set_index("year")
+            .loc[last, ["index", "index_lower", "index_upper"]]
+            .astype(float)
+            .to_dict()
+            for name, frame in series.items()
+        },
+        "denominator": {
+            "scenario": mse_spec.name,
+            "observed": len(linked.table),
+            "linkage": linked.summary,
+            **{
+                s: {
+                    "total": r.total,
+                    "lower": r.lower,
+                    "upper": r.upper,
+                    "share_identified": shares[s].estimate,
+                    "share_lower": shares[s].lower,
+                    "share_upper": shares[s].upper,
+                }
+                for s, r in mse.items()
+            },
+        },
+    }
+    columns = ["region", "distribution", "victims", "identified", "median_days"]
+    columns += [f"unidentified_{h}y" for h in (1, 2, 5)]
     lo, hi = summary["median_days_to_identification_ci"]
-    grid.add_row(
-        "median time to identification (KM)",
-        f"{summary['median_days_to_identification']:,.0f} days (95% CI {lo:,.0f}–{hi:,.0f})",
+    index_rows = "".join(
+        f"<tr><td>{name}</td><td>{v['index']:.1f}</td>"
+        f"<td>{v['index_lower']:.1f} – {v['index_upper']:.1f}</td></tr>"
+        for name, v in numbers["index"].items()
     )
-    for years, share in summary["unidentified_at_years"].items():
-        grid.add_row(f"still unidentified after {years} year(s)", f"{share:.1%}")
-    console().print(grid)
-    console().print(f"Summary: {out / 'summary.json'}\nData (synthetic): {data_dir}/")
+    mse_rows = "".join(
+        f"<tr><td>{s}</td><td>{r.total:,.0f}</td><td>{r.lower:,.0f} – {r.upper:,.0f}</td>"
+        f"<td>{shares[s].estimate:.1%} ({shares[s].lower:.1%} – {shares[s].upper:.1%})</td></tr>"
+        for s, r in mse.items()
+    )
+    sections = [
+        (
+            "The typical journey",
+            f"<p>{summary['victims']:,} victims in the database; "
+            f"{summary['share_identified']:.1%} identified by the extract "
+            f"({summary['extract_date']}). Median time from first seen to identification "
+            f"(Kaplan–Meier, left truncation handled): "
+            f"<b>{summary['median_days_to_identification']:,.0f} days</b> "
+            f"(95% CI {lo:,.0f}–{hi:,.0f}); median follow-up "
+            f"{summary['median_followup_days']:,.0f} days.</p>"
+            f'<img alt="Kaplan–Meier by region" src="{km_region}">'
+            + html_table(groups, columns)
+            + f'<p class="note">{groups.attrs.get("disclosure", "")} '
+            "Median shown as 'not reached' when fewer than half were identified.</p>",
+        ),
+        (
+            f"The indicator: index {baseline} = 100",
+            f'<img alt="Index of every definition" src="{index_png}">'
+            f"<table><thead><tr><th>definition</th><th>index {last}</th><th>95% CI</th></tr>"
+            f"</thead><tbody>{index_rows}</tbody></table>",
+        ),
+        (
+            "The denominator: how many victims exist",
+            f"<p>The '{mse_spec.name}' world is held by {len(linked.histories.columns)} databases "
+            f"({', '.join(linked.histories.columns)}); {len(linked.table):,} victims after "
+            "linkage. Multiple-systems estimation (Poisson log-linear models):</p>"
+            "<table><thead><tr><th>model</th><th>total</th><th>95% CI</th>"
+            f"<th>share identified</th></tr></thead><tbody>{mse_rows}</tbody></table>",
+        ),
+    ]
+    page = render_html(
+        sections,
+        title="idjourney — the journey from unidentified to identified",
+        banner="SYNTHETIC DATA. Every number here comes from a simulated world; "
+        "no real victim data were used.",
+    )
+    write_json(
+        out / "summary.json", summary | {"scenario": spec.name, "seed": seed, "synthetic": True}
+    )
+    write_json(out / "report.json", numbers)
+    write_text(out / "report.html", page)
+    console().print(
+        f"Median time to identification {summary['median_days_to_identification']:,.0f} days; "
+        f"{summary['share_identified']:.1%} identified.\n"
+        f"Report: {out / 'report.html'}\nNumbers: {out / 'report.json'}\n"
+        f"Data (synthetic): {data_dir}/"
+    )
