@@ -18,6 +18,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from idjourney.linkage import ANALYSIS_COLUMNS
+
 DB_START = pd.Timestamp("2008-01-01")
 DAY = np.timedelta64(1, "D")
 
@@ -176,26 +178,6 @@ def make_world(
     table["event"] = known.astype("int64")
     table["entry"] = (table["at_risk_from"] - table["first_seen"]) / DAY
     table["entry_year"] = table["first_seen"].dt.year.astype("int64")
-    columns = [
-        "victim_id",
-        "series_id",
-        "region",
-        "jurisdiction",
-        "sex",
-        "age_band",
-        "production_mode",
-        "reports_count",
-        "actively_traded",
-        "sources",
-        "first_seen",
-        "jurisdiction_connected",
-        "at_risk_from",
-        "identified_on",
-        "identification_recorded_on",
-        "extract_date",
-        "duration",
-        "event",
-        "entry",
-        "entry_year",
-    ]
+    # the analysis table's columns, less those this simulator has no use for
+    columns = [c for c in ANALYSIS_COLUMNS if c not in {"closed_on", "outcome"}]
     return World(table[columns].reset_index(drop=True), victims, tuple(juris[:n_early]))
