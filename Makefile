@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 
-.PHONY: reproduce test lint format bench clean
+.PHONY: reproduce test paper lint format bench clean
 
 $(BIN)/python:
 	@echo ">> creating virtual environment in $(VENV)"
@@ -25,6 +25,10 @@ test: $(STAMP)
 	@echo ">> running the test suite"
 	$(BIN)/python -m pytest -q
 
+paper: $(STAMP)
+	@echo ">> running the notebooks at full size and compiling paper/paper.pdf"
+	$(BIN)/python scripts/make_paper.py
+
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/ruff format --check src tests benchmarks
@@ -36,6 +40,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_generator.py
 	$(BIN)/python benchmarks/bench_survival.py
 	$(BIN)/python benchmarks/bench_bootstrap.py
+	$(BIN)/python benchmarks/bench_simstudy.py
 
 clean:
-	rm -rf out .pytest_cache .hypothesis .ruff_cache
+	rm -rf out paper/generated paper/paper.pdf .pytest_cache .hypothesis .ruff_cache
