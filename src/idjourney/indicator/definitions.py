@@ -92,6 +92,24 @@ class _CohortDefinition(Definition):
                 f"{max(available, 0):.0f} or an earlier cohort"
             )
 
+    def _cohort_estimate(
+        self, result: Estimate, cohort: pd.DataFrame, year: int, followup: float
+    ) -> Estimate:
+        """``result`` restated for this definition: its level, cohort size and follow-up."""
+        return Estimate(
+            result.estimate,
+            result.se,
+            result.lower,
+            result.upper,
+            level=self.level,
+            n=len(cohort),
+            n_at_risk=result.n_at_risk,
+            events=result.events,
+            followup_days=followup,
+            label=f"{self.label} {year}",
+            extra={"year": year},
+        )
+
     def _stat_replicates(
         self, table: pd.DataFrame, year: int, weights: np.ndarray, statistic: KaplanMeierStatistic
     ) -> np.ndarray:
@@ -160,20 +178,7 @@ class CohortUnidentifiedAt(_CohortDefinition):
         cohort = self._cohort(table, year)
         self._check_followup(table, cohort, year, self.horizon, "horizon")
         km = KaplanMeier(ci="log", alpha=1 - self.level).fit_table(cohort)
-        s = km.survival_estimate(self.horizon)
-        return Estimate(
-            s.estimate,
-            s.se,
-            s.lower,
-            s.upper,
-            level=self.level,
-            n=len(cohort),
-            n_at_risk=s.n_at_risk,
-            events=s.events,
-            followup_days=self.horizon,
-            label=f"{self.label} {year}",
-            extra={"year": year},
-        )
+        return self._cohort_estimate(km.survival_estimate(self.horizon), cohort, year, self.horizon)
 
     def _replicates(self, table: pd.DataFrame, year: int, weights: np.ndarray) -> np.ndarray:
         return self._stat_replicates(
@@ -279,19 +284,8 @@ class RMSTUnidentified(_CohortDefinition):
     def _compute(self, table: pd.DataFrame, year: int) -> Estimate:
         cohort = self._cohort(table, year)
         self._check_followup(table, cohort, year, self.tau, "tau")
-        r = rmst(cohort, self.tau, level=self.level)
-        return Estimate(
-            r.estimate,
-            r.se,
-            r.lower,
-            r.upper,
-            level=self.level,
-            n=len(cohort),
-            n_at_risk=r.n_at_risk,
-            events=r.events,
-            followup_days=self.tau,
-            label=f"{self.label} {year}",
-            extra={"year": year},
+        return self._cohort_estimate(
+            rmst(cohort, self.tau, level=self.level), cohort, year, self.tau
         )
 
     def _replicates(self, table: pd.DataFrame, year: int, weights: np.ndarray) -> np.ndarray:
