@@ -252,7 +252,9 @@ def link(records: pd.DataFrame, *, rule: str = "exact", check: bool = True) -> L
         }
     )
     table = analysis_table(combined, check=False)
-    labels = histories.apply(lambda row: "+".join(c for c in sources if row[c]), axis=1)
+    # "icse+ncmec" per victim without a Python loop over rows: 0/1 × "name+" summed is the
+    # concatenation of the names of the databases holding the victim
+    labels = histories.astype(object).dot(pd.Index([f"{c}+" for c in sources])).str.rstrip("+")
     table["sources"] = labels.reindex(table["victim_id"]).to_numpy()
     histories = histories.reindex(table["victim_id"]).reset_index(drop=True)
     histories.index = table.index
