@@ -126,3 +126,20 @@ def test_harmonise_every_export_then_link_gives_back_the_truth(tmp_path):
         world.truth[[f"in_{db}" for db in ("icse", "europol", "caid", "ncmec")]].sum(axis=1) >= 2
     )
     assert split == int((key_errors & in_two).sum())
+
+
+def test_capture_histories_match_crosstab_and_labels_match_names():
+    """The O(n) histories equal pandas' crosstab (a second implementation) on a random table."""
+    from idjourney.linkage import _capture_histories, _source_labels
+
+    rng = np.random.default_rng(20261201)
+    keys = pd.Series(rng.integers(0, 500, 3000).astype(str))
+    dbs = pd.Series(rng.choice(["caid", "europol", "icse", "ncmec"], 3000))
+    sources = sorted(pd.unique(dbs))
+    victims = pd.Index(sorted(pd.unique(keys)))
+    ours = _capture_histories(keys, dbs, sources, victims)
+    reference = pd.crosstab(keys.rename("_key"), dbs.rename("source_db")).clip(upper=1)
+    pd.testing.assert_frame_equal(ours, reference.reindex(columns=sources, fill_value=0))
+    labels = _source_labels(ours, sources)
+    expected = ours.apply(lambda row: "+".join(s for s in sources if row[s]), axis=1)
+    pd.testing.assert_series_equal(labels, expected, check_names=False)

@@ -6,8 +6,6 @@ import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from scipy import stats
-
 
 @dataclass(frozen=True)
 class Estimate:
@@ -55,6 +53,8 @@ class Estimate:
         cls, estimate: float, se: float, level: float = 0.95, **kwargs: Any
     ) -> Estimate:
         """Build an estimate with a Wald interval ``estimate ± z se``."""
+        from scipy import stats  # imported here: `import idjourney` stays fast
+
         z = float(stats.norm.ppf(0.5 + level / 2))
         return cls(estimate, se, estimate - z * se, estimate + z * se, level=level, **kwargs)
 

@@ -227,11 +227,7 @@ def link(records: pd.DataFrame, *, rule: str = "exact", check: bool = True) -> L
     )
     agg["closed_on"] = agg["closed_on"].where(agg["identified_on"].isna())
     sources = sorted(pd.unique(df["source_db"]))
-    histories = (
-        pd.crosstab(df["_key"], df["source_db"])
-        .clip(upper=1)
-        .reindex(columns=sources, fill_value=0)
-    )
+    histories = _capture_histories(df["_key"], df["source_db"], sources, agg.index)
     combined = pd.DataFrame(
         {
             "source_db": "+".join(sources),
@@ -252,10 +248,7 @@ def link(records: pd.DataFrame, *, rule: str = "exact", check: bool = True) -> L
         }
     )
     table = analysis_table(combined, check=False)
-    # "icse+ncmec" per victim without a Python loop over rows: 0/1 × "name+" summed is the
-    # concatenation of the names of the databases holding the victim
-    labels = histories.astype(object).dot(pd.Index([f"{c}+" for c in sources])).str.rstrip("+")
-    table["sources"] = labels.reindex(table["victim_id"]).to_numpy()
+    table["sources"] = _source_labels(histories, sources).reindex(table["victim_id"]).to_numpy()
     histories = histories.reindex(table["victim_id"]).reset_index(drop=True)
     histories.index = table.index
     summary = {
@@ -265,3 +258,38 @@ def link(records: pd.DataFrame, *, rule: str = "exact", check: bool = True) -> L
         "merged_tolerant": exact_victims - len(table),
     }
     return Linked(table, histories, pd.Series(key.to_numpy(), name="victim_id"), summary)
+
+
+def _capture_histories(
+    keys: pd.Series, source_db: pd.Series, sources: list[str], victims: pd.Index
+) -> pd.DataFrame:
+    """0/1 matrix (victims × sources): does database ``s`` hold victim ``k``?
+
+    One ``factorize`` and one ``bincount`` (O(n)); ``pd.crosstab`` does the same with a
+    Python-level loop over victims. Rows follow ``victims`` (the sorted unique keys).
+    """
+    victim_codes = victims.get_indexer(keys)
+    source_codes = pd.Index(sources).get_indexer(source_db)
+    cells = np.bincount(
+        victim_codes * len(sources) + source_codes, minlength=len(victims) * len(sources)
+    ).reshape(len(victims), len(sources))
+    return pd.DataFrame(
+        np.minimum(cells, 1).astype(np.int64),
+        index=victims.rename("_key"),
+        columns=pd.Index(sources, name="source_db"),
+    )
+
+
+def _source_labels(histories: pd.DataFrame, sources: list[str]) -> pd.Series:
+    """``"icse+ncmec"`` per victim: the names of the databases holding it, in ``sources`` order.
+
+    Each capture pattern is a bit mask; its label is built once per distinct pattern
+    (at most ``2 ** len(sources)``), then looked up for every victim.
+    """
+    masks = histories.to_numpy() @ (1 << np.arange(len(sources), dtype=np.int64))
+    patterns = np.unique(masks)
+    names = np.array(
+        ["+".join(s for j, s in enumerate(sources) if p >> j & 1) for p in patterns.tolist()],
+        dtype=object,
+    )
+    return pd.Series(names[np.searchsorted(patterns, masks)], index=histories.index)

@@ -95,7 +95,8 @@ def _codes(table: pd.DataFrame, columns: Sequence[str], what: str) -> tuple[np.n
         )
     grouped = frame.groupby(list(columns), sort=True, observed=True)
     codes = grouped.ngroup().to_numpy(dtype=np.int64)
-    keys = list(grouped.groups.keys())
+    # the keys in code order; ``grouped.groups`` would build one index per group (slow)
+    keys = list(grouped.size().index)
     if len(columns) == 1:
         labels = [str(k[0]) if isinstance(k, tuple) else str(k) for k in keys]
     else:
