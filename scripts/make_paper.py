@@ -123,7 +123,7 @@ def run_notebooks(out: Path, small: bool) -> dict[str, dict[str, Any]]:
         parameters = {**notebook_defaults(name), **overrides}
         start = time.perf_counter()
         print(f">> notebook {name} {overrides}", flush=True)
-        execute_notebook(ROOT / "notebooks" / f"{name}.py", overrides, cwd=ROOT)
+        execute_notebook(ROOT / "notebooks" / f"{name}.py", overrides, cwd=ROOT, progress=True)
         print(f"   done in {time.perf_counter() - start:.1f} s", flush=True)
         parameters["OUT"] = str(out)
         used[name] = parameters

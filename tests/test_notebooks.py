@@ -62,3 +62,20 @@ def test_notebook_runs_small_and_writes_its_outputs(name, tmp_path):
 def test_every_notebook_is_tested():
     shipped = {p.stem for p in (ROOT / "notebooks").glob("*.py")}
     assert shipped == set(NOTEBOOKS)
+
+
+def test_progress_reports_each_code_cell_and_no_cell_time_limit(tmp_path, capsys):
+    """``progress=True`` prints one line per code cell; the default sets no per-cell limit."""
+    import inspect
+
+    notebook = tmp_path / "tiny.py"
+    notebook.write_text(
+        '# %% tags=["parameters"]\nN = 1\n\n# %%\nimport time\ntime.sleep(0.2)\n\n# %%\nN + 1\n',
+        encoding="utf-8",
+    )
+    execute_notebook(notebook, {"N": 2}, cwd=tmp_path, progress=True)
+    lines = [line for line in capsys.readouterr().err.splitlines() if "[tiny] cell" in line]
+    assert [line.split("cell ")[1].split(" ")[0] for line in lines] == ["1/4", "2/4", "3/4", "4/4"]
+    slept = float(lines[2].split("done in ")[1].split(" s")[0])
+    assert slept >= 0.2
+    assert inspect.signature(execute_notebook).parameters["timeout"].default is None

@@ -47,7 +47,6 @@ def built(tmp_path_factory):
         cwd=ROOT,
         check=True,
         capture_output=True,
-        timeout=240,
     )
     return root
 
@@ -98,7 +97,6 @@ def test_pdf_is_written_and_byte_identical_on_recompile(built):
         cwd=ROOT,
         check=True,
         capture_output=True,
-        timeout=120,
     )
     assert _sha256(again) == _sha256(pdf)
     # atomic write: no temporary file left beside the PDF
