@@ -231,7 +231,9 @@ def scenario_dir() -> Path:
 def available_scenarios() -> list[str]:
     """Names of the shipped scenarios."""
     return sorted(
-        p.stem for p in scenario_dir().glob("*.toml") if not p.stem.startswith("simstudy")
+        p.stem
+        for p in scenario_dir().glob("*.toml")
+        if not p.stem.startswith(("simstudy", "calibration"))
     )
 
 
