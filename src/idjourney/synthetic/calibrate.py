@@ -522,7 +522,7 @@ def fitted_scenario_toml(result: CalibrationResult, base_name: str) -> str:
 
 
 def plot_fit(result: CalibrationResult, path: str | os.PathLike[str]) -> None:
-    """Fitted cumulative identifications (line) against the published points (±10% bars)."""
+    """Fitted cumulative identifications (line) against the published points (±10% bars, log y)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -539,7 +539,8 @@ def plot_fit(result: CalibrationResult, path: str | os.PathLike[str]) -> None:
         dates, pts["published"], yerr=0.1 * pts["published"], fmt="o", color="black",
         capsize=3, label="published (±10%)",
     )  # fmt: skip
-    ax.set_ylabel("victims identified (cumulative)")
+    ax.set_yscale("log")
+    ax.set_ylabel("victims identified (cumulative, log scale)")
     ax.set_title("Calibration: cumulative identified victims")
     ax.legend()
     fig.tight_layout()
