@@ -88,7 +88,7 @@ def calibrate(
     write_text(out / "fitted-scenario.toml", fitted_scenario_toml(result, base_name))
     write_table(result.fit, out / "calibration-fit.csv")
     write_table(result.curve, out / "calibration-curve.csv")
-    plot_fit(result, out / "calibration.png")
+    plot_fit(result.fit, result.curve, out / "calibration.png")
     write_json(
         out / "calibration.json",
         {

@@ -521,24 +521,33 @@ def fitted_scenario_toml(result: CalibrationResult, base_name: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def plot_fit(result: CalibrationResult, path: str | os.PathLike[str]) -> None:
-    """Fitted cumulative identifications (line) against the published points (±10% bars, log y)."""
+def plot_fit(fit: pd.DataFrame, curve: pd.DataFrame, path: str | os.PathLike[str]) -> None:
+    """Fitted cumulative identifications (line) against the published points (±10% bars, log y).
+
+    ``fit`` and ``curve`` are :attr:`CalibrationResult.fit` and ``.curve``, or the shipped
+    ``synthetic/calibration-fit.csv`` and ``synthetic/calibration-curve.csv`` read back.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(7, 4))
-    curve = result.curve
     ax.plot(
         pd.to_datetime(curve["date"]), curve["cumulative_identified"], label="fitted (SYNTHETIC)"
     )
-    pts = result.fit.loc[result.fit["concept"] == "cumulative_identified"]
+    pts = fit.loc[(fit["concept"] == "cumulative_identified") & (fit["weight"] > 0)]
     dates = pd.to_datetime(pts["date"])
     ax.errorbar(
         dates, pts["published"], yerr=0.1 * pts["published"], fmt="o", color="black",
         capsize=3, label="published (±10%)",
     )  # fmt: skip
+    unfitted = fit.loc[(fit["concept"] == "cumulative_identified") & (fit["weight"] == 0)]
+    if len(unfitted):
+        ax.plot(
+            pd.to_datetime(unfitted["date"]), unfitted["published"], "o", mfc="none",
+            color="grey", label="published, not fitted",
+        )  # fmt: skip
     ax.set_yscale("log")
     ax.set_ylabel("victims identified (cumulative, log scale)")
     ax.set_title("Calibration: cumulative identified victims")
