@@ -111,7 +111,7 @@ def test_without_a_shift_the_mode_draw_is_the_baseline_draw():
 
 def test_entry_lag_depends_on_identification_time_and_tsai_detects_it():
     spec = _simple(load_scenario("dependent-truncation"))
-    assert spec.entry_lag_days == 180 and spec.entry_lag_dependence == 1.0
+    assert spec.entry_lag_days == 90 and spec.entry_lag_dependence == 0.5
     dependent = generate(spec, seed=23, n_victims=6_000)
     independent = generate(spec.replace(entry_lag_dependence=0.0), seed=23, n_victims=6_000)
     results = {}
