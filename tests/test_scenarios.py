@@ -126,7 +126,8 @@ def test_entry_lag_depends_on_identification_time_and_tsai_detects_it():
         results[label] = (rho, res)
     rho_dep, tsai_dep = results["dependent"]
     rho_ind, tsai_ind = results["independent"]
-    assert rho_dep > 0.3 and tsai_dep.tau > 0.05 and tsai_dep.p_value < 1e-6
+    # lag ~ sqrt(T): a rank correlation of ~0.3 in the world (diluted by connection dates)
+    assert rho_dep > 0.2 and tsai_dep.tau > 0.05 and tsai_dep.p_value < 1e-6
     # with a lag independent of T, entry and latency are independent in the world, and quasi-
     # independent in the truncated sample: Tsai's tau is near 0 (seed 23 gives p = 0.28)
     assert abs(rho_ind) < 0.05 and abs(tsai_ind.tau) < tsai_dep.tau / 3 and tsai_ind.p_value > 0.01
