@@ -22,6 +22,7 @@ _COMMANDS: dict[str, str] = {
     "mse": "idjourney.cli.mse:mse",
     "harmonize": "idjourney.cli.harmonize:harmonize",
     "simstudy": "idjourney.cli.simstudy:simstudy",
+    "calibrate": "idjourney.cli.calibrate:calibrate",
 }
 
 

@@ -37,6 +37,23 @@ class CalendarEffect:
 
 
 @dataclass(frozen=True)
+class ModeShift:
+    r"""The share of production mode ``mode`` rises linearly from calendar date ``start``.
+
+    A series first seen at date :math:`d` has mode ``mode`` with probability
+    :math:`\pi(d) = \min\{\pi_0 + r\,\max(0, (d - d_0)/365.25),\ \pi_{\max}\}`, where
+    :math:`\pi_0` is the base share (``production_mode_shares``), :math:`r` is
+    ``share_per_year`` and :math:`\pi_{\max}` is ``max_share``; the other modes keep their
+    relative sizes. Before ``start`` the mix is the base mix.
+    """
+
+    mode: str
+    start: dt.date
+    share_per_year: float
+    max_share: float
+
+
+@dataclass(frozen=True)
 class ExtraDatabase:
     r"""A further database observing the same world (e.g. a Europol-, CAID- or NCMEC-like one).
 
@@ -94,6 +111,13 @@ class Scenario:
     primary_inclusion: float = 1.0
     capture_dependence: float = 0.0
     extra_databases: tuple[ExtraDatabase, ...] = ()
+    late_regions: tuple[str, ...] = ()
+    late_hazard_ratio: float = 1.0
+    mode_shift: ModeShift | None = None
+    entry_lag_days: float = 0.0
+    entry_lag_dependence: float = 0.0
+    duplicate_share: float = 0.0
+    duplicate_lag_days: float = 365.0
     source: str = ""
 
     def replace(self, **changes: Any) -> Scenario:
@@ -109,6 +133,12 @@ class Scenario:
         out["calendar_effects"] = [
             {"from": e.start.isoformat(), "factor": e.factor} for e in self.calendar_effects
         ]
+        out["late_regions"] = list(self.late_regions)
+        out["mode_shift"] = (
+            None
+            if self.mode_shift is None
+            else dict(dataclasses.asdict(self.mode_shift), start=self.mode_shift.start.isoformat())
+        )
         out["extra_databases"] = [
             dict(dataclasses.asdict(d), start=d.start.isoformat(), regions=list(d.regions))
             for d in self.extra_databases
@@ -138,6 +168,10 @@ _LAYOUT: dict[str, dict[str, tuple[str, str]]] = {
         "name": ("database_name", "str"),
         "start": ("database_start", "date"),
         "inclusion": ("primary_inclusion", "share"),
+        "entry_lag_days": ("entry_lag_days", "nonneg"),
+        "entry_lag_dependence": ("entry_lag_dependence", "real"),
+        "duplicate_share": ("duplicate_share", "share"),
+        "duplicate_lag_days": ("duplicate_lag_days", "nonneg"),
     },
     "capture": {"dependence": ("capture_dependence", "nonneg")},
     "extra_databases": {},
@@ -145,12 +179,15 @@ _LAYOUT: dict[str, dict[str, tuple[str, str]]] = {
         "total": ("jurisdictions_total", "posint"),
         "schedule": ("schedule", "schedule"),
         "region_shares": ("region_shares", "shares:region"),
+        "late_regions": ("late_regions", "regions"),
+        "late_hazard_ratio": ("late_hazard_ratio", "positive"),
     },
     "victims": {
         "sex_shares": ("sex_shares", "shares:sex"),
         "age_band_shares": ("age_band_shares", "shares:age_band"),
         "production_mode_shares": ("production_mode_shares", "shares:production_mode"),
         "actively_traded_share": ("actively_traded_share", "share"),
+        "mode_shift": ("mode_shift", "mode_shift"),
     },
     "identification": {
         "never_identified": ("never_identified", "share"),
@@ -171,6 +208,13 @@ _OPTIONAL = {
     "inclusion",
     "dependence",
     "extends",
+    "late_regions",
+    "late_hazard_ratio",
+    "mode_shift",
+    "entry_lag_days",
+    "entry_lag_dependence",
+    "duplicate_share",
+    "duplicate_lag_days",
 }
 _EXTRA_DB_KEYS = {"name", "start", "regions", "inclusion", "entry_lag_days", "key_error_rate"}
 
@@ -187,7 +231,9 @@ def scenario_dir() -> Path:
 def available_scenarios() -> list[str]:
     """Names of the shipped scenarios."""
     return sorted(
-        p.stem for p in scenario_dir().glob("*.toml") if not p.stem.startswith("simstudy")
+        p.stem
+        for p in scenario_dir().glob("*.toml")
+        if not p.stem.startswith(("simstudy", "calibration"))
     )
 
 
@@ -260,6 +306,13 @@ def scenario_from_dict(raw: dict[str, Any], source: str = "<dict>") -> Scenario:
         "closure_per_year": 0.0,
         "primary_inclusion": 1.0,
         "capture_dependence": 0.0,
+        "late_regions": (),
+        "late_hazard_ratio": 1.0,
+        "mode_shift": None,
+        "entry_lag_days": 0.0,
+        "entry_lag_dependence": 0.0,
+        "duplicate_share": 0.0,
+        "duplicate_lag_days": 365.0,
     }
     for section, keys in _LAYOUT.items():
         for key, (field_name, _) in keys.items():
@@ -327,6 +380,28 @@ def _convert(value: Any, kind: str, key: str, source: str) -> Any:
                 raise ScenarioError(f"{source}: '{key}.{term}' must be a positive ratio")
             out[term] = float(ratio)
         return out
+    if kind == "regions":
+        if not isinstance(value, list) or not all(isinstance(r, str) for r in value):
+            raise fail("must be a list of region codes")
+        bad = [r for r in value if r not in CODE_LISTS["region"]]
+        if bad:
+            raise ScenarioError(
+                f"{source}: unknown region {bad[0]!r} in '{key}'; "
+                f"use one of {', '.join(CODE_LISTS['region'])}"
+            )
+        return tuple(value)
+    if kind == "mode_shift":
+        needed = {"mode", "from", "share_per_year", "max_share"}
+        if not isinstance(value, dict) or set(value) != needed:
+            raise fail("needs exactly the keys mode, from, share_per_year, max_share")
+        if value["mode"] not in CODE_LISTS["production_mode"]:
+            raise ScenarioError(
+                f"{source}: unknown code '{key}.mode' {value['mode']!r}; "
+                f"use one of {', '.join(CODE_LISTS['production_mode'])}"
+            )
+        rate = _convert(value["share_per_year"], "nonneg", f"{key}.share_per_year", source)
+        top = _convert(value["max_share"], "share", f"{key}.max_share", source)
+        return ModeShift(value["mode"], _date(value["from"], f"{key}.from", source), rate, top)
     if kind == "calendar_effects":
         if not isinstance(value, list):
             raise fail("must be an array of tables with 'from' and 'factor'")
@@ -426,3 +501,10 @@ def _check(s: Scenario, source: str) -> None:
         )
     if s.n_victims <= 0:
         raise ScenarioError(f"{source}: 'scenario.n_victims' must be positive")
+    if s.mode_shift is not None:
+        base = s.production_mode_shares.get(s.mode_shift.mode, 0.0)
+        if not base <= s.mode_shift.max_share < 1:
+            raise ScenarioError(
+                f"{source}: 'victims.mode_shift.max_share' must lie between the mode's base share "
+                f"({base:g}) and 1 (exclusive)"
+            )

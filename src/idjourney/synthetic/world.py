@@ -88,6 +88,44 @@ def _choice(rng: np.random.Generator, shares: dict[str, float], size: int) -> np
     return codes[rng.choice(len(codes), size=size, p=np.array(list(shares.values())))]
 
 
+def mode_probabilities(scenario: Scenario, first_day: np.ndarray) -> tuple[list[str], np.ndarray]:
+    r"""Production-mode codes and, per series, their probabilities (rows sum to 1).
+
+    Without ``scenario.mode_shift`` every row is ``production_mode_shares``. With it, a series
+    first seen on day :math:`d` (days since the history start) gives the shifting mode
+    :math:`\pi(d) = \min\{\pi_0 + r\max(0, d - d_0)/365.25, \pi_{\max}\}` and scales the
+    other modes by :math:`(1 - \pi(d))/(1 - \pi_0)` (see :class:`ModeShift`).
+    """
+    shares = dict(scenario.production_mode_shares)
+    shift = scenario.mode_shift
+    if shift is not None and shift.mode not in shares:
+        shares[shift.mode] = 0.0
+    codes = list(shares)
+    base = np.array([shares[c] for c in codes], dtype=float)
+    probs = np.broadcast_to(base, (len(first_day), len(codes))).copy()
+    if shift is not None:
+        k = codes.index(shift.mode)
+        start = _days(shift.start, scenario.history_start)
+        years = np.maximum(first_day - start, 0.0) / DAYS_PER_YEAR
+        share = np.minimum(base[k] + shift.share_per_year * years, shift.max_share)
+        others = np.delete(np.arange(len(codes)), k)
+        probs[:, others] = base[others] * ((1 - share) / (1 - base[k]))[:, None]
+        probs[:, k] = share
+    return codes, probs
+
+
+def _draw_rows(rng: np.random.Generator, codes: list[str], probs: np.ndarray) -> np.ndarray:
+    """One code per row of ``probs`` by inversion of one uniform each.
+
+    With identical rows this consumes the random stream exactly as ``rng.choice(..., p=row)``.
+    """
+    cdf = np.cumsum(probs, axis=1)
+    cdf /= cdf[:, -1:]
+    u = rng.random(len(probs))
+    index = (u[:, None] >= cdf).sum(axis=1)
+    return np.array(codes, dtype=object)[np.minimum(index, len(codes) - 1)]
+
+
 def _log_hazard_ratio(scenario: Scenario, columns: dict[str, np.ndarray]) -> np.ndarray:
     n = len(next(iter(columns.values())))
     eta = np.zeros(n)
@@ -164,6 +202,8 @@ def generate(scenario: Scenario, seed: int, n_victims: int | None = None) -> Wor
         _allocate(scenario.region_shares, scenario.jurisdictions_total), dtype=object
     )
     regions = regions[rng.permutation(len(regions))]
+    if scenario.late_regions:  # their jurisdictions connect last (order otherwise random)
+        regions = regions[np.argsort(np.isin(regions, scenario.late_regions), kind="stable")]
     conn_day = connection_days(scenario, origin)
     jur_codes = np.array([f"J{k:02d}" for k in range(1, scenario.jurisdictions_total + 1)])
 
@@ -183,7 +223,7 @@ def generate(scenario: Scenario, seed: int, n_victims: int | None = None) -> Wor
     u = rng.random(n_series)
     s_first = np.floor(np.log1p(u * np.expm1(g * span)) / g) if g > 0 else np.floor(u * span)
     s_jur = rng.integers(0, scenario.jurisdictions_total, n_series)
-    s_mode = _choice(rng, scenario.production_mode_shares, n_series)
+    s_mode = _draw_rows(rng, *mode_probabilities(scenario, s_first))
     s_traded = rng.random(n_series) < scenario.actively_traded_share
     s_reports = np.where(
         s_traded, 5 + rng.geometric(0.3, n_series) - 1, 1 + rng.binomial(3, 0.25, n_series)
@@ -203,6 +243,9 @@ def generate(scenario: Scenario, seed: int, n_victims: int | None = None) -> Wor
         "actively_traded": s_traded[series_of],
     }
     rate = np.exp(_log_hazard_ratio(scenario, cols)) * s_frailty[series_of]
+    if scenario.late_regions and scenario.late_hazard_ratio != 1.0:
+        late = np.isin(cols["region"], scenario.late_regions)
+        rate *= np.where(late, scenario.late_hazard_ratio, 1.0)
 
     # identification times (days since first seen) under calendar effects
     shape = scenario.weibull_shape
@@ -214,7 +257,8 @@ def generate(scenario: Scenario, seed: int, n_victims: int | None = None) -> Wor
     target = rng.exponential(1.0, n) / rate
     t_ident = _invert_cumulative_hazard(target, first, shape, scale, effects)
     never = s_never[series_of]
-    t_ident = np.where(never, np.inf, np.ceil(np.maximum(t_ident, 1e-9)))
+    t_latent = np.maximum(t_ident, 1e-9)  # identification time had the series been identifiable
+    t_ident = np.where(never, np.inf, np.ceil(t_latent))
     closure_rate = scenario.closure_per_year / DAYS_PER_YEAR
     t_close = (
         np.ceil(rng.exponential(1 / closure_rate, n)) if closure_rate > 0 else np.full(n, np.inf)
@@ -227,7 +271,17 @@ def generate(scenario: Scenario, seed: int, n_victims: int | None = None) -> Wor
     # observation by the primary database (and any further ones)
     db_start = _days(scenario.database_start, origin)
     j_conn = conn_day[jur]
-    at_risk = np.fmax(np.fmax(first, j_conn), db_start)  # nan when never connected
+    if scenario.entry_lag_days > 0:
+        # upload lag from first seen, scaled by (latent time / median)^dependence: with a
+        # non-zero dependence the truncation time depends on the identification time
+        lag_mean = scenario.entry_lag_days * (t_latent / scenario.median_days) ** (
+            scenario.entry_lag_dependence
+        )
+        entered_day = first + np.ceil(rng.exponential(1.0, n) * lag_mean)
+    else:
+        entered_day = first
+    available = np.fmax(entered_day, j_conn)  # the record's at-risk start before db start
+    at_risk = np.fmax(available, db_start)  # nan when never connected
     connected = ~np.isnan(j_conn) & (at_risk < extract_day)
     ident_day = first + t_ident
     close_day = first + t_close
@@ -318,9 +372,29 @@ def generate(scenario: Scenario, seed: int, n_victims: int | None = None) -> Wor
         return frame
 
     link_key = _keys("L", np.arange(1, n + 1), 7)
-    exports = {
-        scenario.database_name: export(scenario.database_name, in_db, victim_key, first, j_conn)
-    }
+    name = scenario.database_name
+    primary_conn = available if scenario.entry_lag_days > 0 else j_conn
+    exports = {name: export(name, in_db, victim_key, first, primary_conn)}
+    if scenario.duplicate_share > 0:
+        # the same child in a second series of the same database, entered later
+        duplicated = rng.random(n) < scenario.duplicate_share
+        dup_lag = np.ceil(rng.exponential(scenario.duplicate_lag_days, n))
+        dup_first = first + dup_lag
+        dup_risk = np.fmax(np.fmax(dup_first, j_conn), db_start)
+        dup_ok = duplicated & ~np.isnan(j_conn) & (dup_risk < extract_day)
+        dup_ok &= (ident_day > dup_risk) & (close_day > dup_risk)
+        dup_in_db = dup_ok & held(scenario.primary_inclusion)
+        saved_series = series_key
+        series_key = _keys("SD", np.arange(1, n + 1), 7)
+        duplicates = export(
+            scenario.database_name, dup_in_db, _keys("VD", np.arange(1, n + 1), 7), dup_first,
+            j_conn,
+        )  # fmt: skip
+        series_key = saved_series
+        exports[scenario.database_name] = pd.concat(
+            [exports[scenario.database_name], duplicates], ignore_index=True
+        )
+        truth["duplicate_in_database"] = dup_in_db
     for db in scenario.extra_databases:
         start_j = float(_days(db.start, origin))
         lag = np.ceil(rng.exponential(db.entry_lag_days, n)) if db.entry_lag_days > 0 else 0.0
