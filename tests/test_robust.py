@@ -87,16 +87,16 @@ def test_greenwood_stays_the_default_without_cluster() -> None:
     assert km.variance_ == "greenwood"
     assert km.n_clusters_ is None
     np.testing.assert_array_equal(km.survival_["std_err"], km.table_.std_err)
-    assert km.survival_estimate(5).extra["variance"] == "greenwood"
+    assert km.survival_estimate(5).extra["variance_method"] == "greenwood"
 
 
 def test_robust_fit_names_the_method() -> None:
     time, event, entry, weight, cluster = _clustered_data(2)
     km = KaplanMeier().fit(time, event, entry, weight, cluster=cluster)
     assert km.variance_ == "robust"
-    assert km.survival_estimate(5).extra["variance"] == "robust"
+    assert km.survival_estimate(5).extra["variance_method"] == "robust"
     assert "variance=robust" in repr(km)
-    assert km.survival_estimate(5).to_dict()["extra"] == {"variance": "robust"}
+    assert km.survival_estimate(5).to_dict()["extra"] == {"variance_method": "robust"}
 
 
 # --------------------------------------------------------------------------- cross-checks
@@ -200,3 +200,101 @@ def test_one_cluster_holding_everything_has_zero_variance(seed: int) -> None:
     assert np.all(km.survival_["std_err"].to_numpy() <= 1e-7)
     for t in km.table_.time:
         assert abs(km.influence_at(t).sum()) <= 1e-12
+
+
+# --------------------------------------------------------------------------- AJ and RMST
+
+
+def _competing_data(seed: int, n: int = 80, n_clusters: int = 12):
+    rng = np.random.default_rng(seed)
+    time, _, entry, weight, cluster = _clustered_data(seed, n=n, n_clusters=n_clusters)
+    status = rng.choice([0, 1, 2], size=n, p=[0.25, 0.5, 0.25])
+    return time, status, entry, weight, cluster
+
+
+def test_aj_bad_cluster_is_named() -> None:
+    from idjourney.survival import AalenJohansen
+
+    with pytest.raises(SurvivalDataError, match=r"'cluster' has 2 labels .* 4 rows"):
+        AalenJohansen().fit([1, 2, 3, 4], [1, 2, 0, 1], cluster=["a", "b"])
+    with pytest.raises(SurvivalDataError, match=r"'cluster' is missing at row 2"):
+        AalenJohansen().fit([1, 2, 3, 4], [1, 2, 0, 1], cluster=["a", None, "b", "b"])
+
+
+def test_aj_default_stays_delta_method() -> None:
+    from idjourney.survival import AalenJohansen
+
+    time, status, _, _, cluster = _competing_data(7)
+    plain = AalenJohansen().fit(time, status)
+    robust = AalenJohansen().fit(time, status, cluster=cluster)
+    assert plain.variance_ == "delta-method" and plain.cluster_ is None
+    assert robust.variance_ == "robust" and robust.n_clusters_ == np.unique(cluster).size
+    pd.testing.assert_frame_equal(
+        plain.cumulative_incidence_, robust.cumulative_incidence_, check_exact=True
+    )
+
+
+def test_aj_influence_is_the_weight_derivative() -> None:
+    from idjourney.survival import AalenJohansen
+
+    time, status, entry, weight, cluster = _competing_data(8, n=50)
+    aj = AalenJohansen().fit(time, status, entry, weight, cluster=cluster)
+    t, h = 7.0, 1e-6
+    for outcome in (1, 2):
+        influence = aj.influence_at(t, outcome)
+        for i in (0, 11, 29, 49):
+            up, down = weight.copy(), weight.copy()
+            up[i] += h
+            down[i] -= h
+            f_up = AalenJohansen().fit(time, status, entry, up).predict([t]).iloc[0][outcome]
+            f_down = AalenJohansen().fit(time, status, entry, down).predict([t]).iloc[0][outcome]
+            numeric = weight[i] * (f_up - f_down) / (2 * h)
+            assert influence[i] == pytest.approx(numeric, rel=1e-6, abs=1e-9)
+
+
+def test_aj_with_one_outcome_is_one_minus_km() -> None:
+    """One outcome: F = 1 - S and the robust SEs agree (second implementation)."""
+    from idjourney.survival import AalenJohansen
+
+    time, event, entry, weight, cluster = _clustered_data(9)
+    km = KaplanMeier().fit(time, event, entry, weight, cluster=cluster)
+    aj = AalenJohansen().fit(time, event.astype(int), entry, weight, cluster=cluster)
+    np.testing.assert_allclose(
+        aj.cumulative_incidence_[1].to_numpy(), 1 - km.survival_["survival"], atol=1e-14
+    )
+    np.testing.assert_allclose(
+        aj.standard_errors_[1].to_numpy(), km.survival_["std_err"].to_numpy(), rtol=1e-9
+    )
+
+
+def test_rmst_influence_is_the_weight_derivative() -> None:
+    from idjourney.survival import rmst
+    from idjourney.survival.rmst import rmst_influence
+
+    time, event, entry, weight, cluster = _clustered_data(10, n=60)
+    km = KaplanMeier().fit(time, event, entry, weight, cluster=cluster)
+    tau, h = 9.5, 1e-6
+    influence = rmst_influence(km, tau)
+    for i in (0, 13, 42, 59):
+        up, down = weight.copy(), weight.copy()
+        up[i] += h
+        down[i] -= h
+        mu_up = rmst(KaplanMeier().fit(time, event, entry, up), tau).estimate
+        mu_down = rmst(KaplanMeier().fit(time, event, entry, down), tau).estimate
+        assert influence[i] == pytest.approx(weight[i] * (mu_up - mu_down) / (2 * h), rel=1e-6)
+    se = float(np.sqrt((cluster_sums(influence, cluster) ** 2).sum()))
+    assert rmst(km, tau).se == pytest.approx(se, rel=1e-12)
+    assert rmst(km, tau).extra["variance_method"] == "robust"
+
+
+def test_rmst_cluster_needs_row_data() -> None:
+    from idjourney.survival import rmst
+
+    time, event, _, _, cluster = _clustered_data(11, truncated=False)
+    km = KaplanMeier().fit(time, event)
+    assert rmst(km, 5).extra["variance_method"] == "greenwood"
+    assert rmst(km, 5, cluster=cluster).extra["variance_method"] == "robust"
+    with pytest.raises(SurvivalDataError, match="row-level data"):
+        rmst(km.table_, 5, cluster=cluster)
+    with pytest.raises(SurvivalDataError, match="has 3 labels"):
+        rmst(km, 5, cluster=["a", "b", "c"])

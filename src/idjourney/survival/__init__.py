@@ -25,7 +25,7 @@ from idjourney.survival.errors import (
 )
 from idjourney.survival.km import KaplanMeier, KMTable, confidence_band, km_table
 from idjourney.survival.logrank import LogrankResult, logrank_test, logrank_test_table
-from idjourney.survival.rmst import rmst, rmst_difference
+from idjourney.survival.rmst import rmst, rmst_difference, rmst_influence
 from idjourney.survival.zph import cox_zph
 
 __all__ = [
@@ -58,6 +58,7 @@ __all__ = [
     "logrank_test_table",
     "rmst",
     "rmst_difference",
+    "rmst_influence",
     "subdistribution_weights",
     "weighted_km_steps",
 ]

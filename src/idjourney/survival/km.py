@@ -580,7 +580,7 @@ class KaplanMeier:
                 1 - self.alpha,
                 n=round(self.n_),
                 label="S(t)",
-                extra={"variance": self.variance_},
+                extra={"variance_method": self.variance_},
             )
         row = self.survival_.iloc[position]
         return Estimate(
@@ -593,7 +593,7 @@ class KaplanMeier:
             n_at_risk=round(float(row["at_risk"])),
             events=round(float(self.table_.n_event[: position + 1].sum())),
             label=f"S({time:g})",
-            extra={"variance": self.variance_},
+            extra={"variance_method": self.variance_},
         )
 
     def median_estimate(self) -> Estimate:
@@ -612,7 +612,7 @@ class KaplanMeier:
             n=round(self.n_),
             events=round(self.events_),
             label="median",
-            extra={"variance": self.variance_},
+            extra={"variance_method": self.variance_},
         )
 
     def __repr__(self) -> str:
