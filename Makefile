@@ -41,6 +41,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_survival.py
 	$(BIN)/python benchmarks/bench_bootstrap.py
 	$(BIN)/python benchmarks/bench_simstudy.py
+	$(BIN)/python benchmarks/bench_robust.py
 
 # Regenerate the R reference values in tests/data/r/ (committed; `make test` never needs R).
 # Needs R with survival, cmprsk and etm, e.g. on Debian/Ubuntu:

@@ -153,9 +153,24 @@ def test_whole_curve_variance_equals_direct_influence_on_larger_data() -> None:
     """The O(n log n) whole-curve form and the direct per-row influence agree (1e-8)."""
     time, event, entry, weight, cluster = _clustered_data(5, n=5000, n_clusters=600)
     km = KaplanMeier().fit(time, event, entry, weight, cluster=cluster)
+    curve = km.survival_
     for t in km.table_.time:
         direct = float(np.sqrt((cluster_sums(km.influence_at(t), cluster) ** 2).sum()))
-        assert km.survival_estimate(t).se == pytest.approx(direct, rel=1e-8)
+        assert curve.loc[t, "std_err"] == pytest.approx(direct, rel=1e-8)
+
+
+@pytest.mark.parametrize("ci", ["log", "log-log", "plain"])
+def test_point_estimate_is_the_same_before_and_after_the_curve_is_built(ci: str) -> None:
+    """survival_estimate(t) uses the influence at t until survival_ is built, then the curve."""
+    time, event, entry, weight, cluster = _clustered_data(6, n=400, n_clusters=50)
+    km = KaplanMeier(ci=ci).fit(time, event, entry, weight, cluster=cluster)
+    before = [km.survival_estimate(t) for t in (0.5, 3.0, 7.5, 19.0, 25.0)]
+    km.survival_  # noqa: B018 - builds the whole robust curve
+    after = [km.survival_estimate(t) for t in (0.5, 3.0, 7.5, 19.0, 25.0)]
+    for a, b in zip(before, after, strict=True):
+        assert a.estimate == b.estimate and a.n_at_risk == b.n_at_risk
+        for field in ("se", "lower", "upper"):
+            assert getattr(a, field) == pytest.approx(getattr(b, field), rel=1e-9, abs=1e-15)
 
 
 # --------------------------------------------------------------------------- properties
@@ -298,3 +313,43 @@ def test_rmst_cluster_needs_row_data() -> None:
         rmst(km.table_, 5, cluster=cluster)
     with pytest.raises(SurvivalDataError, match="has 3 labels"):
         rmst(km, 5, cluster=["a", "b", "c"])
+
+
+def test_cluster_codes_can_be_factorized_once_and_taken() -> None:
+    """A ClusterCodes from check_cluster (or .take of it) gives the same fit as the labels."""
+    from idjourney.survival import check_cluster
+
+    time, event, entry, weight, cluster = _clustered_data(12, n=200, n_clusters=30)
+    labels = np.array([f"SYN-S{c}" for c in cluster], dtype=object)
+    codes = check_cluster(labels, labels.size, "series_id")
+    mask = time > 3
+    by_labels = KaplanMeier().fit(
+        time[mask], event[mask], entry[mask], weight[mask], cluster=labels[mask]
+    )
+    by_codes = KaplanMeier().fit(
+        time[mask], event[mask], entry[mask], weight[mask], cluster=codes.take(mask)
+    )
+    np.testing.assert_array_equal(by_codes.survival_["std_err"], by_labels.survival_["std_err"])
+    assert by_codes.n_clusters_ == by_labels.n_clusters_ == np.unique(cluster[mask]).size
+    with pytest.raises(SurvivalDataError, match="'series_id' has 200 labels"):
+        KaplanMeier().fit(time[mask], event[mask], cluster=codes)
+
+
+@pytest.mark.parametrize("kind", ["object", "string", "category", "int"])
+def test_cluster_column_dtypes_give_the_same_codes(kind: str) -> None:
+    from idjourney.survival import check_cluster
+
+    raw = ["b", "a", None, "b", "c"]
+    if kind == "int":
+        series = pd.Series([2, 1, None, 2, 3], dtype="Int64")
+    elif kind == "category":
+        series = pd.Series(pd.Categorical(raw, categories=["z", "a", "b", "c"]))
+    else:
+        series = pd.Series(raw, dtype=kind)
+    with pytest.raises(SurvivalDataError, match="missing at row 3"):
+        check_cluster(series, 5, "series_id")
+    codes = check_cluster(series.dropna(), 4, "series_id")
+    assert codes.n_clusters == 3
+    groups = pd.Series(codes.codes).groupby(codes.codes).size().sort_index().tolist()
+    assert sorted(groups) == [1, 1, 2]
+    assert codes.codes[0] == codes.codes[2]

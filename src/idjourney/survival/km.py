@@ -217,6 +217,28 @@ def _km_from_arrays(data: SurvivalArrays) -> KMTable:
     return _finish(time, n_risk, n_event, n_total - n_event)
 
 
+_LOOKUP_LIMIT = 10_000_000  # integer days up to ~27,000 years: a lookup table of <= 80 MB
+
+
+def time_index(times: np.ndarray, values: np.ndarray, side: Literal["left", "right"]) -> np.ndarray:
+    """``np.searchsorted(times, values, side)``, fast for whole-day values.
+
+    Durations and entry times are whole days in practice; then a lookup table
+    over ``0 .. max`` (small, cache-resident) replaces a binary search per row,
+    which on 1e6 rows is several times faster.  Any other input falls back to
+    ``np.searchsorted``.
+    """
+    if values.size == 0:
+        return np.zeros(0, dtype=np.int64)
+    high = float(values.max())
+    if values.min() >= 0 and high <= _LOOKUP_LIMIT and high < 4 * values.size:
+        whole = values.astype(np.int64)
+        if np.array_equal(whole, values):
+            lookup = np.searchsorted(times, np.arange(int(high) + 1, dtype=np.float64), side=side)
+            return lookup[whole]
+    return np.searchsorted(times, values, side=side)
+
+
 @dataclass(frozen=True)
 class KMInfluenceBasis:
     r"""Per-time and per-row pieces of the Kaplan–Meier influence.
@@ -252,12 +274,12 @@ class KMInfluenceBasis:
         remaining = np.where(valid, n_risk - n_event, 1.0)
         a = np.where(valid, 1.0 / remaining, 0.0)
         b_cum = np.cumsum(np.where(valid, n_event / (n_risk * remaining), 0.0))
-        stop = np.searchsorted(table.time, data.duration, side="left")
+        stop = time_index(table.time, data.duration, side="left")
         if data.entry is None:
             start = np.zeros(data.n, dtype=np.int64)
             b_entry = np.zeros(data.n)
         else:
-            start = np.searchsorted(table.time, data.entry, side="right")
+            start = time_index(table.time, data.entry, side="right")
             b_entry = np.where(start > 0, b_cum[np.maximum(start - 1, 0)], 0.0)
         return cls(a, b_cum, start, stop, b_entry, data.weights_or_ones(), data.event)
 
@@ -475,20 +497,25 @@ class KaplanMeier:
         self._data = data
         self.cluster_ = clusters
         self.n_clusters_ = None if clusters is None else clusters.n_clusters
+        self.table_ = table
+        self.n_ = float(data.n if data.weight is None else data.weight.sum())
+        self.events_ = float(table.n_event.sum())
+        self.median_ = curve_quantile(table.time, table.survival)
+        self._basis: KMInfluenceBasis | None = None
+        self._curve: pd.DataFrame | None = None
         if clusters is None:
             self.variance_: VarianceMethod = "greenwood"
-            log_variance = table.greenwood
-            std_err = table.std_err
-            self._basis: KMInfluenceBasis | None = None
+            self._set_curve(table.greenwood, table.std_err)
         else:
+            # the whole robust curve is built on first use of survival_ / median_ci_;
+            # survival_estimate(t) needs only the influence at t
             self.variance_ = "robust"
-            self._basis = KMInfluenceBasis.build(table, data)
-            log_variance = self._basis.robust_log_variance(clusters)
-            log_variance[table.survival == 0] = 0.0
-            std_err = table.survival * np.sqrt(log_variance)
+        return self
+
+    def _set_curve(self, log_variance: np.ndarray, std_err: np.ndarray) -> None:
+        table = self.table_
         lower, upper = confidence_band(table.survival, log_variance, self.ci, self.alpha)
-        self.table_ = table
-        self.survival_ = pd.DataFrame(
+        self._curve = pd.DataFrame(
             {
                 "survival": table.survival,
                 "std_err": std_err,
@@ -500,15 +527,36 @@ class KaplanMeier:
             },
             index=pd.Index(table.time, name="time"),
         )
-        self.n_ = float(data.n if data.weight is None else data.weight.sum())
-        self.events_ = float(table.n_event.sum())
-        self.median_ = curve_quantile(table.time, table.survival)
         undefined = table.survival == 0  # R's band is NA there
-        self.median_ci_ = (
+        self._median_ci = (
             curve_quantile(table.time, np.where(undefined, np.nan, lower)),
             curve_quantile(table.time, np.where(undefined, np.nan, upper)),
         )
-        return self
+
+    def _robust_curve(self) -> None:
+        assert self.cluster_ is not None
+        table = self.table_
+        basis = self._basis if self._basis is not None else self._build_basis()
+        log_variance = basis.robust_log_variance(self.cluster_)
+        log_variance[table.survival == 0] = 0.0
+        self._set_curve(log_variance, table.survival * np.sqrt(log_variance))
+
+    @property
+    def survival_(self) -> pd.DataFrame:
+        """The curve table (see the class docstring)."""
+        self._check_fitted()
+        if self._curve is None:
+            self._robust_curve()
+        assert self._curve is not None
+        return self._curve
+
+    @property
+    def median_ci_(self) -> tuple[float, float]:
+        """Confidence interval of the median (R's rule on the pointwise band)."""
+        self._check_fitted()
+        if self._curve is None:
+            self._robust_curve()
+        return self._median_ci
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "table_"):
@@ -582,15 +630,26 @@ class KaplanMeier:
                 label="S(t)",
                 extra={"variance_method": self.variance_},
             )
-        row = self.survival_.iloc[position]
+        if self._curve is not None:
+            row = self._curve.iloc[position]
+            s_t, se, lower, upper = (
+                float(row[c]) for c in ("survival", "std_err", "lower", "upper")
+            )
+        else:  # robust, whole curve not built: the influence at this time only
+            s_t = float(self.table_.survival[position])
+            assert self.cluster_ is not None
+            se = float(np.sqrt(self.cluster_.variance(self.influence_at(time)))) if s_t > 0 else 0.0
+            log_var = np.array([(se / s_t) ** 2 if s_t > 0 else 0.0])
+            low, up = confidence_band(np.array([s_t]), log_var, self.ci, self.alpha)
+            lower, upper = float(low[0]), float(up[0])
         return Estimate(
-            float(row["survival"]),
-            float(row["std_err"]),
-            float(row["lower"]),
-            float(row["upper"]),
+            s_t,
+            se,
+            lower,
+            upper,
             level=1 - self.alpha,
             n=round(self.n_),
-            n_at_risk=round(float(row["at_risk"])),
+            n_at_risk=round(float(self.table_.n_risk[position])),
             events=round(float(self.table_.n_event[: position + 1].sum())),
             label=f"S({time:g})",
             extra={"variance_method": self.variance_},
