@@ -353,3 +353,32 @@ def test_cluster_column_dtypes_give_the_same_codes(kind: str) -> None:
     groups = pd.Series(codes.codes).groupby(codes.codes).size().sort_index().tolist()
     assert sorted(groups) == [1, 1, 2]
     assert codes.codes[0] == codes.codes[2]
+
+
+def test_rmst_difference_with_cluster_accounts_for_shared_series() -> None:
+    """Groups split within series: robust SE of the difference from D_a - D_b by cluster.
+
+    Cross-checks: each group's SE equals rmst() on that group with its clusters; with
+    every series wholly in one group the covariance is 0 and the SE is the hypot of the
+    two; with mixed series it differs from the hypot.
+    """
+    from idjourney.survival import rmst, rmst_difference
+
+    time, event, entry, _, cluster = _clustered_data(13, n=400, n_clusters=40)
+    rng = np.random.default_rng(2013)  # not the data's seed: arms must mix within series
+    table = pd.DataFrame(
+        {"duration": time, "event": event.astype(int), "entry": entry, "series": cluster}
+    )
+    table["arm"] = rng.integers(0, 2, len(table))  # mixed within series
+    diff = rmst_difference(table, 8, "arm", cluster="series")
+    assert diff.extra["variance_method"] == "robust"
+    for arm in (0, 1):
+        part = table[table["arm"] == arm]
+        alone = rmst(part, 8, cluster="series")
+        assert diff.extra["groups"][arm].se == pytest.approx(alone.se, rel=1e-12)
+    independent = float(np.hypot(diff.extra["groups"][0].se, diff.extra["groups"][1].se))
+    assert diff.se != pytest.approx(independent, rel=1e-3)
+    table["arm"] = (table["series"] % 2).astype(int)  # each series in one arm
+    split = rmst_difference(table, 8, "arm", cluster="series")
+    hypot = float(np.hypot(split.extra["groups"][0].se, split.extra["groups"][1].se))
+    assert split.se == pytest.approx(hypot, rel=1e-10)

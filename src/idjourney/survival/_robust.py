@@ -113,13 +113,20 @@ def _describe_rows(mask: np.ndarray, index: Sequence[Any] | None) -> str:
     """'rows 3, 5' (1-based positions), with the row labels when an index is given."""
     positions = np.flatnonzero(mask)
     shown = positions[:_MAX_ROWS_SHOWN]
-    if index is None:
+    default = isinstance(index, pd.RangeIndex) and index.start == 0 and index.step == 1
+    if index is None or default:
         names = [str(int(p) + 1) for p in shown]
     else:
         names = [f"{int(p) + 1} (label {index[int(p)]})" for p in shown]
     more = f" and {positions.size - shown.size} more" if positions.size > shown.size else ""
     plural = "s" if positions.size > 1 else ""
     return f"row{plural} {', '.join(names)}{more}"
+
+
+def cluster_name(cluster: Any, default: str = "cluster") -> str:
+    """The name to use in messages: a Series' own name when it has one."""
+    name = getattr(cluster, "name", None)
+    return name if isinstance(cluster, pd.Series) and isinstance(name, str) else default
 
 
 def check_cluster(

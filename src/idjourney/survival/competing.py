@@ -21,6 +21,7 @@ from scipy import stats
 from idjourney.survival._robust import (
     ClusterCodes,
     check_cluster,
+    cluster_name,
     grouped_quadratic_form,
     quadratic_at,
 )
@@ -276,7 +277,9 @@ class AalenJohansen:
             entry = None  # an all-zero entry column means no delayed entry
         start = _as_entry(entry, time)
         weight = _as_weights(weights, time.size)
-        clusters = None if cluster is None else check_cluster(cluster, time.size, "cluster")
+        clusters = (
+            None if cluster is None else check_cluster(cluster, time.size, cluster_name(cluster))
+        )
         outcomes = np.unique(codes[codes > 0])
         if outcomes.size == 0:
             raise SurvivalDataError(

@@ -54,6 +54,7 @@ from idjourney.survival._data import (
 from idjourney.survival._robust import (
     ClusterCodes,
     check_cluster,
+    cluster_name,
     grouped_quadratic_form,
     quadratic_at,
 )
@@ -463,7 +464,9 @@ class KaplanMeier:
         variance to the cluster-robust one; without it Greenwood is used.
         """
         data = check_survival_data(durations, events, entry, weights)
-        clusters = None if cluster is None else check_cluster(cluster, data.n, "cluster")
+        clusters = (
+            None if cluster is None else check_cluster(cluster, data.n, cluster_name(cluster))
+        )
         return self._fit_arrays(data, clusters)
 
     def fit_table(

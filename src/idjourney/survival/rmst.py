@@ -274,6 +274,7 @@ def rmst_difference(
     duration_col: str = DURATION_COL,
     event_col: str = EVENT_COL,
     entry_col: str | None = ENTRY_COL,
+    cluster: Any = None,
     level: float = 0.95,
 ) -> Estimate:
     r"""Difference in RMST between two groups, :math:`\hat\mu_a(\tau) - \hat\mu_b(\tau)`.
@@ -296,6 +297,12 @@ def rmst_difference(
         ``arm=0`` as in survRM2).
     duration_col, event_col, entry_col, level
         As in :func:`rmst`.
+    cluster : str or array-like, optional
+        Cluster of each row (column name or labels).  Then every SE is
+        cluster-robust and the two groups are *not* taken as independent: a
+        series with victims in both groups makes their RMSTs correlated, so the
+        difference uses the influence :math:`D^a_i - D^b_i` summed within
+        clusters (and the log ratio :math:`D^a_i/\hat\mu_a - D^b_i/\hat\mu_b`).
 
     Returns
     -------
@@ -334,7 +341,19 @@ def rmst_difference(
         a, b = levels
         if a == b:
             raise SurvivalDataError(f"levels must be two different groups; got {levels!r}")
+    clusters = None
+    if cluster is not None:
+        if isinstance(cluster, str):
+            if cluster not in data.columns:
+                raise SurvivalDataError(
+                    f"cluster column {cluster!r} is not in the data; available: "
+                    f"{list(data.columns)[:20]}"
+                )
+            clusters = check_cluster(data[cluster], len(data), cluster, index=data.index)
+        else:
+            clusters = check_cluster(cluster, len(data), "cluster", index=data.index)
     per_group: dict[Any, Estimate] = {}
+    influence: dict[Any, np.ndarray] = {}
     for g in (a, b):
         mask = (labels == g).to_numpy()
         if not mask.any():
@@ -342,8 +361,19 @@ def rmst_difference(
                 f"group {g!r} of {name!r} has no subjects; groups present: "
                 f"{sorted(map(str, present))}"
             )
-        table, n = _table_from(data.loc[mask], duration_col, event_col, entry_col)
+        part = data.loc[mask]
+        table, n = _table_from(part, duration_col, event_col, entry_col)
         est, var, at_start, events = _rmst_from_table(table, float(tau), f"group {g!r}")
+        extra: dict[str, Any] = {"tau": float(tau), "variance_method": "greenwood"}
+        if clusters is not None:
+            arrays = arrays_from_table(part, duration_col, event_col, _entry(part, entry_col))
+            km = KaplanMeier()._fit_arrays(arrays, clusters.take(mask))
+            full = np.zeros(len(data))
+            full[mask] = rmst_influence(km, float(tau))
+            influence[g] = full
+            var = float(clusters.variance(full))
+            extra.update(variance_method="robust", n_clusters=clusters.take(mask).n_clusters)
+        extra["variance"] = var
         per_group[g] = Estimate.from_normal(
             est,
             float(np.sqrt(var)),
@@ -353,14 +383,19 @@ def rmst_difference(
             events=events,
             followup_days=float(tau),
             label=f"RMST to {tau:g} ({name}={g})",
-            extra={"tau": float(tau), "variance": var},
+            extra=extra,
         )
     ea, eb = per_group[a], per_group[b]
     diff = ea.estimate - eb.estimate
-    se = float(np.hypot(ea.se, eb.se))
+    if clusters is None:
+        se = float(np.hypot(ea.se, eb.se))
+        se_log = float(np.sqrt((ea.se / ea.estimate) ** 2 + (eb.se / eb.estimate) ** 2))
+    else:
+        se = float(np.sqrt(clusters.variance(influence[a] - influence[b])))
+        log_influence = influence[a] / ea.estimate - influence[b] / eb.estimate
+        se_log = float(np.sqrt(clusters.variance(log_influence)))
     p_value = float(2 * stats.norm.sf(abs(diff) / se)) if se > 0 else float("nan")
     log_ratio = np.log(ea.estimate / eb.estimate)
-    se_log = float(np.sqrt((ea.se / ea.estimate) ** 2 + (eb.se / eb.estimate) ** 2))
     z = float(stats.norm.ppf(0.5 + level / 2))
     ratio = Estimate(
         float(np.exp(log_ratio)),
@@ -379,5 +414,11 @@ def rmst_difference(
         events=(ea.events or 0) + (eb.events or 0),
         followup_days=float(tau),
         label=f"RMST difference to {tau:g} ({name}: {a} - {b})",
-        extra={"groups": {a: ea, b: eb}, "ratio": ratio, "p_value": p_value, "tau": float(tau)},
+        extra={
+            "groups": {a: ea, b: eb},
+            "ratio": ratio,
+            "p_value": p_value,
+            "tau": float(tau),
+            "variance_method": "greenwood" if clusters is None else "robust",
+        },
     )
