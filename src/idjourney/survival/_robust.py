@@ -253,9 +253,11 @@ def grouped_quadratic_form(
     :math:`\phi(t)^\top a_i(t)` for a common basis :math:`\phi`, the robust
     variance at :math:`t_k` is :math:`\phi(t_k)^\top M(t_k) \phi(t_k)`.
 
-    Each row changes its cluster's :math:`A_c` twice, so :math:`M` changes at
-    :math:`2n` events: sort them by time once, take running sums within
-    clusters (pandas' grouped cumsum) and accumulate the change of
+    Each row changes its cluster's :math:`A_c` at most twice, so :math:`M`
+    changes at most at :math:`2n` events (rows at risk from the first time
+    are pooled into one starting event per cluster): sort them by time once
+    (a radix sort of 16-bit time indices), take running sums within clusters
+    (pandas' grouped cumsum) and accumulate the change of
     :math:`A_c A_c^\top` at each time, O(n log n).
 
     Returns
@@ -263,22 +265,39 @@ def grouped_quadratic_form(
     ndarray, shape (n_times, p, p)
     """
     p = start_coef.shape[1]
-    position = np.concatenate([start, stop])
+    n_clusters = int(codes.max()) + 1 if codes.size else 0
+    # rows at risk from the first time: one initial event per cluster instead of one per row
+    from_first = start == 0
+    later = ~from_first
+    initial = [
+        np.bincount(codes[from_first], weights=start_coef[from_first, j], minlength=n_clusters)
+        for j in range(p)
+    ]
+    position = np.concatenate(
+        [np.zeros(n_clusters, dtype=np.int64), start[later], np.asarray(stop, dtype=np.int64)]
+    )
+    cluster = np.concatenate([np.arange(n_clusters), codes[later], codes]).astype(np.int32)
+    delta = [
+        np.concatenate([initial[j], start_coef[later, j], stop_coef[:, j] - start_coef[:, j]])
+        for j in range(p)
+    ]
     if n_times < np.iinfo(np.uint16).max:
         position = position.astype(np.uint16)  # numpy sorts 16-bit keys by radix, O(n)
-    delta = np.concatenate([start_coef, stop_coef - start_coef])
-    cluster = np.concatenate([codes, codes])
     order = np.argsort(position, kind="stable")
-    position, delta, cluster = position[order], delta[order], cluster[order]
+    position, cluster = position[order], cluster[order]
+    delta = [column[order] for column in delta]
     applies = position < n_times
     if not applies.all():
-        position, delta, cluster = position[applies], delta[applies], cluster[applies]
-    after = pd.DataFrame(delta).groupby(cluster, sort=False).cumsum().to_numpy()
-    before = after - delta
+        position, cluster = position[applies], cluster[applies]
+        delta = [column[applies] for column in delta]
+    running = pd.DataFrame(dict(enumerate(delta)), copy=False)
+    after = running.groupby(cluster, sort=False).cumsum().to_numpy()
     out = np.empty((n_times, p, p))
     for a in range(p):  # p <= 3: a handful of columns, never rows, clusters or times
+        before_a = after[:, a] - delta[a]
         for b in range(a, p):
-            change = after[:, a] * after[:, b] - before[:, a] * before[:, b]
+            before_b = after[:, b] - delta[b]
+            change = after[:, a] * after[:, b] - before_a * before_b
             total = np.cumsum(np.bincount(position, weights=change, minlength=n_times))
             total = total[:n_times]
             out[:, a, b] = total
