@@ -384,3 +384,28 @@ def test_rmst_difference_with_cluster_accounts_for_shared_series() -> None:
     split = rmst_difference(table, 8, "arm", cluster="series")
     hypot = float(np.hypot(split.extra["groups"][0].se, split.extra["groups"][1].se))
     assert split.se == pytest.approx(hypot, rel=1e-10)
+
+
+@settings(max_examples=20, deadline=None)
+@given(seed=st.integers(0, 10_000), truncated=st.booleans())
+def test_aj_robust_se_invariant_to_row_order_and_labels(seed: int, truncated: bool) -> None:
+    from idjourney.survival import AalenJohansen
+
+    time, status, entry, weight, cluster = _competing_data(seed, n=60, n_clusters=8)
+    entry = entry if truncated else None
+    base = AalenJohansen().fit(time, status, entry, weight, cluster=cluster).standard_errors_
+    rng = np.random.default_rng(seed + 7)
+    order = rng.permutation(time.size)
+    relabel = np.array([f"series-{v}" for v in rng.permutation(12)])[cluster]
+    other = (
+        AalenJohansen()
+        .fit(
+            time[order],
+            status[order],
+            None if entry is None else entry[order],
+            weight[order],
+            cluster=relabel[order],
+        )
+        .standard_errors_
+    )
+    np.testing.assert_allclose(other.to_numpy(), base.to_numpy(), rtol=1e-9, atol=1e-12)
