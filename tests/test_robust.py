@@ -409,3 +409,27 @@ def test_aj_robust_se_invariant_to_row_order_and_labels(seed: int, truncated: bo
         .standard_errors_
     )
     np.testing.assert_allclose(other.to_numpy(), base.to_numpy(), rtol=1e-9, atol=1e-12)
+
+
+def test_covariance_of_two_cohorts_from_padded_influence() -> None:
+    """Two subsets sharing series: padded influences summed with the parent codes give the
+    joint covariance; its diagonal equals each subset's own robust variance."""
+    from idjourney.survival import check_cluster
+
+    time, event, entry, weight, cluster = _clustered_data(14, n=300, n_clusters=25)
+    codes = check_cluster(cluster, cluster.size, "series")
+    cohort = np.arange(300) % 2 == 0
+    padded = []
+    for mask in (cohort, ~cohort):
+        km = KaplanMeier().fit(
+            time[mask], event[mask], entry[mask], weight[mask], cluster=codes.take(mask)
+        )
+        full = np.zeros(300)
+        full[mask] = km.influence_at(6.0)
+        padded.append(full)
+        own = km.survival_estimate(6.0).se ** 2
+        assert float(codes.variance(full)) == pytest.approx(own, rel=1e-10)
+    sums = np.column_stack([codes.sums(d) for d in padded])
+    covariance = sums.T @ sums
+    assert covariance[0, 1] != 0.0  # the same series in both cohorts
+    assert abs(covariance[0, 1]) <= np.sqrt(covariance[0, 0] * covariance[1, 1])

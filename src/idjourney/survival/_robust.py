@@ -76,6 +76,10 @@ class ClusterCodes:
         Factorizing string labels is the costly step of a robust fit; factorize a
         table once with :func:`check_cluster` and ``take`` the rows of each subset
         (e.g. each entry-year cohort) instead of passing the labels again.
+        The subset's codes are renumbered (only clusters present are kept), so
+        to combine estimates from different subsets, put each influence back on
+        the parent's rows (zeros elsewhere) and sum with the parent's
+        :meth:`sums`, or align :func:`cluster_sums` Series by label.
         """
         codes = self.codes[rows]
         counts = np.bincount(codes, minlength=self.n_clusters)
