@@ -55,6 +55,9 @@ def test_km_text_output(table_csv: Path) -> None:
     result = _run("km", "--data", str(table_csv))
     assert result.exit_code == 0, result.output
     assert "Kaplan-Meier" in result.output and "median" in result.output
+    assert "robust SE, clustered by series_id (40 clusters)" in result.output
+    plain = _run("km", "--data", str(table_csv), "--no-cluster")
+    assert plain.exit_code == 0 and "Greenwood SE" in plain.output
 
 
 def test_km_json_matches_the_estimator(table_csv: Path) -> None:
@@ -62,12 +65,46 @@ def test_km_json_matches_the_estimator(table_csv: Path) -> None:
     assert result.exit_code == 0, result.output
     payload = json.loads(result.output)
     table = pd.read_csv(table_csv)
-    expected = KaplanMeier(ci="log-log").fit_table(table)
+    expected = KaplanMeier(ci="log-log").fit_table(table, cluster_col="series_id")
+    assert payload["variance"] == "robust" and payload["cluster_col"] == "series_id"
+    assert payload["n_clusters"] == 40
     assert payload["events"] == expected.events_
     assert payload["median"] == expected.median_
+    assert payload["median_ci"] == [None if np.isinf(v) else v for v in expected.median_ci_]
     curve = pd.DataFrame(payload["curve"]).set_index("time")
     np.testing.assert_allclose(curve["survival"], expected.survival_["survival"])
+    np.testing.assert_allclose(curve["std_err"], expected.survival_["std_err"], rtol=1e-12)
+    np.testing.assert_allclose(curve["lower"], expected.survival_["lower"], rtol=1e-12)
     assert curve["at_risk"].iloc[0] == expected.survival_["at_risk"].iloc[0]
+
+
+def test_km_no_cluster_and_named_cluster(table_csv: Path, tmp_path: Path) -> None:
+    table = pd.read_csv(table_csv)
+    plain = json.loads(_run("km", "--data", str(table_csv), "--json", "--no-cluster").output)
+    assert plain["variance"] == "greenwood" and plain["cluster_col"] is None
+    greenwood = KaplanMeier().fit_table(table).survival_
+    curve = pd.DataFrame(plain["curve"]).set_index("time")
+    np.testing.assert_allclose(curve["std_err"], greenwood["std_err"], rtol=1e-12)
+    table["sex_cluster"] = table["sex"]
+    other = tmp_path / "other.csv"
+    table.to_csv(other, index=False)
+    by_sex = json.loads(
+        _run("km", "--data", str(other), "--json", "--cluster", "sex_cluster").output
+    )
+    assert by_sex["cluster_col"] == "sex_cluster" and by_sex["n_clusters"] == 2
+    without = table.drop(columns="series_id")
+    no_series = tmp_path / "no_series.csv"
+    without.to_csv(no_series, index=False)
+    default = json.loads(_run("km", "--data", str(no_series), "--json").output)
+    assert default["variance"] == "greenwood"  # no series column: nothing to cluster on
+    assert _run("km", "--data", str(table_csv), "--cluster", "nope").exit_code == 2
+    both = _run("km", "--data", str(table_csv), "--cluster", "series_id", "--no-cluster")
+    assert both.exit_code == 2 and "not both" in both.output
+    table.loc[[0, 5], "series_id"] = None
+    holes = tmp_path / "holes.csv"
+    table.to_csv(holes, index=False)
+    bad = _run("km", "--data", str(holes))
+    assert bad.exit_code == 1 and "'series_id' is missing at rows 1, 6" in bad.output
 
 
 def test_km_times_option(table_csv: Path) -> None:
@@ -75,6 +112,10 @@ def test_km_times_option(table_csv: Path) -> None:
     payload = json.loads(result.output)
     assert [row["time"] for row in payload["curve"]] == [0.0, 100.0, 400.0]
     assert payload["curve"][0]["survival"] == 1.0
+    expected = KaplanMeier().fit_table(pd.read_csv(table_csv), cluster_col="series_id")
+    at_400 = expected.survival_estimate(400)
+    assert payload["curve"][2]["std_err"] == pytest.approx(at_400.se, rel=1e-12)
+    assert payload["curve"][2]["upper"] == pytest.approx(at_400.upper, rel=1e-12)
     bad = _run("km", "--data", str(table_csv), "--times", "soon")
     assert bad.exit_code == 2
 

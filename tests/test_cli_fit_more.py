@@ -64,10 +64,22 @@ def test_rmst_json_matches_api(path, table) -> None:
     result = _run(rmst_command, ["--data", path, "--tau", 730, "--json"])
     assert result.exit_code == 0, result.output
     payload = json.loads(result.output)
-    ref = rmst(table, 730)
+    ref = rmst(table, 730, cluster="series_id")  # the default: clustered by series
     assert payload["rmst"]["estimate"] == pytest.approx(ref.estimate, rel=1e-12)
     assert payload["rmst"]["se"] == pytest.approx(ref.se, rel=1e-12)
     assert payload["rmtl"] == pytest.approx(730 - ref.estimate, rel=1e-12)
+    assert payload["variance"] == {
+        "method": "robust",
+        "cluster_col": "series_id",
+        "n_clusters": 150,
+    }
+    plain = json.loads(
+        _run(rmst_command, ["--data", path, "--tau", 730, "--no-cluster", "--json"]).output
+    )
+    assert plain["variance"]["method"] == "greenwood" and plain["variance"]["cluster_col"] is None
+    assert plain["rmst"]["se"] == pytest.approx(rmst(table, 730).se, rel=1e-12)
+    text = _run(rmst_command, ["--data", path, "--tau", 730])
+    assert "robust SE, clustered by series_id (150 clusters)" in text.output
 
 
 def test_rmst_difference_and_bootstrap(path, table) -> None:
@@ -77,8 +89,10 @@ def test_rmst_difference_and_bootstrap(path, table) -> None:
     )
     assert result.exit_code == 0, result.output
     payload = json.loads(result.output)
-    ref = rmst_difference(table, 730, "sex", levels=("male", "female"))
+    ref = rmst_difference(table, 730, "sex", levels=("male", "female"), cluster="series_id")
     assert payload["difference"]["estimate"] == pytest.approx(ref.estimate, rel=1e-12)
+    assert payload["difference"]["se"] == pytest.approx(ref.se, rel=1e-12)
+    assert payload["variance"]["method"] == "robust"
     assert set(payload["groups"]) == {"male", "female"}
     boot = _run(rmst_command, ["--data", path, "--tau", 730, "--n-boot", 50, "--seed", 1, "--json"])
     assert boot.exit_code == 0, boot.output
@@ -134,12 +148,31 @@ def test_cif_json_matches_api(path, table) -> None:
     )
     assert result.exit_code == 0, result.output
     payload = json.loads(result.output)
-    ref = AalenJohansen().fit(table.duration, table.outcome).predict([365, 1000])
+    fitted = AalenJohansen().fit(table.duration, table.outcome, cluster=table.series_id)
+    ref = fitted.predict([365, 1000])
     assert payload["outcomes"] == [1, 2]
     np.testing.assert_allclose(payload["cumulative_incidence"]["1"], ref[1].to_numpy(), rtol=1e-12)
     np.testing.assert_allclose(payload["cumulative_incidence"]["2"], ref[2].to_numpy(), rtol=1e-12)
+    assert payload["variance"] == {
+        "method": "robust",
+        "cluster_col": "series_id",
+        "n_clusters": 150,
+    }
+    se = fitted.standard_errors_
+    position = np.searchsorted(se.index.to_numpy(), [365, 1000], side="right") - 1
+    np.testing.assert_allclose(payload["se"]["1"], se[1].to_numpy()[position], rtol=1e-12)
+    plain = json.loads(
+        _run(
+            cif_command,
+            ["--data", path, "--event-col", "outcome", "--times", "365", "--no-cluster", "--json"],
+        ).output
+    )
+    assert plain["variance"]["method"] == "delta-method"
+    delta = AalenJohansen().fit(table.duration, table.outcome).standard_errors_[1]
+    assert plain["se"]["1"][0] == pytest.approx(delta.loc[:365].iloc[-1], rel=1e-12)
     text = _run(cif_command, ["--data", path])
     assert text.exit_code == 0 and "outcome 1" in text.output
+    assert "robust SE, clustered by series_id" in text.output
 
 
 def test_cif_errors(path) -> None:
@@ -147,3 +180,18 @@ def test_cif_errors(path) -> None:
     assert result.exit_code == 2
     result = _run(cif_command, ["--data", path, "--event-col", "missing"])
     assert result.exit_code == 1 and "missing" in result.output
+    result = _run(cif_command, ["--data", path, "--cluster", "nope"])
+    assert result.exit_code == 2 and "'nope' is not in the data" in result.output
+    result = _run(cif_command, ["--data", path, "--cluster", "series_id", "--no-cluster"])
+    assert result.exit_code == 2 and "not both" in result.output
+
+
+def test_cluster_with_missing_labels_exits_1_naming_the_column(tmp_path, table) -> None:
+    broken = table.copy()
+    broken.loc[[3, 7], "series_id"] = None
+    target = tmp_path / "broken.csv"
+    broken.to_csv(target, index=False)
+    for command, extra in ((rmst_command, ["--tau", 730]), (cif_command, [])):
+        result = _run(command, ["--data", target, *extra])
+        assert result.exit_code == 1, result.output
+        assert "'series_id' is missing at rows 4, 8" in result.output

@@ -147,3 +147,61 @@ def print_frame(frame: pd.DataFrame, title: str, index_name: str | None = None) 
     for label, row in frame.iterrows():
         table.add_row(_fmt(label), *(_fmt(v) for v in row.to_numpy()))
     console().print(table)
+
+
+#: The cluster used by default when the table has it (victims in one series are correlated).
+DEFAULT_CLUSTER = "series_id"
+
+
+def cluster_options(function: F) -> F:
+    """``--cluster COL`` (alias ``--cluster-col``) and ``--no-cluster``.
+
+    By default the series (``series_id``) is the cluster when the table has
+    that column, giving the cluster-robust variance; ``--no-cluster`` gives the
+    classical one (Greenwood for Kaplan-Meier and RMST).
+    """
+    function = click.option(
+        "--no-cluster",
+        is_flag=True,
+        help="Classical (Greenwood / delta-method) variance: treat victims as independent.",
+    )(function)
+    return click.option(
+        "--cluster",
+        "--cluster-col",
+        "cluster_col",
+        default=None,
+        help=(
+            f"Cluster column for the robust (grouped jackknife) variance [default: "
+            f"'{DEFAULT_CLUSTER}' when the data has it]."
+        ),
+    )(function)
+
+
+def resolve_cluster(table: pd.DataFrame, cluster_col: str | None, no_cluster: bool) -> str | None:
+    """The cluster column to use, or ``None`` for the classical variance.
+
+    Raises a usage error for ``--cluster`` with ``--no-cluster`` or a named
+    column the table does not have.
+    """
+    if no_cluster:
+        if cluster_col is not None:
+            raise click.UsageError("give --cluster or --no-cluster, not both")
+        return None
+    if cluster_col is None:
+        return DEFAULT_CLUSTER if DEFAULT_CLUSTER in table.columns else None
+    if cluster_col not in table.columns:
+        available = ", ".join(map(str, table.columns[:20]))
+        raise click.BadParameter(
+            f"column {cluster_col!r} is not in the data (available: {available})",
+            param_hint="--cluster",
+        )
+    return cluster_col
+
+
+def variance_note(method: str, cluster_col: str | None, n_clusters: int | None) -> str:
+    """``"robust SE, clustered by series_id (150 clusters)"`` or ``"Greenwood SE"``."""
+    if method == "robust" and cluster_col is not None:
+        count = "" if n_clusters is None else f" ({n_clusters} clusters)"
+        return f"robust SE, clustered by {cluster_col}{count}"
+    names = {"greenwood": "Greenwood", "delta-method": "delta-method"}
+    return f"{names.get(method, method)} SE"

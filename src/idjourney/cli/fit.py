@@ -25,6 +25,7 @@ import pandas as pd
 
 from idjourney.cli._fit_common import (
     DataError,
+    cluster_options,
     data_errors,
     data_option,
     echo_json,
@@ -32,7 +33,9 @@ from idjourney.cli._fit_common import (
     json_option,
     print_frame,
     read_table,
+    resolve_cluster,
     split_list,
+    variance_note,
 )
 
 _ANALYSIS_ID_COLUMNS = ("victim_id", "series_id", "first_seen")
@@ -122,6 +125,7 @@ def _common_columns(function: F) -> F:
 )
 @click.option("--times", default=None, help="Comma-separated times at which to report S(t).")
 @click.option("--max-rows", default=25, show_default=True, help="Rows of the curve to print.")
+@cluster_options
 @json_option
 @data_errors
 def km_command(
@@ -135,34 +139,52 @@ def km_command(
     ci: str,
     times: str | None,
     max_rows: int,
+    cluster_col: str | None,
+    no_cluster: bool,
     as_json: bool,
 ) -> None:
-    """Kaplan-Meier curve with Greenwood intervals and the median."""
+    """Kaplan-Meier curve and median with intervals clustered by series (Greenwood if none)."""
     from idjourney.survival import KaplanMeier
 
     table = read_table(data_path)
+    cluster = resolve_cluster(table, cluster_col, no_cluster)
+    requested: list[float] | None = None
+    if times is not None:
+        try:
+            requested = [float(t) for t in split_list(times) or []]
+        except ValueError as exc:
+            raise click.BadParameter(f"not a number: {exc}", param_hint="--times") from exc
     model = KaplanMeier(ci=ci, alpha=alpha).fit_table(  # type: ignore[arg-type]
         table,
         duration_col=duration_col,
         event_col=event_col,
         entry_col=_entry_column(table, entry_col, no_entry),
         weights_col=weights_col,
+        cluster_col=cluster,
     )
-    curve = model.survival_
-    if times is not None:
-        try:
-            requested = [float(t) for t in split_list(times) or []]
-        except ValueError as exc:
-            raise click.BadParameter(f"not a number: {exc}", param_hint="--times") from exc
+    if requested is not None:
+        points = [model.survival_estimate(t) for t in requested]
         curve = pd.DataFrame(
-            {"survival": model.survival_at(requested)}, index=pd.Index(requested, name="time")
+            {
+                "survival": [p.estimate for p in points],
+                "std_err": [p.se for p in points],
+                "lower": [p.lower for p in points],
+                "upper": [p.upper for p in points],
+            },
+            index=pd.Index(requested, name="time"),
         )
+    else:
+        curve = model.survival_
+    note = variance_note(model.variance_, cluster, model.n_clusters_)
     if as_json:
         echo_json(
             {
                 "model": "kaplan-meier",
                 "ci": ci,
                 "level": 1 - alpha,
+                "variance": model.variance_,
+                "cluster_col": cluster,
+                "n_clusters": model.n_clusters_,
                 "n": model.n_,
                 "events": model.events_,
                 "median": model.median_,
@@ -172,6 +194,7 @@ def km_command(
         )
         return
     print_frame(model.summary(), "Kaplan-Meier", index_name="")
+    click.echo(f"Intervals: {ci} scale, {note}")
     shown = curve if len(curve) <= max_rows else curve.iloc[:: -(-len(curve) // max_rows)]
     title = "Survival" if len(shown) == len(curve) else f"Survival ({len(shown)} of {len(curve)})"
     print_frame(shown, title, index_name="time")

@@ -14,6 +14,8 @@ from typing import Any
 
 import click
 
+from idjourney.cli._fit_common import cluster_options, resolve_cluster, variance_note
+
 __all__ = ["cif_command", "cure_command", "rmst_command"]
 
 #: Analysis-table covariates used by ``fit cure`` when none are given.
@@ -108,12 +110,7 @@ def _errors():
 @_duration_option
 @click.option("--event-col", default="event", show_default=True, help="0/1 identified.")
 @_entry_option
-@click.option(
-    "--cluster-col",
-    default="series_id",
-    show_default=True,
-    help="Cluster for the bootstrap interval (cases if the column is absent).",
-)
+@cluster_options
 @click.option(
     "--n-boot",
     type=click.IntRange(min=0),
@@ -133,18 +130,29 @@ def rmst_command(
     event_col: str,
     entry_col: str,
     cluster_col: str | None,
+    no_cluster: bool,
     n_boot: int,
     seed: int | None,
     level: float,
     as_json: bool,
 ) -> None:
-    """Restricted mean time to identification up to TAU days (survRM2 standard errors)."""
+    """Restricted mean time to identification up to TAU days.
+
+    Standard errors are cluster-robust by series (``series_id``) when the table
+    has it, else (or with --no-cluster) Greenwood as survRM2.
+    """
     from idjourney.survival.bootstrap import KaplanMeierStatistic, cluster_bootstrap
     from idjourney.survival.rmst import rmst, rmst_difference
 
     table = _read(data_path)
     entry = _entry(table, entry_col)
-    cols = {"duration_col": duration_col, "event_col": event_col, "entry_col": entry}
+    cluster = resolve_cluster(table, cluster_col, no_cluster)
+    cols = {
+        "duration_col": duration_col,
+        "event_col": event_col,
+        "entry_col": entry,
+        "cluster": cluster,
+    }
     level_pair = _split(levels)
     if level_pair is not None and len(level_pair) != 2:
         raise click.BadParameter("give exactly two comma-separated groups", param_hint="--levels")
@@ -154,6 +162,7 @@ def rmst_command(
             est = rmst(table, tau, level=level, **cols)
             payload["rmst"] = _estimate_dict(est)
             payload["rmtl"] = _number(est.extra["rmtl"])
+            n_clusters = est.extra.get("n_clusters")
         else:
             pair = None
             if level_pair is not None:
@@ -163,11 +172,15 @@ def rmst_command(
             payload["p_value"] = _number(est.extra["p_value"])
             payload["ratio"] = _estimate_dict(est.extra["ratio"])
             payload["groups"] = {str(k): _estimate_dict(v) for k, v in est.extra["groups"].items()}
+            n_clusters = None if cluster is None else int(table[cluster].nunique())
+        payload["variance"] = {
+            "method": est.extra["variance_method"],
+            "cluster_col": cluster,
+            "n_clusters": n_clusters,
+        }
         if n_boot and group_col is None:
             stat = KaplanMeierStatistic("rmst", tau, duration_col, event_col, entry)
-            boot = cluster_bootstrap(
-                stat, table, _cluster(table, cluster_col), n_boot, seed, level=level
-            )
+            boot = cluster_bootstrap(stat, table, cluster, n_boot, seed, level=level)
             payload["bootstrap"] = _estimate_dict(boot) | {
                 "method": "bca",
                 "percentile": list(boot.extra["percentile"]),
@@ -185,6 +198,7 @@ def rmst_command(
     if as_json:
         _echo(payload)
         return
+    click.echo(f"Variance: {variance_note(est.extra['variance_method'], cluster, n_clusters)}")
     _print_rows(
         f"Restricted mean time without identification, tau = {tau:g} days",
         [(k, v) for k, v in payload.items() if isinstance(v, dict) and "estimate" in v],
@@ -322,6 +336,7 @@ def cure_command(
     show_default=True,
     help="Comma-separated days at which to report the cumulative incidence.",
 )
+@cluster_options
 @_level_option
 @_json_option
 def cif_command(
@@ -330,10 +345,16 @@ def cif_command(
     event_col: str,
     entry_col: str,
     times: str,
+    cluster_col: str | None,
+    no_cluster: bool,
     level: float,
     as_json: bool,
 ) -> None:
-    """Cumulative incidence of each outcome (Aalen–Johansen), competing outcomes allowed."""
+    """Cumulative incidence of each outcome (Aalen–Johansen), competing outcomes allowed.
+
+    Standard errors are cluster-robust by series (``series_id``) when the table
+    has it, else (or with --no-cluster) the delta-method ones.
+    """
     import numpy as np
 
     from idjourney.survival.competing import AalenJohansen
@@ -348,6 +369,7 @@ def cif_command(
     if not points:
         raise click.BadParameter("give at least one time", param_hint="--times")
     entry = _entry(table, entry_col)
+    cluster = resolve_cluster(table, cluster_col, no_cluster)
     try:
         for col in (duration_col, event_col):
             if col not in table.columns:
@@ -356,6 +378,7 @@ def cif_command(
             table[duration_col].to_numpy(),
             table[event_col].to_numpy(),
             None if entry is None else table[entry].to_numpy(),
+            cluster=None if cluster is None else table[cluster],
         )
     except _errors() as exc:
         raise click.ClickException(f"{data_path}: {exc}") from exc
@@ -374,6 +397,11 @@ def cif_command(
         "outcomes": [int(c) for c in aj.event_codes_],
         "level": level,
         "n": aj.n_,
+        "variance": {
+            "method": aj.variance_,
+            "cluster_col": cluster,
+            "n_clusters": aj.n_clusters_,
+        },
         "cumulative_incidence": at(aj.cumulative_incidence_),
         "se": at(aj.standard_errors_),
         "lower": at(aj.lower_),
@@ -395,6 +423,7 @@ def cif_command(
                     },
                 )
             )
+    click.echo(f"Variance: {variance_note(aj.variance_, cluster, aj.n_clusters_)}")
     _print_rows("Cumulative incidence (Aalen–Johansen)", rows)
 
 

@@ -1,0 +1,138 @@
+"""Cost of the cluster-robust (IJ) variance against Greenwood (issue #11).
+
+Run ``.venv/bin/python benchmarks/bench_robust.py`` (1e6 victims in 1e5 series) or with
+``--quick`` (10x smaller).  Target from issue #11: the default (robust) method costs at
+most 2x the current Greenwood computation on 1e6 victims in 1e5 series.
+
+Data: integer-day durations up to 10 years (ties), 80% identified, half the rows
+left-truncated, series labels as strings (as ``series_id`` in the analysis table).
+Printed, each as the best wall time of ``--repeat`` runs (the variants called in turn,
+so machine load hits them alike) and the ratio robust / Greenwood:
+
+(a) S(t) and its SE at one horizon (what an indicator needs):
+    Greenwood ``KaplanMeier().fit_table(t)`` + ``survival_estimate(h)`` against
+    ``KaplanMeier().fit_table(t, cluster_col="series_id")`` + ``survival_estimate(h)``
+    (the default path: whole robust curve), and against the lean path
+    ``influence_at(h)`` + ``cluster_sums`` on a Greenwood fit, and with the series
+    factorized once (``check_cluster`` -> ``ClusterCodes``, what an indicator over many
+    years of one table can do) instead of hashing the string labels in every fit.
+(b) the whole curve (every distinct time): the same fits, reading ``survival_``.
+(c) RMST to tau: ``rmst(km, tau)`` Greenwood vs robust.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from idjourney.survival import KaplanMeier, check_cluster, cluster_sums, rmst
+
+
+def best_times(functions: list[Callable[[], Any]], repeat: int) -> list[float]:
+    """Best wall time of each function, calling them in turn (fair on a busy machine)."""
+    best = [float("inf")] * len(functions)
+    for _ in range(repeat):
+        for j, function in enumerate(functions):
+            start = time.perf_counter()
+            function()
+            best[j] = min(best[j], time.perf_counter() - start)
+    return best
+
+
+def line(label: str, greenwood: float, robust: float, note: str = "") -> None:
+    print(
+        f"  {label:<48} Greenwood {greenwood:7.3f} s  robust {robust:7.3f} s  "
+        f"ratio {robust / greenwood:5.2f} {note}"
+    )
+
+
+def make_table(n: int, n_series: int, seed: int = 1) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    series = rng.integers(0, n_series, n)
+    frailty = rng.gamma(2.0, 0.5, n_series)[series]
+    duration = np.minimum(3650.0, np.floor(rng.exponential(900.0 / frailty)) + 1.0)
+    event = (rng.random(n) < 0.8).astype(np.int64)
+    entry = np.where(rng.random(n) < 0.5, np.floor(rng.random(n) * duration), 0.0)
+    labels = np.char.add("SYN-S", series.astype(str))
+    return pd.DataFrame({"duration": duration, "event": event, "entry": entry, "series_id": labels})
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="1e5 victims in 1e4 series")
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+    n, n_series = (100_000, 10_000) if args.quick else (1_000_000, 100_000)
+    table = make_table(n, n_series)
+    horizon, tau = 365.0, 1825.0
+    print(f"cluster-robust vs Greenwood: {n:,} victims in {n_series:,} series")
+
+    def greenwood_point() -> float:
+        return KaplanMeier().fit_table(table).survival_estimate(horizon).se
+
+    def robust_point() -> float:
+        return KaplanMeier().fit_table(table, cluster_col="series_id").survival_estimate(horizon).se
+
+    codes = check_cluster(table["series_id"], len(table), "series_id")
+
+    def prefactorized_point() -> float:
+        km = KaplanMeier().fit_table(table, cluster_col=codes)
+        return km.survival_estimate(horizon).se
+
+    def lean_point() -> float:
+        km = KaplanMeier().fit_table(table)
+        totals = cluster_sums(km.influence_at(horizon), table["series_id"])
+        return float(np.sqrt((totals**2).sum()))
+
+    assert np.isclose(robust_point(), lean_point(), rtol=1e-8)
+    assert np.isclose(robust_point(), prefactorized_point(), rtol=1e-12)
+    g, r, pre, lean = best_times(
+        [greenwood_point, robust_point, prefactorized_point, lean_point], args.repeat
+    )
+    print(f"(a) S({horizon:g}) and its SE at one horizon")
+    line("fit_table(cluster_col='series_id') (strings)", g, r, "(target <= 2)")
+    line("series factorized once (ClusterCodes)", g, pre)
+    line("Greenwood fit + influence_at + cluster_sums", g, lean)
+
+    def greenwood_curve() -> pd.DataFrame:
+        return KaplanMeier().fit_table(table).survival_
+
+    def robust_curve() -> pd.DataFrame:
+        return KaplanMeier().fit_table(table, cluster_col="series_id").survival_
+
+    def robust_curve_codes() -> pd.DataFrame:
+        return KaplanMeier().fit_table(table, cluster_col=codes).survival_
+
+    g, r, rc = best_times([greenwood_curve, robust_curve, robust_curve_codes], args.repeat)
+    m = KaplanMeier().fit_table(table).table_.time.size
+    print(f"(b) the whole curve ({m} distinct times): SE and intervals at every time")
+    line("fit_table(cluster_col='series_id') (strings)", g, r)
+    line("series factorized once (ClusterCodes)", g, rc)
+
+    g, r, rc = best_times(
+        [
+            lambda: rmst(KaplanMeier().fit_table(table), tau),
+            lambda: rmst(KaplanMeier().fit_table(table, cluster_col="series_id"), tau),
+            lambda: rmst(KaplanMeier().fit_table(table, cluster_col=codes), tau),
+        ],
+        args.repeat,
+    )
+    print(f"(c) RMST to {tau:g} days (fit + rmst)")
+    line("fit_table(cluster_col='series_id') (strings)", g, r)
+    line("series factorized once (ClusterCodes)", g, rc)
+    km_g = KaplanMeier().fit_table(table)
+    km_r = KaplanMeier().fit_table(table, cluster_col=codes)
+    print(
+        f"  S({horizon:g}) SE Greenwood {km_g.survival_estimate(horizon).se:.5f}, robust "
+        f"{km_r.survival_estimate(horizon).se:.5f}; RMST SE Greenwood "
+        f"{rmst(km_g, tau).se:.3f}, robust {rmst(km_r, tau).se:.3f}"
+    )
+
+
+if __name__ == "__main__":
+    main()
