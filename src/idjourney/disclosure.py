@@ -397,14 +397,17 @@ def perturb(count: int, key: float, variable: str = "n") -> int:
 
     The noise :math:`d \in \{-D, \dots, D\}` (:math:`D` = ``MAX_NOISE``) is read off the
     perturbation table at position :math:`u = (c + h(\text{variable})) \bmod 1`: uniform,
-    mean 0, variance :math:`D(D+1)/3`. Zero stays zero (it reveals no one); a positive
-    count stays at least 1. Different variables of one cell get different (but again fixed)
-    noise through the offset :math:`h`.
+    mean 0, variance :math:`D(D+1)/3`; the offset :math:`h` depends on the variable and the
+    value, as the rows of the ABS perturbation table do, so different variables or values of
+    one cell get unrelated (but again fixed) noise. Zero stays zero (it reveals no one); a
+    positive count stays at least 1.
     """
     count = int(count)
     if count <= 0:
         return 0
-    u = (float(key) + _variable_offset(variable)) % 1.0
+    # the lookup depends on the variable and on the value, as a row of the ABS perturbation
+    # table does: two cells with one set of victims but different values get unrelated noise
+    u = (float(key) + _variable_offset(f"{variable}:{count}")) % 1.0
     noise = int(np.floor(u * (2 * MAX_NOISE + 1))) - MAX_NOISE
     return max(count + noise, 1)
 
