@@ -52,13 +52,13 @@ def run(
     OUT is replaced as a whole at the end (everything is written into a temporary folder
     beside it first), so a failed or killed run leaves the previous OUT as it was.
     """
-    from idjourney.io import OutputBusyError, atomic_folder
+    from idjourney.io import DataFileError, OutputBusyError, atomic_folder
 
     gate = make_gate(k, allow_small_k)
     try:
         with atomic_folder(out) as tmp:
             _run(scenario, seed, tmp, out, n_victims, mse_scenario, baseline, gate)
-    except OutputBusyError as exc:
+    except (OutputBusyError, DataFileError) as exc:
         fail(str(exc))
     except OSError as exc:
         fail(f"could not write {out}: {exc.strerror or exc}; the previous {out} is unchanged")
