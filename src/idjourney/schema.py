@@ -688,7 +688,7 @@ def _pandera_problems(df: pd.DataFrame, failed: set[tuple[int, str]], problems: 
             problem = "not in the code list"
             fix = _FIX_CODE.format(codes=codes)
         elif check == "not_nullable":
-            if pos is not None and (pos, column) in failed:
+            if (pos is not None and (pos, column) in failed) or (-1, column) in failed:
                 continue  # already reported as unparseable
             problem = "the value is missing"
             fix = _FIXES["not_nullable"]
@@ -767,7 +767,11 @@ def validate(
     n_before = len(problems.rows)
     _parse_dates(df, problems)
     _parse_counts(df, problems)
-    failed = {(int(r["row"]) - 1, str(r["column"])) for r in problems.rows[n_before:]}
+    # cells that failed to parse (row -1: the whole column) are not reported again as missing
+    failed = {
+        (-1 if r["row"] is None else int(r["row"]) - 1, str(r["column"]))
+        for r in problems.rows[n_before:]
+    }
     _as_strings(df)
     _pandera_problems(df, failed, problems)
     for column in TEXT_COLUMNS:  # the parsed table keeps the usual (Python) string dtype
