@@ -271,7 +271,10 @@ def _scenarios(value: Any, source: str) -> tuple[ScenarioSpec, ...]:
             ) from exc
         overrides = item.get("overrides", {})
         scenario = apply_overrides(scenario, overrides, f"{source}: scenario {item['name']!r}")
-        scenario = scenario.replace(name=item["name"])
+        try:
+            scenario = scenario.replace(name=item["name"])
+        except ScenarioError as exc:
+            raise SimstudyError(f"{source}: scenario {item['name']!r}: {exc}") from exc
         out.append(ScenarioSpec(item["name"], base, overrides, scenario))
     return tuple(out)
 

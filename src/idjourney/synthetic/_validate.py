@@ -221,13 +221,29 @@ def _check_ratio(value: float, where: str, source: str) -> None:
         raise _error(source, f"'{where}' = {value!r} must be a positive ratio in {lo:g}..{hi:g}")
 
 
+def _toml_keys() -> dict[str, str]:
+    from idjourney.synthetic.scenario import _LAYOUT
+
+    return {
+        field: f"{section}.{key}"
+        for section, keys in _LAYOUT.items()
+        for key, (field, _) in keys.items()
+        if field
+    }
+
+
 def validate_scenario(scenario: Any, source: str) -> None:
-    """Check every field of ``scenario``; raise :class:`ScenarioError` on the first problem."""
+    """Check every field of ``scenario``; raise :class:`ScenarioError` on the first problem.
+
+    Messages name the TOML key (``identification.median_days``) where the field has one,
+    else the field (``extra_databases[0].inclusion``).
+    """
     kinds = _kinds()
+    keys = _toml_keys()
     for f in dataclasses.fields(scenario):
         if f.name == "source":
             continue
-        _walk(getattr(scenario, f.name), f.name, f.name, source, kinds)
+        _walk(getattr(scenario, f.name), f.name, keys.get(f.name, f.name), source, kinds)
     names = [scenario.database_name, *(d.name for d in scenario.extra_databases)]
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
