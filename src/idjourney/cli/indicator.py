@@ -191,6 +191,7 @@ def indicator(
             raise click.UsageError("--data and --definition are required (or use --list/--card)")
         definition = make_definition(definition_name, horizon=horizon, tau=tau)
         table = read_table(data_path)
+        check_analysis_table(table, data_path)
         years = _parse_years(years_text)
         skipped: list[str] = []
         if years is None:
@@ -366,3 +367,53 @@ def publish_series(
             out["suppressed"], "suppression"
         ].astype(str)
     return out
+
+
+def check_analysis_table(table: pd.DataFrame, path: Path) -> None:
+    """Refuse an analysis table whose survival columns cannot be right (:class:`DataError`).
+
+    ``duration``, ``entry`` and ``entry_year`` must be numbers, ``event`` 0 or 1, durations
+    finite and not negative, and entry not after exit (``entry <= duration``; a victim is at
+    risk on ``(entry, duration]``). The message names the file, the first bad rows (1-based
+    data rows; in a CSV the line is the row + 1) and the column, and says how to fix it.
+    """
+    problems: list[str] = []
+    line = " (line {line})" if path.suffix.lower() == ".csv" else ""
+
+    def where(mask: np.ndarray, column: str, what: str, fix: str) -> None:
+        rows = np.flatnonzero(mask)
+        if rows.size == 0:
+            return
+        shown = ", ".join(
+            f"row {int(r) + 1}{line.format(line=int(r) + 2)} = {table[column].iloc[r]!s}"
+            for r in rows[:3]
+        )
+        more = f" and {rows.size - 3} more" if rows.size > 3 else ""
+        problems.append(f"{path}, column '{column}': {what} at {shown}{more}. Fix: {fix}")
+
+    numeric = {}
+    for column in ("duration", "event", "entry", "entry_year"):
+        if column not in table.columns:
+            continue
+        values = pd.to_numeric(table[column], errors="coerce")
+        text = table[column].notna() & values.isna()
+        where(text.to_numpy(), column, "not a number", f"write {column} as a number")
+        numeric[column] = values
+    if "duration" in numeric:
+        d = numeric["duration"].to_numpy(float)
+        where(~np.isfinite(d) & ~np.isnan(d), "duration", "not finite", "give days, not inf")
+        where(d < 0, "duration", "negative duration", "check first_seen and the end date")
+    if "event" in numeric:
+        e = numeric["event"]
+        where((e.notna() & ~e.isin([0, 1])).to_numpy(), "event", "not 0 or 1", "use 1/0")
+    if "entry" in numeric and "duration" in numeric:
+        a, d = numeric["entry"].to_numpy(float), numeric["duration"].to_numpy(float)
+        where(a < 0, "entry", "negative entry", "entry is days from first_seen (>= 0)")
+        where(
+            a > d,
+            "entry",
+            "entry after exit (entry > duration)",
+            "at_risk_from must not be after the end of follow-up; correct the dates",
+        )
+    if problems:
+        raise DataError("\n".join(problems))
