@@ -575,3 +575,49 @@ def year_only(value: object) -> object:
     if isinstance(value, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}([ T].*)?", value):
         return int(value[:4])
     return value
+
+
+def publish_summary(
+    summary: dict,
+    victim_ids: Sequence[object] | pd.Series,
+    gate: Gate | None = None,
+    *,
+    counts: Sequence[str] = ("victims", "series", "identified", "left_truncated"),
+    complements: Sequence[tuple[str, str]] = (("victims", "identified"),),
+    shares: dict[str, tuple[str, str]] | None = None,
+    round_shares: Sequence[str] = ("actively_traded_share",),
+    dates_to_years: Sequence[str] = ("first_seen_range",),
+) -> dict:
+    """A summary dict (e.g. :func:`idjourney.summary.journey_summary`) as it may be published.
+
+    The helper for notebooks and reports that publish JSON. The cell is every victim in
+    ``victim_ids``: each of ``counts`` is perturbed (:func:`perturb`) or ``None`` when small;
+    a complement ``total - part`` under ``k`` hides ``part``; each share in ``shares``
+    (name -> (numerator, denominator)) is restated from the published counts (an exact share
+    would reveal the exact counts); ``round_shares`` are rounded to 3 decimals; dates in
+    ``dates_to_years`` (a value or a list) are reduced to years (no row-level date).
+    """
+    gate = gate or Gate()
+    shares = {"share_identified": ("identified", "victims")} if shares is None else shares
+    key = cell_key(record_keys(pd.Series(victim_ids)))
+    present = [c for c in counts if c in summary]
+    out = dict(summary) | gate.counts({c: int(summary[c]) for c in present}, key)
+    for total, part in complements:
+        if total in summary and part in summary and gate.small(summary[total] - summary[part]):
+            out[part] = None
+    for name, (num, den) in shares.items():
+        if name in summary:
+            n, d = out.get(num), out.get(den)
+            out[name] = None if n is None or not d else n / d
+    for name in round_shares:
+        if name in out and out[name] is not None:
+            out[name] = round(float(out[name]), 3)
+    for name in dates_to_years:
+        if name in out:
+            value = out[name]
+            many = isinstance(value, list | tuple)
+            out[name] = [year_only(v) for v in value] if many else year_only(value)
+    out["disclosure_k"] = gate.k
+    if gate.banner:
+        out["disclosure_banner"] = gate.banner
+    return out

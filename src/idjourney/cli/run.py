@@ -79,7 +79,7 @@ def _run(
     gate: object,
 ) -> None:
     """The steps of :func:`run`, writing into the temporary folder ``out``."""
-    from idjourney.disclosure import cell_key, record_keys
+    from idjourney.disclosure import cell_key, publish_summary, record_keys
     from idjourney.indicator import DEFINITIONS, IndicatorError, indicator_series, make_definition
     from idjourney.io import write_json, write_text
     from idjourney.linkage import analysis_table, link
@@ -116,7 +116,7 @@ def _run(
         table = analysis_table(report.data, check=False)
         write_world(world, data_dir, analysis=table)
     with step("4/6 the typical journey (Kaplan–Meier by region and distribution)"):
-        summary = publish_summary(journey_summary(table), table, gate)
+        summary = publish_summary(journey_summary(table), table["victim_id"], gate)
         labelled = table.assign(
             distribution=table["actively_traded"].map({True: "traded", False: "other"})
         )
@@ -263,9 +263,7 @@ def _run(
             "no real victim data were used. " + gate.banner
         ).strip(),
     )
-    extra = {"scenario": spec.name, "seed": seed, "synthetic": True, "disclosure_k": gate.k}
-    if gate.banner:
-        extra["disclosure_banner"] = gate.banner
+    extra = {"scenario": spec.name, "seed": seed, "synthetic": True}
     write_json(out / "summary.json", summary | extra)
     write_json(out / "report.json", numbers)
     write_text(out / "report.html", page)
@@ -279,34 +277,6 @@ def _run(
 
 def _share(value: float | None) -> str:
     return "–" if value is None else f"{value:.1%}"
-
-
-#: Counts of the journey summary, protected by the gate (identified also as a complement).
-_SUMMARY_COUNTS = ("victims", "series", "identified", "left_truncated")
-
-
-def publish_summary(summary: dict, table: object, gate: object) -> dict:
-    """The journey summary as it may be published.
-
-    Counts are perturbed by the gate (the cell is every victim in the table) and shares
-    restated from the published counts (an exact share would reveal the exact counts);
-    ``first_seen_range`` is given as years (its ends are one series' first-seen dates).
-    """
-    from idjourney.disclosure import cell_key, record_keys, year_only
-
-    key = cell_key(record_keys(table["victim_id"]))  # type: ignore[index]
-    counts = gate.counts({c: int(summary[c]) for c in _SUMMARY_COUNTS}, key)  # type: ignore[attr-defined]
-    unidentified = int(summary["victims"]) - int(summary["identified"])
-    if gate.small(unidentified):  # type: ignore[attr-defined]
-        counts["identified"] = None
-    out = dict(summary) | counts
-    if counts["victims"] and counts["identified"] is not None:
-        out["share_identified"] = counts["identified"] / counts["victims"]
-    else:
-        out["share_identified"] = None
-    out["actively_traded_share"] = round(float(summary["actively_traded_share"]), 3)
-    out["first_seen_range"] = [year_only(v) for v in summary["first_seen_range"]]
-    return out
 
 
 def publish_index(series: object, table: object, name: str, gate: object) -> object:
