@@ -188,9 +188,10 @@ def _run(
         },
         "denominator": {
             "scenario": mse_spec.name,
+            # the same count as linkage["victims"], so the same cell and the same noise
             "observed": gate.counts(
-                {"observed": len(linked.table)}, cell_key(record_keys(linked.table["victim_id"]))
-            )["observed"],
+                {"victims": len(linked.table)}, cell_key(record_keys(linked.table["victim_id"]))
+            )["victims"],
             "linkage": gate.counts(
                 {name: int(v) for name, v in linked.summary.items()},
                 cell_key(record_keys(linked.table["victim_id"])),
