@@ -170,3 +170,14 @@ def test_a_world_that_will_not_fit_is_refused_with_the_estimate(tmp_path: Path) 
         main, ["simulate", "--n-victims", "1000000000", "--out", str(tmp_path / "o")]
     )
     assert result.exit_code == 1 and "GiB of memory" in result.output
+
+
+def test_design_world_size_and_name_are_checked(tmp_path: Path) -> None:
+    body = DESIGN.format(name="ok", override="median_days = 100")
+    path = tmp_path / "big.toml"
+    path.write_text(body.replace("n_victims = 3000", "n_victims = 1_000_000_000_000"), "utf-8")
+    with pytest.raises(SimstudyError, match="GiB of memory"):
+        load_design(path)
+    path.write_text(body.replace('name = "bad"', 'name = "../x"'), "utf-8")
+    with pytest.raises(SimstudyError, match="is not a usable name"):
+        load_design(path)
