@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -25,7 +26,9 @@ from idjourney.schema import validate
 t1 = time.perf_counter()
 report = validate(sys.argv[1])
 t2 = time.perf_counter()
+use = resource.getrusage(resource.RUSAGE_SELF)
 print(json.dumps({"import_s": t1 - t0, "validate_s": t2 - t1, "problems": len(report),
+                  "cpu_s": use.ru_utime + use.ru_stime,
                   "rows": 0 if report.data is None else len(report.data),
                   "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 """
@@ -76,8 +79,11 @@ def main() -> None:
         )
         runs.append(json.loads(done.stdout))
     best = min(runs, key=lambda r: r["validate_s"])
+    load = os.getloadavg()[0]
     print(
-        f"validate: best {best['validate_s']:.2f} s of {args.repeat} (target < 15 s), "
+        f"validate: best {best['validate_s']:.2f} s wall of {args.repeat} (target < 15 s; "
+        f"CPU {best['cpu_s']:.2f} s incl. imports; load average {load:.1f} on "
+        f"{os.cpu_count()} cores), "
         f"peak memory {max(r['peak_mb'] for r in runs):,.0f} MB (target < 2,048 MB); "
         f"{best['rows']:,} rows, {best['problems']} problem(s)"
     )

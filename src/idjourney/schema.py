@@ -241,7 +241,7 @@ def _read_raw_csv(path: Path, problems: _Problems) -> pd.DataFrame | None:
     import pyarrow.csv as pacsv
 
     raw = path.read_bytes()
-    if not raw.strip():
+    if not raw or raw.isspace():
         problems.add(None, "", "", "the file is empty", "write a header row and data rows")
         return None
     if raw.startswith(b"\xef\xbb\xbf"):
@@ -265,7 +265,8 @@ def _read_raw_csv(path: Path, problems: _Problems) -> pd.DataFrame | None:
             "re-save the file as UTF-8",
         )
         return None
-    irregular = '"' in text or "\n\n" in text or "\n\r\n" in text or "\r" in text
+    quoted = b'"' in raw
+    irregular = quoted or b"\n\n" in raw or b"\r" in raw
     if irregular:
         problems.lines = _record_lines(text)
     nul = raw.find(b"\x00")
@@ -280,7 +281,8 @@ def _read_raw_csv(path: Path, problems: _Problems) -> pd.DataFrame | None:
             "remove the NUL character (the file may be binary or UTF-16)",
         )
         return None
-    header = next(csv.reader([text.split("\n", 1)[0].rstrip("\r")]))
+    end = text.find("\n")
+    header = next(csv.reader([(text if end < 0 else text[:end]).rstrip("\r")]))
     names = [h.strip() for h in header]
     dupes = sorted({h for h in names if names.count(h) > 1})
     for name in dupes:
@@ -297,7 +299,8 @@ def _read_raw_csv(path: Path, problems: _Problems) -> pd.DataFrame | None:
     try:
         table = pacsv.read_csv(
             path,
-            parse_options=pacsv.ParseOptions(newlines_in_values=True),
+            # quoted line breaks need the slower parser; plain files do not
+            parse_options=pacsv.ParseOptions(newlines_in_values=quoted),
             convert_options=pacsv.ConvertOptions(
                 column_types={h: pa.string() for h in header},
                 strings_can_be_null=False,
@@ -413,6 +416,29 @@ def _check_years(
     return parsed.where(~out)
 
 
+def _parse_iso_dates(
+    text: pd.Series, shaped: np.ndarray
+) -> tuple[pd.Series, np.ndarray, np.ndarray]:
+    """Parse ``YYYY-MM-DD`` text, working on the distinct values only (dates repeat a lot).
+
+    Returns the dates (``NaT`` where invalid or outside 1900..2100), the year of every
+    well-shaped cell and which well-shaped cells are not calendar dates (``2021-02-30``).
+    """
+    codes, uniques = pd.factorize(text.where(shaped))
+    values = np.asarray(uniques, dtype=object)
+    years_u = np.array([float(v[:4]) for v in values], dtype=float)
+    in_range = (years_u >= FIRST_YEAR) & (years_u <= LAST_YEAR)
+    parsed_u = pd.to_datetime(
+        pd.Series(values).where(in_range), format="%Y-%m-%d", errors="coerce"
+    ).to_numpy(dtype="datetime64[ns]")
+    valid_u = ~in_range | ~np.isnat(parsed_u)  # out-of-range years are reported as such
+    parsed_u = np.append(parsed_u, np.datetime64("NaT", "ns"))  # code -1: not shaped
+    years_u = np.append(years_u, np.nan)
+    valid_u = np.append(valid_u, False)
+    parsed = pd.Series(parsed_u[codes], index=text.index)
+    return parsed, years_u[codes], shaped & ~valid_u[codes]
+
+
 def _parse_dates(df: pd.DataFrame, problems: _Problems) -> None:
     for column in DATE_COLUMNS:
         if column not in df.columns:
@@ -446,11 +472,7 @@ def _parse_dates(df: pd.DataFrame, problems: _Problems) -> None:
         text = _text(values).str.strip()
         empty = (text.isna() | (text == "")).to_numpy(dtype=bool, na_value=False)
         shaped = text.str.fullmatch(r"\d{4}-\d{2}-\d{2}").to_numpy(dtype=bool, na_value=False)
-        parsed = pd.to_datetime(text.where(shaped), format="%Y-%m-%d", errors="coerce")
-        years = parsed.dt.year.to_numpy(dtype=float, na_value=np.nan)
-        unparsed = shaped & np.isnan(years)
-        if unparsed.any():  # beyond pandas' date range (after 2262), or not a calendar date
-            years[unparsed] = [float(t[:4]) for t in text[unparsed]]
+        parsed, years, unparsed = _parse_iso_dates(text, shaped)
         out = shaped & ((years < FIRST_YEAR) | (years > LAST_YEAR))
         bad = ~empty & ~out & (~shaped | unparsed)
         if bad.any():
