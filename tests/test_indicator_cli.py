@@ -235,3 +235,13 @@ def test_csv_group_labels_cannot_run_as_formulas(world, tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert "'=HYPERLINK(1)" in result.stdout
     assert not any(line.startswith("=") for line in result.stdout.splitlines())
+
+
+def test_markup_in_group_labels_is_printed_as_text(world, tmp_path: Path) -> None:
+    table = world.table.copy()
+    table["region"] = table["region"].astype(str).replace("north", "x[/]")
+    path = tmp_path / "markup.csv"
+    table.to_csv(path, index=False)
+    result = run("--data", str(path), "--definition", "stock-index", "--by", "region")
+    assert result.exit_code == 0, (result.output, result.exception)
+    assert "x[/]" in result.output

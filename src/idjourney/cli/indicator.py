@@ -261,6 +261,10 @@ def indicator(
             "suppression",
         ]
         shown = out[[c for c in narrow if c in out.columns]].set_index("year")
+        if "group" in shown.columns:  # labels come from the data: shown as text, not markup
+            from rich.markup import escape
+
+            shown = shown.assign(group=shown["group"].map(lambda v: escape(str(v))))
         if gate.banner:
             title = f"{gate.banner}\n{title}"
         print_frame(shown, title, index_name="year")
