@@ -64,7 +64,8 @@ def run(
         fail(f"could not write {out}: {exc.strerror or exc}; the previous {out} is unchanged")
     console().print(
         f"Report: {out / 'report.html'}\nNumbers: {out / 'report.json'}\n"
-        f"Data (synthetic): {out / 'data'}/"
+        f"Data (synthetic): {out / 'data'}/",
+        markup=False,
     )
 
 
@@ -273,7 +274,7 @@ def _run(
         f"{_share(summary['share_identified'])} identified."
     )
     if gate.banner:
-        console(stderr=True).print(gate.banner)
+        console(stderr=True).print(gate.banner, markup=False)
 
 
 def _share(value: float | None) -> str:

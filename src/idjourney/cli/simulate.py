@@ -75,5 +75,6 @@ def simulate(
     if not quiet:
         console().print(
             f"{len(world.records):,} records of {len(world.truth):,} victims written to "
-            f"{out}/ ({len(written)} files; SYNTHETIC)"
+            f"{out}/ ({len(written)} files; SYNTHETIC)",
+            markup=False,
         )
