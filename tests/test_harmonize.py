@@ -628,3 +628,21 @@ def test_to_standard_inverts_to_native(records, name):
     records = records[["source_db", *[c for c in records.columns if c != "source_db"]]]
     back = to_standard(to_native(records, mapping), mapping)
     pd.testing.assert_frame_equal(back, typed(records))
+
+
+# --- issue 14 (#16): no exported cell can run as a spreadsheet formula -------------------------
+
+
+def test_formula_cells_are_refused_by_the_cli_and_neutralised_by_write_native(four_world, tmp_path):
+    from idjourney.harmonize import write_native
+
+    records = four_world.records[four_world.records["source_db"] == "icse"].head(5).copy()
+    records.loc[records.index[1], "series_key"] = ' =HYPERLINK("http://x")'
+    path = tmp_path / "records.csv"
+    records.to_csv(path, index=False)
+    result = run("--to-native", "--source", "icse", str(path), "--out", str(tmp_path / "o.csv"))
+    assert result.exit_code == 1, result.output
+    assert "formula" in result.output and not (tmp_path / "o.csv").exists()
+    out = write_native(records, "icse", tmp_path / "direct.csv")
+    text = out.read_text(encoding="utf-8")
+    assert "'=HYPERLINK" in text and "\n=HYPERLINK" not in text and ",=HYPERLINK" not in text

@@ -179,3 +179,69 @@ def test_unknown_card_exit_1() -> None:
     assert result.exit_code == 1
     assert result.stdout == ""
     assert "Did you mean 'median-time-to-identification'" in result.stderr
+
+
+# --- issue 14 (#16): analysis tables that cannot be right, and disclosure options -----------
+
+
+@pytest.mark.parametrize(
+    ("column", "value", "needle"),
+    [
+        ("duration", -5.0, "negative duration"),
+        ("entry", 1e9, "entry after exit"),
+        ("entry_year", "twenty", "not a number"),
+        ("event", 2, "not 0 or 1"),
+    ],
+)
+def test_bad_analysis_table_is_exit_1_naming_row_and_column(
+    world, tmp_path: Path, column: str, value: object, needle: str
+) -> None:
+    table = world.table.copy()
+    if column == "entry_year":
+        table[column] = table[column].astype(object)
+    table.loc[3, column] = value
+    path = tmp_path / "bad.csv"
+    table.to_csv(path, index=False)
+    result = run("--data", str(path), "--definition", "stock-index", "--json")
+    assert result.exit_code == 1, result.output
+    assert needle in result.output and f"column '{column}'" in result.output
+    assert "row 4 (line 5)" in result.output
+    assert "Traceback" not in result.output and result.stdout == ""
+
+
+def test_k_options(table_csv: Path) -> None:
+    base = ["--data", str(table_csv), "--definition", "stock-index", "--by", "region", "--json"]
+    result = run(*base, "--k", "0")
+    assert result.exit_code == 2 and "0 is not in the range" in result.output
+    result = run(*base, "--k", "3")
+    assert result.exit_code == 2 and "--allow-small-k" in result.output
+    result = run(*base, "--k", "3", "--allow-small-k")
+    assert result.exit_code == 0, result.output
+    records = json.loads(result.stdout)
+    assert all("disclosure control weakened" in r["disclosure_banner"] for r in records)
+    assert "disclosure control weakened" in result.stderr
+    csv_result = run(*base[:-1], "--csv", "--k", "3", "--allow-small-k")
+    assert "disclosure_banner" in csv_result.stdout.splitlines()[0]
+    table_result = run(*base[:-1], "--k", "3", "--allow-small-k")
+    assert "disclosure control weakened" in table_result.output
+
+
+def test_csv_group_labels_cannot_run_as_formulas(world, tmp_path: Path) -> None:
+    table = world.table.copy()
+    table["region"] = table["region"].astype(str).replace("north", "=HYPERLINK(1)")
+    path = tmp_path / "formula.csv"
+    table.to_csv(path, index=False)
+    result = run("--data", str(path), "--definition", "stock-index", "--by", "region", "--csv")
+    assert result.exit_code == 0, result.output
+    assert "'=HYPERLINK(1)" in result.stdout
+    assert not any(line.startswith("=") for line in result.stdout.splitlines())
+
+
+def test_markup_in_group_labels_is_printed_as_text(world, tmp_path: Path) -> None:
+    table = world.table.copy()
+    table["region"] = table["region"].astype(str).replace("north", "x[/]")
+    path = tmp_path / "markup.csv"
+    table.to_csv(path, index=False)
+    result = run("--data", str(path), "--definition", "stock-index", "--by", "region")
+    assert result.exit_code == 0, (result.output, result.exception)
+    assert "x[/]" in result.output

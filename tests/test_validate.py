@@ -52,6 +52,29 @@ EXPECTED: dict[str, set[tuple[int | None, str]]] = {
     "connected_after_extract.csv": {(2, "jurisdiction_connected")},
     "bad_jurisdiction.csv": {(2, "jurisdiction")},
     "bad_source_db.csv": {(2, "source_db")},
+    # issue 14 (#16): inputs that used to pass or crash
+    "count_bool.csv": {(2, "reports_count")},
+    "count_decimal_point.csv": {(2, "reports_count")},
+    "count_exponent.csv": {(2, "reports_count")},
+    "count_plus_sign.csv": {(2, "reports_count")},
+    "count_too_large.csv": {(2, "reports_count")},
+    "date_not_zero_padded.csv": {(2, "first_entered")},
+    "year_1800.csv": {(2, "first_entered")},
+    "year_3000.csv": {(2, "extract_date")},
+    "date_9999.csv": {(2, "identified_on")},
+    "formula_minus.csv": {(2, "series_key")},
+    "formula_plus_digit.csv": {(2, "victim_key")},
+    "formula_after_spaces.csv": {(2, "series_key")},
+    "duplicate_column.csv": {(None, "region")},
+    "extra_column_image_path.csv": {(None, "image_path")},
+    "nul_in_key.csv": {(2, "victim_key")},
+    "blank_line_before_error.csv": {(2, "sex")},
+    "embedded_newline_before_error.csv": {(2, "sex")},
+}
+#: editor line of a data row where it is not row + 1
+LINES: dict[str, dict[int, int]] = {
+    "blank_line_before_error.csv": {2: 4},
+    "embedded_newline_before_error.csv": {2: 4},
 }
 BAD_FILES = sorted(EXPECTED)
 
@@ -86,7 +109,7 @@ def good_frame() -> pd.DataFrame:
 def test_corpus_matches_expectations_and_readme() -> None:
     on_disk = {p.name for p in BAD.glob("*.csv")}
     assert on_disk == set(EXPECTED)
-    assert len(on_disk) >= 22
+    assert len(on_disk) >= 44
     readme = (BAD / "README.md").read_text(encoding="utf-8")
     for name in on_disk:
         assert f"`{name}`" in readme, f"{name} is not listed in tests/data/bad/README.md"
@@ -117,7 +140,10 @@ def test_cli_reports_the_defect(name: str) -> None:
     assert shown == EXPECTED[name]
     for r in rows[1:]:
         if r[0] == path and r[1]:
-            assert r[2] == str(int(r[1]) + 1)  # CSV line = data row + 1 (header is line 1)
+            # CSV line as an editor shows it: data row + 1 (header is line 1) unless blank
+            # lines or quoted line breaks come before
+            want = LINES.get(name, {}).get(int(r[1]), int(r[1]) + 1)
+            assert r[2] == str(want)
 
 
 # --- clean files, Parquet, JSON ----------------------------------------------------------
@@ -293,3 +319,81 @@ def test_help_explains_the_standard() -> None:
     assert "idjourney.schema.CODE_LISTS" in text
     for column in CODE_LISTS:
         assert column in text
+
+
+# --- issue 14 (#16): Parquet and DataFrame inputs that used to pass or crash -------------
+
+
+def _good_typed() -> pd.DataFrame:
+    df = good_frame()
+    for col in ("first_entered", "identified_on", "extract_date", "jurisdiction_connected",
+                "identification_recorded_on", "closed_on"):  # fmt: skip
+        df[col] = pd.to_datetime(df[col].replace("", None), format="%Y-%m-%d")
+    df["reports_count"] = df["reports_count"].astype("int64")
+    return df
+
+
+def _parquet_case(name: str) -> pd.DataFrame:
+    import numpy as np
+
+    df = _good_typed()
+    if name == "empty":
+        return df.iloc[0:0]
+    if name == "uint64_max":
+        df["reports_count"] = df["reports_count"].astype("uint64")
+        df.loc[1, "reports_count"] = np.iinfo(np.uint64).max
+    elif name == "tz_aware":
+        df["first_entered"] = df["first_entered"].dt.tz_localize("Europe/Paris")
+    elif name == "bool_count":
+        df["reports_count"] = df["reports_count"] > 3
+    elif name == "float_count":
+        df["reports_count"] = df["reports_count"].astype(float)
+        df.loc[1, "reports_count"] = 2.5
+    elif name == "nul_key":
+        df.loc[1, "victim_key"] = "V00\x002"
+    elif name == "year_3000":
+        df["extract_date"] = df["extract_date"].astype("datetime64[us]")
+        df.loc[1, "extract_date"] = pd.Timestamp("3000-12-31").as_unit("us")
+    return df
+
+
+PARQUET_CASES = {
+    "empty": {(None, "")},
+    "uint64_max": {(2, "reports_count")},
+    "tz_aware": {(None, "first_entered")},
+    "bool_count": {(None, "reports_count")},
+    "float_count": {(2, "reports_count")},
+    "nul_key": {(2, "victim_key")},
+    "year_3000": {(2, "extract_date")},
+}
+
+
+@pytest.mark.parametrize("name", sorted(PARQUET_CASES))
+def test_bad_parquet_is_a_clear_error(tmp_path: Path, name: str) -> None:
+    path = tmp_path / f"{name}.parquet"
+    _parquet_case(name).to_parquet(path)
+    report = validate(path)
+    assert found(report.problems) == PARQUET_CASES[name], report.messages()
+    result = run(str(path))
+    assert result.exit_code == 1, result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert "OK (0 rows)" not in result.output
+
+
+def test_problems_out_neutralises_formulas(tmp_path: Path) -> None:
+    out = tmp_path / "problems.csv"
+    result = run(str(BAD / "formula_equals.csv"), "--problems-out", str(out))
+    assert result.exit_code == 1
+    import csv
+
+    text = out.read_text(encoding="utf-8")
+    assert "'=1+1" in text
+    for record in list(csv.reader(text.splitlines()))[1:]:
+        for cell in record:
+            assert not cell.strip().startswith(("=", "+", "-", "@")), cell
+
+
+def test_messages_print_plain_row_numbers() -> None:
+    report = validate(BAD / "blank_line_before_error.csv")
+    (message,) = report.messages()
+    assert "row 2 (line 4)" in message and "np." not in message

@@ -30,7 +30,17 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-__all__ = ["DisclosureError", "SuppressionResult", "suppress", "suppression_note"]
+__all__ = [
+    "DEFAULT_K",
+    "DisclosureError",
+    "Gate",
+    "SuppressionResult",
+    "cell_key",
+    "perturb",
+    "record_keys",
+    "suppress",
+    "suppression_note",
+]
 
 PRIMARY = "primary"
 SECONDARY = "secondary"
@@ -330,3 +340,284 @@ def _margin_rows(
             }
         )
     return pd.DataFrame(rows)
+
+
+# ---------------------------------------------------------------------------------------
+# The publishing gate: cell-key perturbation of every count + primary suppression
+# ---------------------------------------------------------------------------------------
+
+#: The small-cell threshold every published table uses unless the user lowers it explicitly.
+DEFAULT_K = 10
+#: Largest absolute noise added to a published count (the perturbation table's support).
+MAX_NOISE = 3
+#: Salt of the record keys. With real data set ``IDJOURNEY_DISCLOSURE_KEY`` to a secret.
+_DEFAULT_SALT = "idjourney-synthetic-record-keys-v1"
+
+
+def _salt() -> bytes:
+    import os
+
+    return os.environ.get("IDJOURNEY_DISCLOSURE_KEY", _DEFAULT_SALT).encode("utf-8")
+
+
+def record_keys(ids: Sequence[object] | np.ndarray | pd.Series) -> np.ndarray:
+    r"""The record key of each victim: a uniform number in :math:`[0, 1)` fixed by its id.
+
+    The key is a keyed BLAKE2b hash of the victim id (salt ``IDJOURNEY_DISCLOSURE_KEY``),
+    so a victim carries the same key in every table, every run and every extract: this is
+    what makes the noise of a cell the same each time the cell is asked for.
+    """
+    import hashlib
+
+    # pandas' vectorised SipHash takes a 16-character key: derive it from the salt
+    hash_key = hashlib.blake2b(_salt(), digest_size=8).hexdigest()
+    values = pd.Series(ids, dtype=object).astype(str).to_numpy(dtype=object)
+    hashed = pd.util.hash_array(values, hash_key=hash_key, categorize=False)
+    return (hashed >> np.uint64(11)).astype(np.float64) / 2.0**53
+
+
+def cell_key(keys: np.ndarray) -> float:
+    r"""The cell key of a cell whose victims have record keys ``keys``.
+
+    :math:`c = \left(\sum_{i \in \text{cell}} r_i\right) \bmod 1` (ABS cell-key method): the
+    same set of victims always gives the same cell key, whichever query produced the cell.
+    """
+    return float(np.sum(np.asarray(keys, dtype=np.float64)) % 1.0)
+
+
+def _variable_offset(variable: str) -> float:
+    import hashlib
+
+    digest = hashlib.blake2b(variable.encode("utf-8"), digest_size=8).digest()
+    return int.from_bytes(digest, "big") / 2.0**64
+
+
+def perturb(count: int, key: float, variable: str = "n") -> int:
+    r"""The published value of ``count`` for the cell with cell key ``key``.
+
+    The noise :math:`d \in \{-D, \dots, D\}` (:math:`D` = ``MAX_NOISE``) is read off the
+    perturbation table at position :math:`u = (c + h(\text{variable})) \bmod 1`: uniform,
+    mean 0, variance :math:`D(D+1)/3`; the offset :math:`h` depends on the variable and the
+    value, as the rows of the ABS perturbation table do, so different variables or values of
+    one cell get unrelated (but again fixed) noise. Zero stays zero (it reveals no one); a
+    positive count stays at least 1.
+    """
+    count = int(count)
+    if count <= 0:
+        return 0
+    # the lookup depends on the variable and on the value, as a row of the ABS perturbation
+    # table does: two cells with one set of victims but different values get unrelated noise
+    u = (float(key) + _variable_offset(f"{variable}:{count}")) % 1.0
+    noise = int(np.floor(u * (2 * MAX_NOISE + 1))) - MAX_NOISE
+    return max(count + noise, 1)
+
+
+@dataclass(frozen=True)
+class Gate:
+    """The one place every published table passes through.
+
+    Parameters
+    ----------
+    k : int
+        Small-cell threshold: a cell describing fewer than ``k`` victims, or carrying a
+        count (or the complement of a count, e.g. unidentified = victims - identified)
+        between 1 and ``k - 1``, is suppressed whole. ``k`` below :data:`DEFAULT_K` needs
+        ``allow_small_k=True`` and puts :attr:`banner` on every output.
+    allow_small_k : bool
+        The explicit consent needed for ``k < DEFAULT_K``.
+
+    Method
+    ------
+    Cell-key perturbation (Australian Bureau of Statistics): every count that survives
+    suppression is published as ``count + d`` with ``d`` fixed by the victims in the cell
+    (:func:`perturb`), so a suppressed cell recovered by subtraction carries the sum of
+    several unknown noises, and asking again returns the same noise (nothing to average).
+    """
+
+    k: int = DEFAULT_K
+    allow_small_k: bool = False
+
+    def __post_init__(self) -> None:
+        if isinstance(self.k, bool) or not isinstance(self.k, (int, np.integer)) or self.k < 1:
+            raise DisclosureError(
+                f"k must be a whole number of victims >= 1; got {self.k!r} (the default is "
+                f"{DEFAULT_K})"
+            )
+        if self.k < DEFAULT_K and not self.allow_small_k:
+            raise DisclosureError(
+                f"k = {self.k} is below the default {DEFAULT_K}; lowering the small-cell "
+                "threshold needs an explicit flag (--allow-small-k)"
+            )
+
+    @property
+    def banner(self) -> str:
+        """The warning printed with every output when ``k`` is below the default."""
+        if self.k >= DEFAULT_K:
+            return ""
+        return (
+            f"WARNING: disclosure control weakened: small-cell threshold k = {self.k} "
+            f"(default {DEFAULT_K}); not for publication."
+        )
+
+    def note(self, n_suppressed: int) -> str:
+        """The sentence stating the protection applied to a published table."""
+        text = (
+            f"Counts are perturbed (cell-key method, noise of at most +/-{MAX_NOISE}, the same "
+            "each time a cell is asked for); "
+        )
+        if n_suppressed:
+            text += (
+                f"{n_suppressed} cell(s) with fewer than {self.k} victims, or with a count "
+                f"or its complement under {self.k}, are suppressed."
+            )
+        else:
+            text += f"no cell had fewer than {self.k} victims."
+        return (self.banner + " " + text).strip()
+
+    def small(self, count: float) -> bool:
+        """Whether a count is disclosive (between 1 and ``k - 1``)."""
+        return bool(np.isfinite(count) and 0 < count < self.k)
+
+    def table(
+        self,
+        frame: pd.DataFrame,
+        keys: Sequence[float] | np.ndarray,
+        *,
+        size: str,
+        counts: Sequence[str] = (),
+        complements: Sequence[str] = (),
+        keep: Sequence[str] = (),
+    ) -> pd.DataFrame:
+        """Protect a table with one row per cell.
+
+        Parameters
+        ----------
+        frame : DataFrame
+            One row per cell.
+        keys : sequence of float
+            Cell key of each row (:func:`cell_key` of the row's victims).
+        size : str
+            Column with the number of victims the cell describes.
+        counts : sequence of str
+            Further count columns (events, numbers at risk, identified, ...).
+        complements : sequence of str
+            Counts ``c`` among ``counts`` whose complement ``size - c`` is a count too
+            (e.g. unidentified = victims - identified).
+        keep : sequence of str
+            Columns never masked (the cell's labels, notes).
+
+        Returns
+        -------
+        DataFrame
+            Counts perturbed; suppressed rows have every other column missing, and
+            ``suppressed`` / ``suppression`` columns say which; ``attrs`` hold the note,
+            ``k`` and the banner.
+        """
+        keys = np.asarray(keys, dtype=float)
+        if len(keys) != len(frame):
+            raise DisclosureError(f"{len(keys)} cell keys for a table of {len(frame)} rows")
+        for col in [size, *counts, *keep]:
+            if col not in frame.columns:
+                raise DisclosureError(f"column {col!r} is not in the table to publish")
+        out = frame.reset_index(drop=True).copy()
+        n = pd.to_numeric(out[size], errors="coerce").to_numpy(float)
+        hidden = ~np.isfinite(n) | (n < self.k)
+        reasons = np.where(hidden, f"fewer than {self.k} victims", "").astype(object)
+        for col in counts:
+            c = pd.to_numeric(out[col], errors="coerce").to_numpy(float)
+            small = np.isfinite(c) & (c > 0) & (c < self.k) & ~hidden
+            reasons[small] = f"{col} under {self.k}"
+            hidden |= small
+            if col in complements:
+                rest = n - c
+                small = np.isfinite(rest) & (rest > 0) & (rest < self.k) & ~hidden
+                reasons[small] = f"{size} - {col} under {self.k}"
+                hidden |= small
+        for col in [size, *counts]:
+            c = pd.to_numeric(out[col], errors="coerce").to_numpy(float)
+            published = [
+                float(perturb(int(v), key, col)) if np.isfinite(v) else np.nan
+                for v, key in zip(c, keys, strict=True)
+            ]
+            out[col] = published
+        masked = [c for c in out.columns if c not in keep]
+        for col in masked:
+            if pd.api.types.is_numeric_dtype(out[col]) and not pd.api.types.is_bool_dtype(out[col]):
+                out[col] = out[col].astype(float).mask(hidden)
+            else:
+                out[col] = out[col].astype(object).mask(hidden, None)
+        out["suppressed"] = hidden
+        out["suppression"] = np.where(hidden, reasons, "")
+        out.attrs["disclosure"] = self.note(int(hidden.sum()))
+        out.attrs["k"] = self.k
+        out.attrs["banner"] = self.banner
+        return out
+
+    def counts(self, values: dict[str, int], key: float) -> dict[str, int | None]:
+        """Protect named counts of one cell (e.g. a summary): perturbed, or ``None`` if small."""
+        return {
+            name: (None if self.small(v) else perturb(int(v), key, name))
+            for name, v in values.items()
+        }
+
+
+def year_only(value: object) -> object:
+    """A date (``Timestamp``, ``date`` or ``YYYY-MM-DD`` text) reduced to its year.
+
+    Row-level dates never leave the package: a range such as ``first_seen_range`` starts
+    at the first-seen date of one series, so it is published as years.
+    """
+    import datetime as dt
+    import re
+
+    if isinstance(value, (pd.Timestamp, dt.date)):
+        return int(value.year)
+    if isinstance(value, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}([ T].*)?", value):
+        return int(value[:4])
+    return value
+
+
+def publish_summary(
+    summary: dict,
+    victim_ids: Sequence[object] | pd.Series,
+    gate: Gate | None = None,
+    *,
+    counts: Sequence[str] = ("victims", "series", "identified", "left_truncated"),
+    complements: Sequence[tuple[str, str]] = (("victims", "identified"),),
+    shares: dict[str, tuple[str, str]] | None = None,
+    round_shares: Sequence[str] = ("actively_traded_share",),
+    dates_to_years: Sequence[str] = ("first_seen_range",),
+) -> dict:
+    """A summary dict (e.g. :func:`idjourney.summary.journey_summary`) as it may be published.
+
+    The helper for notebooks and reports that publish JSON. The cell is every victim in
+    ``victim_ids``: each of ``counts`` is perturbed (:func:`perturb`) or ``None`` when small;
+    a complement ``total - part`` under ``k`` hides ``part``; each share in ``shares``
+    (name -> (numerator, denominator)) is restated from the published counts (an exact share
+    would reveal the exact counts); ``round_shares`` are rounded to 3 decimals; dates in
+    ``dates_to_years`` (a value or a list) are reduced to years (no row-level date).
+    """
+    gate = gate or Gate()
+    shares = {"share_identified": ("identified", "victims")} if shares is None else shares
+    key = cell_key(record_keys(pd.Series(victim_ids)))
+    present = [c for c in counts if c in summary]
+    out = dict(summary) | gate.counts({c: int(summary[c]) for c in present}, key)
+    for total, part in complements:
+        if total in summary and part in summary and gate.small(summary[total] - summary[part]):
+            out[part] = None
+    for name, (num, den) in shares.items():
+        if name in summary:
+            n, d = out.get(num), out.get(den)
+            out[name] = None if n is None or not d else n / d
+    for name in round_shares:
+        if name in out and out[name] is not None:
+            out[name] = round(float(out[name]), 3)
+    for name in dates_to_years:
+        if name in out:
+            value = out[name]
+            many = isinstance(value, list | tuple)
+            out[name] = [year_only(v) for v in value] if many else year_only(value)
+    out["disclosure_k"] = gate.k
+    if gate.banner:
+        out["disclosure_banner"] = gate.banner
+    return out

@@ -20,6 +20,9 @@ from typing import Any
 import pandas as pd
 
 TABLE_SUFFIXES = (".csv", ".parquet")
+#: A text cell starting with one of these (after leading spaces) is run as a formula by
+#: spreadsheet programs (OWASP "CSV injection"; tab and carriage return included).
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
 
 class DataFileError(ValueError):
@@ -67,6 +70,45 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"cannot write {type(value).__name__} as JSON")
 
 
+def is_formula(values: pd.Series) -> pd.Series:
+    """Which text cells a spreadsheet would run as a formula (vectorised; non-text: False)."""
+    text = values.astype("string")
+    stripped = text.str.lstrip(" ")
+    hit = stripped.str.startswith(FORMULA_PREFIXES[:4]) | text.str.startswith(FORMULA_PREFIXES)
+    return hit.fillna(False).astype(bool) & values.map(lambda v: isinstance(v, str)).astype(bool)
+
+
+def neutralise_formulas(df: pd.DataFrame) -> pd.DataFrame:
+    """A copy of ``df`` whose text cells cannot run as spreadsheet formulas.
+
+    A text cell starting (after spaces) with ``= + - @`` (or a tab/carriage return) is
+    prefixed with an apostrophe, the OWASP recommendation: the spreadsheet shows the text
+    and runs nothing. Numeric columns are left alone (``-3`` as a number is not text).
+    """
+    out = df.copy()
+    for col in out.columns:
+        series = out[col]
+        if not (
+            pd.api.types.is_object_dtype(series)
+            or pd.api.types.is_string_dtype(series)
+            or isinstance(series.dtype, pd.CategoricalDtype)
+        ):
+            continue
+        if isinstance(series.dtype, pd.CategoricalDtype):
+            series = series.astype(object)
+        hit = is_formula(series)
+        if hit.any():
+            series = series.astype(object).copy()
+            series[hit] = "'" + series[hit].astype(str)
+            out[col] = series
+    header_hit = is_formula(pd.Series([str(c) for c in out.columns], dtype=object))
+    if header_hit.any():
+        out.columns = [
+            f"'{c}" if h else c for c, h in zip(out.columns, header_hit.to_numpy(), strict=True)
+        ]
+    return out
+
+
 def write_table(
     df: pd.DataFrame,
     path: str | os.PathLike[str],
@@ -83,7 +125,9 @@ def write_table(
         raise DataFileError(f"{target}: unknown table format {suffix!r}; use .csv or .parquet")
     with atomic_write(target) as tmp:
         if suffix == ".csv":
-            df.to_csv(tmp, index=False, date_format="%Y-%m-%d", lineterminator="\n")
+            neutralise_formulas(df).to_csv(
+                tmp, index=False, date_format="%Y-%m-%d", lineterminator="\n"
+            )
         else:
             _write_parquet(df, tmp, metadata or {})
     return target
@@ -130,3 +174,61 @@ def fingerprint(path: str | os.PathLike[str]) -> str:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+class OutputBusyError(RuntimeError):
+    """Another idjourney process is writing the same output folder."""
+
+
+@contextlib.contextmanager
+def atomic_folder(path: str | os.PathLike[str]) -> Iterator[Path]:
+    """Yield a fresh temporary folder beside ``path``; put it in place of ``path`` on success.
+
+    Everything is written into ``.<name>.tmp-*`` in the same parent folder (same file
+    system, so the final step is a rename). On success the old folder (if any) is renamed
+    aside, the new one renamed into place and the old one deleted; on any exception, or if
+    the process is killed, ``path`` is left exactly as it was. A killed run's temporary
+    folder is removed by the next run on the same destination. Two processes writing one
+    destination cannot mix: the second is refused (:class:`OutputBusyError`) while the
+    first holds the lock (an ``flock`` on the parent folder, released by the kernel when
+    its holder dies).
+    """
+    import fcntl
+    import shutil
+
+    target = Path(path).absolute()
+    if target.exists() and not target.is_dir():
+        raise DataFileError(f"{target}: exists and is not a folder; give a folder for --out")
+    parent = target.parent
+    parent.mkdir(parents=True, exist_ok=True)
+    lock_fd = os.open(parent, os.O_RDONLY)
+    try:
+        try:
+            fcntl.flock(lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as exc:
+            raise OutputBusyError(
+                f"{target}: another idjourney run is writing into {parent} now; wait for it "
+                "to finish or choose another --out folder"
+            ) from exc
+        for old in parent.glob(f".{target.name}.old-*"):
+            # killed between the two renames below: put the old folder back first
+            if not target.exists() and (old / target.name).is_dir():
+                os.replace(old / target.name, target)
+            shutil.rmtree(old, ignore_errors=True)
+        for stale in parent.glob(f".{target.name}.tmp-*"):
+            shutil.rmtree(stale, ignore_errors=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=parent))
+        try:
+            yield tmp
+            old = None
+            if target.exists():
+                old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=parent))
+                os.replace(target, old / target.name)
+            os.replace(tmp, target)
+            if old is not None:
+                shutil.rmtree(old, ignore_errors=True)
+        finally:
+            if tmp.exists():
+                shutil.rmtree(tmp, ignore_errors=True)
+    finally:
+        os.close(lock_fd)

@@ -1,7 +1,8 @@
 """The HTML report of the main job: the typical journey, the index and the denominator.
 
-Only aggregates reach the report; every table by group passes through
-:func:`idjourney.disclosure.suppress` (cells under ``k`` victims are hidden).
+Only aggregates reach the report. The caller (``idjourney run``) passes every table through
+the publishing gate :class:`idjourney.disclosure.Gate` (counts perturbed by the cell-key
+method, cells with any count or complement under ``k`` withheld); see docs/disclosure.md.
 """
 
 from __future__ import annotations

@@ -77,7 +77,15 @@ FIELD_DESCRIPTIONS: dict[str, str] = {
     "link_key": "cross-database victim reference used for linkage (pseudonymous; may be empty)",
 }
 
-_FORMULA_PREFIXES = ("=", "@", "+", "\t", "\r")
+#: A text cell starting (after spaces) with one of ``= + - @``, or with a tab or carriage
+#: return, would run as a formula in a spreadsheet (OWASP "CSV injection").
+_FORMULA_PATTERN = r"^(?: *[=+\-@]|[\t\r])"
+#: Plausible calendar years of any date in a record (a year 1800 or 3000 is a typo).
+FIRST_YEAR, LAST_YEAR = 1900, 2100
+#: The largest count accepted (more reports than this is a data error, not a count).
+MAX_COUNT = 999_999_999
+#: Columns holding text (every column except the dates and the count).
+TEXT_COLUMNS = tuple(c for c in ALL_COLUMNS if c not in DATE_COLUMNS and c != "reports_count")
 
 
 # --- the report ---------------------------------------------------------------------------
@@ -125,7 +133,7 @@ class ValidationReport:
             where = rec.file
             if not pd.isna(rec.row):
                 row = int(rec.row)
-                where += f", row {row} (line {row + 1})"
+                where += f", row {row} (line {line_of(self.problems, row)})"
             if rec.column:
                 where += f", column '{rec.column}'"
             value = "" if pd.isna(rec.value) or rec.value == "" else f" (value {rec.value!r})"
@@ -152,6 +160,18 @@ class ValidationReport:
         )
 
 
+def line_of(problems: pd.DataFrame, row: int) -> int:
+    """The line (1-based, as an editor shows it) of data row ``row`` of a CSV file.
+
+    Row ``r`` is line ``r + 1`` unless the file has blank lines or quoted cells spanning
+    lines; then the line comes from the file itself (``problems.attrs["lines"]``).
+    """
+    lines = problems.attrs.get("lines")
+    if lines is not None and 1 <= row <= len(lines):
+        return int(lines[row - 1])
+    return int(row) + 1
+
+
 def _is_missing(value: object) -> bool:
     """True for a missing scalar (None, NaN, NaT, pd.NA), so it prints as an empty cell."""
     return pd.api.types.is_scalar(value) and bool(pd.isna(value))
@@ -163,6 +183,8 @@ class _Problems:
     def __init__(self, source: str) -> None:
         self.source = source
         self.rows: list[dict[str, object]] = []
+        #: editor line of each data row (index 0 = row 1), when it is not simply row + 1
+        self.lines: np.ndarray | None = None
 
     def add(self, row: int | None, column: str, value: object, problem: str, fix: str) -> None:
         self.rows.append(
@@ -185,6 +207,8 @@ class _Problems:
     def frame(self) -> pd.DataFrame:
         df = pd.DataFrame(self.rows, columns=_PROBLEM_COLUMNS)
         df["row"] = df["row"].astype("Int64")
+        if self.lines is not None:
+            df.attrs["lines"] = self.lines
         return df.sort_values(["row", "column"], na_position="first", kind="stable").reset_index(
             drop=True
         )
@@ -193,10 +217,31 @@ class _Problems:
 # --- reading raw files --------------------------------------------------------------------
 
 
+def _arrow_strings() -> pd.StringDtype:
+    return pd.StringDtype("pyarrow")
+
+
+def _record_lines(text: str) -> np.ndarray:
+    """Editor line on which each data record of a CSV text starts (blank lines skipped)."""
+    reader = csv.reader(text.splitlines(keepends=True))
+    starts = []
+    previous = 0
+    for i, record in enumerate(reader):
+        start = previous + 1
+        previous = reader.line_num
+        if i == 0 or not record or record == [""]:
+            continue  # the header, or a blank line (skipped by the CSV reader too)
+        starts.append(start)
+    return np.asarray(starts, dtype=np.int64)
+
+
 def _read_raw_csv(path: Path, problems: _Problems) -> pd.DataFrame | None:
     """Read a CSV as text cells, recording file-level problems. None when unreadable."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
     raw = path.read_bytes()
-    if not raw.strip():
+    if not raw or raw.isspace():
         problems.add(None, "", "", "the file is empty", "write a header row and data rows")
         return None
     if raw.startswith(b"\xef\xbb\xbf"):
@@ -209,7 +254,7 @@ def _read_raw_csv(path: Path, problems: _Problems) -> pd.DataFrame | None:
         )
         return None
     try:
-        raw.decode("utf-8")
+        text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
         problems.add(
@@ -220,14 +265,65 @@ def _read_raw_csv(path: Path, problems: _Problems) -> pd.DataFrame | None:
             "re-save the file as UTF-8",
         )
         return None
+    quoted = b'"' in raw
+    irregular = quoted or b"\n\n" in raw or b"\r" in raw
+    if irregular:
+        problems.lines = _record_lines(text)
+    nul = raw.find(b"\x00")
+    if nul >= 0:
+        line = raw[:nul].count(b"\n") + 1
+        row = _row_of_line(problems, line)
+        problems.add(
+            row,
+            _column_of_byte(raw, nul),
+            "",
+            f"a NUL byte (\\x00) on line {line}; text after it would be lost",
+            "remove the NUL character (the file may be binary or UTF-16)",
+        )
+        return None
+    end = text.find("\n")
+    header = next(csv.reader([(text if end < 0 else text[:end]).rstrip("\r")]))
+    names = [h.strip() for h in header]
+    dupes = sorted({h for h in names if names.count(h) > 1})
+    for name in dupes:
+        problems.add(
+            None,
+            name,
+            "",
+            f"column '{name}' appears {names.count(name)} times in the header",
+            "keep one column of each name",
+        )
+    if dupes:
+        return None
+    del text
     try:
-        df = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8")
-    except pd.errors.ParserError as exc:
+        table = pacsv.read_csv(
+            path,
+            # quoted line breaks need the slower parser; plain files do not
+            parse_options=pacsv.ParseOptions(newlines_in_values=quoted),
+            convert_options=pacsv.ConvertOptions(
+                column_types={h: pa.string() for h in header},
+                strings_can_be_null=False,
+                quoted_strings_can_be_null=False,
+            ),
+        )
+    except (pa.ArrowInvalid, ValueError) as exc:
         problems.add(None, "", "", f"not a valid CSV table ({exc})", "check quoting and delimiters")
         return None
+    df = table.to_pandas(types_mapper={pa.string(): _arrow_strings()}.get)
+    df.columns = names
     if df.empty:
         problems.add(None, "", "", "the file has a header but no data rows", "add data rows")
     return df
+
+
+def _row_of_line(problems: _Problems, line: int) -> int | None:
+    """The data row (1-based) holding editor line ``line`` (None on the header line)."""
+    if line <= 1:
+        return None
+    if problems.lines is None:
+        return line - 1
+    return int(np.searchsorted(problems.lines, line, side="right"))
 
 
 def _column_of_byte(raw: bytes, offset: int) -> str:
@@ -241,24 +337,106 @@ def _column_of_byte(raw: bytes, offset: int) -> str:
     return header[position].strip() if 0 <= position < len(header) else ""
 
 
+def _text(values: pd.Series) -> pd.Series:
+    """``values`` as Arrow-backed strings (vectorised string checks; missing stays missing)."""
+    if isinstance(values.dtype, pd.StringDtype) and values.dtype.storage == "pyarrow":
+        return values
+    if isinstance(values.dtype, pd.StringDtype) or values.dtype == object:
+        mask = values.map(lambda v: isinstance(v, str)) if values.dtype == object else None
+        if mask is not None and not mask.all():
+            values = values.where(mask | values.isna(), values.astype(str))
+        return values.astype(_arrow_strings())
+    return values.astype(str).astype(_arrow_strings())
+
+
+def _check_columns(df: pd.DataFrame, problems: _Problems) -> None:
+    """Columns outside the standard, and duplicated names, are reported (file level)."""
+    names = [str(c) for c in df.columns]
+    for name in sorted({n for n in names if names.count(n) > 1}):
+        problems.add(
+            None, name, "", f"column '{name}' appears more than once", "keep one of each name"
+        )
+    for name in names:
+        if name not in ALL_COLUMNS:
+            problems.add(
+                None,
+                name,
+                "",
+                f"column '{name}' is not in the record standard",
+                "remove it: records hold the standard's metadata columns only (no images, "
+                "file paths or free text); see `idjourney validate --help`",
+            )
+
+
 def _check_formula_cells(df: pd.DataFrame, problems: _Problems) -> None:
     for column in df.columns:
-        values = df[column]
-        if values.dtype != object and not isinstance(values.dtype, pd.StringDtype):
+        if column not in TEXT_COLUMNS:
             continue
-        text = values.astype(str)
-        bad = text.str.startswith(_FORMULA_PREFIXES) & ~text.str.match(r"^\+\d")
+        values = df[column]
+        if not (values.dtype == object or isinstance(values.dtype, pd.StringDtype)):
+            continue
+        text = _text(values)
+        df[column] = text
+        bad = text.str.contains(_FORMULA_PATTERN, regex=True).to_numpy(dtype=bool, na_value=False)
         if bad.any():
             problems.add_many(
-                np.flatnonzero(bad.to_numpy()),
+                np.flatnonzero(bad),
                 column,
                 text[bad],
-                "cell starts with a spreadsheet formula character (=, @, +, tab)",
+                "cell starts with a spreadsheet formula character (=, +, -, @, tab)",
                 "remove the leading character; cells hold plain values only",
+            )
+        nul = text.str.contains("\x00", regex=False).to_numpy(dtype=bool, na_value=False)
+        if nul.any():
+            problems.add_many(
+                np.flatnonzero(nul),
+                column,
+                text[nul].str.replace("\x00", "\\x00", regex=False),
+                "a NUL byte (\\x00) in the cell",
+                "remove the NUL character",
             )
 
 
 # --- parsing cells ------------------------------------------------------------------------
+
+
+def _check_years(
+    df: pd.DataFrame, column: str, parsed: pd.Series, years: pd.Series, problems: _Problems
+) -> pd.Series:
+    out = (years < FIRST_YEAR) | (years > LAST_YEAR)
+    out = out.to_numpy(dtype=bool, na_value=False)
+    if out.any():
+        problems.add_many(
+            np.flatnonzero(out),
+            column,
+            df[column][out].astype(str),
+            f"the year lies outside {FIRST_YEAR}..{LAST_YEAR}",
+            "correct the date (a typo in the year?)",
+        )
+    return parsed.where(~out)
+
+
+def _parse_iso_dates(
+    text: pd.Series, shaped: np.ndarray
+) -> tuple[pd.Series, np.ndarray, np.ndarray]:
+    """Parse ``YYYY-MM-DD`` text, working on the distinct values only (dates repeat a lot).
+
+    Returns the dates (``NaT`` where invalid or outside 1900..2100), the year of every
+    well-shaped cell and which well-shaped cells are not calendar dates (``2021-02-30``).
+    """
+    codes, uniques = pd.factorize(text.where(shaped))
+    values = np.asarray(uniques, dtype=object)
+    years_u = np.array([float(v[:4]) for v in values], dtype=float)
+    in_range = (years_u >= FIRST_YEAR) & (years_u <= LAST_YEAR)
+    parsed_u = pd.to_datetime(
+        pd.Series(values).where(in_range), format="%Y-%m-%d", errors="coerce"
+    ).to_numpy(dtype="datetime64[ns]")
+    valid_u = ~in_range | ~np.isnat(parsed_u)  # out-of-range years are reported as such
+    parsed_u = np.append(parsed_u, np.datetime64("NaT", "ns"))  # code -1: not shaped
+    years_u = np.append(years_u, np.nan)
+    valid_u = np.append(valid_u, False)
+    parsed = pd.Series(parsed_u[codes], index=text.index)
+    return parsed, years_u[codes], shaped & ~valid_u[codes]
 
 
 def _parse_dates(df: pd.DataFrame, problems: _Problems) -> None:
@@ -266,21 +444,55 @@ def _parse_dates(df: pd.DataFrame, problems: _Problems) -> None:
         if column not in df.columns:
             continue
         values = df[column]
-        if pd.api.types.is_datetime64_any_dtype(values):
-            df[column] = values.astype("datetime64[ns]")
+        if isinstance(values.dtype, pd.DatetimeTZDtype):
+            problems.add(
+                None,
+                column,
+                str(values.dtype),
+                "the dates carry a time zone",
+                "store plain calendar dates (YYYY-MM-DD, no time or time zone)",
+            )
+            df[column] = pd.Series(pd.NaT, index=df.index, dtype="datetime64[ns]")
             continue
-        text = values.astype("string").str.strip()
-        empty = text.isna() | (text == "")
-        parsed = pd.to_datetime(text.where(~empty), format="%Y-%m-%d", errors="coerce")
-        bad = (~empty & parsed.isna()).to_numpy()
+        if pd.api.types.is_datetime64_any_dtype(values):
+            years = pd.Series(values.dt.year, index=df.index)
+            keep = _check_years(df, column, values, years, problems)
+            df[column] = keep.where(years.between(FIRST_YEAR, LAST_YEAR)).astype("datetime64[ns]")
+            continue
+        if not (values.dtype == object or isinstance(values.dtype, pd.StringDtype)):
+            problems.add(
+                None,
+                column,
+                str(values.dtype),
+                f"dates stored as {values.dtype}",
+                "store dates as dates or as text YYYY-MM-DD",
+            )
+            df[column] = pd.Series(pd.NaT, index=df.index, dtype="datetime64[ns]")
+            continue
+        text = _text(values).str.strip()
+        empty = (text.isna() | (text == "")).to_numpy(dtype=bool, na_value=False)
+        shaped = text.str.fullmatch(r"\d{4}-\d{2}-\d{2}").to_numpy(dtype=bool, na_value=False)
+        parsed, years, unparsed = _parse_iso_dates(text, shaped)
+        out = shaped & ((years < FIRST_YEAR) | (years > LAST_YEAR))
+        bad = ~empty & ~out & (~shaped | unparsed)
         if bad.any():
             problems.add_many(
                 np.flatnonzero(bad),
                 column,
                 text[bad],
                 "not a valid ISO 8601 date",
-                "write a real calendar date as YYYY-MM-DD",
+                "write a real calendar date as YYYY-MM-DD (four-digit year, two-digit month "
+                "and day, e.g. 2025-02-08)",
             )
+        if out.any():
+            problems.add_many(
+                np.flatnonzero(out),
+                column,
+                text[out],
+                f"the year lies outside {FIRST_YEAR}..{LAST_YEAR}",
+                "correct the date (a typo in the year?)",
+            )
+            parsed = parsed.where(~out)
         df[column] = parsed.astype("datetime64[ns]")
 
 
@@ -289,20 +501,42 @@ def _parse_counts(df: pd.DataFrame, problems: _Problems) -> None:
     if column not in df.columns:
         return
     values = df[column]
-    numbers = pd.to_numeric(values, errors="coerce")
-    text = values.astype("string").str.strip()
-    empty = text.isna() | (text == "")
-    not_integer = (~empty & (numbers.isna() | (numbers % 1 != 0))).to_numpy()
+    fix = f"write the count as a whole number 0..{MAX_COUNT:,} in digits only, such as 3"
+    if pd.api.types.is_bool_dtype(values):
+        problems.add(None, column, str(values.dtype), "counts stored as true/false", fix)
+        df[column] = pd.Series(pd.NA, index=df.index, dtype="Int64")
+        return
+    if pd.api.types.is_integer_dtype(values) or pd.api.types.is_float_dtype(values):
+        numbers = values.astype("float64")
+        if pd.api.types.is_float_dtype(values):
+            bad = (numbers.notna() & (numbers % 1 != 0)).to_numpy(dtype=bool, na_value=False)
+        else:
+            bad = np.zeros(len(values), dtype=bool)
+        if pd.api.types.is_unsigned_integer_dtype(values):
+            big = (values.astype("uint64") > np.uint64(MAX_COUNT)).to_numpy(dtype=bool)
+        else:
+            big = (numbers.abs() > MAX_COUNT).to_numpy(dtype=bool, na_value=False)
+        if bad.any():
+            problems.add_many(np.flatnonzero(bad), column, values[bad], "not a whole number", fix)
+        if big.any():
+            problems.add_many(np.flatnonzero(big), column, values[big], "count too large", fix)
+        keep = ~(bad | big)
+        df[column] = numbers.where(keep).round().astype("Int64")
+        return
+    text = _text(values).str.strip()
+    empty = (text.isna() | (text == "")).to_numpy(dtype=bool, na_value=False)
+    digits = text.str.fullmatch(r"-?\d+").to_numpy(dtype=bool, na_value=False)
+    long = digits & (text.str.len().fillna(0).to_numpy() > len(str(MAX_COUNT)) + 1)
+    not_integer = ~empty & ~digits
     if not_integer.any():
         problems.add_many(
-            np.flatnonzero(not_integer),
-            column,
-            values[not_integer],
-            "not a whole number",
-            "write the count as a non-negative integer such as 3",
+            np.flatnonzero(not_integer), column, text[not_integer], "not a whole number", fix
         )
-    numbers = numbers.where(~not_integer)
-    df[column] = numbers.round().astype("Int64")
+    numbers = pd.to_numeric(text.where(digits & ~long), errors="coerce")
+    big = long | (numbers.abs() > MAX_COUNT).to_numpy(dtype=bool, na_value=False)
+    if big.any():
+        problems.add_many(np.flatnonzero(big), column, text[big], "count too large", fix)
+    df[column] = numbers.where(~big).astype("Int64")
 
 
 def _as_strings(df: pd.DataFrame) -> None:
@@ -315,7 +549,7 @@ def _as_strings(df: pd.DataFrame) -> None:
         *CODE_LISTS,
     ):
         if column in df.columns:
-            text = df[column].astype("string").str.strip()
+            text = _text(df[column]).str.strip()
             df[column] = text.mask(text == "")
 
 
@@ -412,16 +646,21 @@ def _row_checks() -> list[pa.Check]:
 
 
 def record_schema() -> pa.DataFrameSchema:
-    """The pandera schema of the record standard (applied after cells are parsed)."""
+    """The pandera schema of the record standard (applied after cells are parsed).
+
+    Text columns are Arrow-backed strings (``pd.StringDtype("pyarrow")``) while checked, so
+    that the checks run vectorised; :func:`validate` returns the usual string dtype.
+    """
+    text = pd.StringDtype("pyarrow")
     columns: dict[str, pa.Column] = {
-        "source_db": pa.Column("string", pa.Check.str_matches(r"^[a-z][a-z0-9_-]*$")),
-        "victim_key": pa.Column("string"),
-        "series_key": pa.Column("string"),
-        "jurisdiction": pa.Column("string", pa.Check.str_matches(r"^[A-Z0-9-]{2,12}$")),
+        "source_db": pa.Column(text, pa.Check.str_matches(r"^[a-z][a-z0-9_-]*$")),
+        "victim_key": pa.Column(text),
+        "series_key": pa.Column(text),
+        "jurisdiction": pa.Column(text, pa.Check.str_matches(r"^[A-Z0-9-]{2,12}$")),
         "reports_count": pa.Column("Int64", pa.Check.ge(0)),
     }
     for name, codes in CODE_LISTS.items():
-        columns[name] = pa.Column("string", pa.Check.isin(codes, name=f"code_list_{name}"))
+        columns[name] = pa.Column(text, pa.Check.isin(codes, name=f"code_list_{name}"))
     for name in REQUIRED_DATES:
         columns[name] = pa.Column("datetime64[ns]")
     for name in NULLABLE_DATES:
@@ -471,7 +710,7 @@ def _pandera_problems(df: pd.DataFrame, failed: set[tuple[int, str]], problems: 
             problem = "not in the code list"
             fix = _FIX_CODE.format(codes=codes)
         elif check == "not_nullable":
-            if pos is not None and (pos, column) in failed:
+            if (pos is not None and (pos, column) in failed) or (-1, column) in failed:
                 continue  # already reported as unparseable
             problem = "the value is missing"
             fix = _FIXES["not_nullable"]
@@ -523,6 +762,8 @@ def validate(
         name = source or "<DataFrame>"
         problems = _Problems(name)
         df: pd.DataFrame | None = data.reset_index(drop=True).copy()
+        if df is not None and df.empty and len(df.columns):
+            problems.add(None, "", "", "the table has no data rows", "add data rows")
     else:
         path = Path(data)
         name = source or str(path)
@@ -540,16 +781,24 @@ def validate(
             "required column is missing",
             f"add a column '{column}': {FIELD_DESCRIPTIONS[column]}",
         )
-    if missing or df.empty:
+    _check_columns(df, problems)
+    if missing or df.empty or df.columns.duplicated().any():
         return ValidationReport(name, problems.frame(), None)
 
     _check_formula_cells(df, problems)
     n_before = len(problems.rows)
     _parse_dates(df, problems)
     _parse_counts(df, problems)
-    failed = {(int(r["row"]) - 1, str(r["column"])) for r in problems.rows[n_before:]}
+    # cells that failed to parse (row -1: the whole column) are not reported again as missing
+    failed = {
+        (-1 if r["row"] is None else int(r["row"]) - 1, str(r["column"]))
+        for r in problems.rows[n_before:]
+    }
     _as_strings(df)
     _pandera_problems(df, failed, problems)
+    for column in TEXT_COLUMNS:  # the parsed table keeps the usual (Python) string dtype
+        if column in df.columns:
+            df[column] = df[column].astype("string")
     return ValidationReport(name, problems.frame(), df)
 
 
@@ -561,8 +810,11 @@ def _read_file(path: Path, problems: _Problems) -> pd.DataFrame | None:
         return _read_raw_csv(path, problems)
     if suffix == ".parquet":
         try:
-            return pd.read_parquet(path)
+            df = pd.read_parquet(path)
         except Exception as exc:  # pyarrow raises several unrelated types
             problems.add(None, "", "", f"not a readable Parquet file ({exc})", "re-export it")
             return None
+        if df.empty:
+            problems.add(None, "", "", "the file has no data rows", "add data rows")
+        return df
     raise DataFileError(f"{path}: unknown format {suffix!r}; validate .csv or .parquet files")

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+import numpy as np
 import pandas as pd
 
 from idjourney.cli._fit_common import DataError, jsonable, print_frame, read_table
@@ -129,7 +130,19 @@ def _list_definitions() -> str:
 )
 @click.option("--n-boot", type=int, default=200, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--k", "k", type=int, default=10, show_default=True, help="Small-cell threshold.")
+@click.option(
+    "--k",
+    "k",
+    type=click.IntRange(min=1),
+    default=10,
+    show_default=True,
+    help="Small-cell threshold (below 10 only with --allow-small-k).",
+)
+@click.option(
+    "--allow-small-k",
+    is_flag=True,
+    help="Consent to a threshold k below 10 (every output then carries a warning banner).",
+)
 @click.option("--extract-date", help="Compute as known at this earlier extract date.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list of records.")
 @click.option("--csv", "as_csv", is_flag=True, help="Print CSV.")
@@ -149,6 +162,7 @@ def indicator(
     n_boot: int,
     seed: int,
     k: int,
+    allow_small_k: bool,
     extract_date: str | None,
     as_json: bool,
     as_csv: bool,
@@ -156,11 +170,16 @@ def indicator(
     card_name: str | None,
 ) -> None:
     """Compute an indicator series and its index (baseline year = 100)."""
+    from idjourney.disclosure import DisclosureError, Gate
     from idjourney.indicator import IndicatorError, indicator_series, make_definition
     from idjourney.survival import SurvivalError
 
     if as_json and as_csv:
         raise click.UsageError("choose one of --json and --csv")
+    try:
+        gate = Gate(k, allow_small_k=allow_small_k)
+    except DisclosureError as exc:
+        raise click.UsageError(str(exc)) from exc
     try:
         if list_only:
             click.echo(_list_definitions())
@@ -172,6 +191,7 @@ def indicator(
             raise click.UsageError("--data and --definition are required (or use --list/--card)")
         definition = make_definition(definition_name, horizon=horizon, tau=tau)
         table = read_table(data_path)
+        check_analysis_table(table, data_path)
         years = _parse_years(years_text)
         skipped: list[str] = []
         if years is None:
@@ -196,7 +216,10 @@ def indicator(
             extract_date=extract_date,
             n_boot=n_boot,
             seed=seed,
-            k=k,
+            k=None,  # protection is applied once, by the publishing gate below
+        )
+        series = publish_series(
+            series, table, definition, gate, by=by, coverage=coverage, extract_date=extract_date
         )
     except IndicatorError as exc:
         raise DataError(str(exc)) from exc
@@ -209,12 +232,17 @@ def indicator(
         click.echo(f"note: year {line}", err=True)
     columns = [c for c in _RECORD_FIELDS if c in series.columns]
     out = series[columns]
+    if gate.banner:
+        out = out.assign(disclosure_banner=gate.banner)
+        click.echo(gate.banner, err=True)
     note = series.attrs.get("disclosure")
     if as_json:
         records = [jsonable(r) for r in out.to_dict(orient="records")]
         click.echo(json.dumps(records, indent=2, allow_nan=False))
     elif as_csv:
-        click.echo(out.to_csv(index=False), nl=False)
+        from idjourney.io import neutralise_formulas
+
+        click.echo(neutralise_formulas(out).to_csv(index=False), nl=False)
     else:
         title = (
             f"{series.attrs['definition']}: index {baseline} = 100 ({coverage}; index interval: "
@@ -233,6 +261,163 @@ def indicator(
             "suppression",
         ]
         shown = out[[c for c in narrow if c in out.columns]].set_index("year")
+        if "group" in shown.columns:  # labels come from the data: shown as text, not markup
+            from rich.markup import escape
+
+            shown = shown.assign(group=shown["group"].map(lambda v: escape(str(v))))
+        if gate.banner:
+            title = f"{gate.banner}\n{title}"
         print_frame(shown, title, index_name="year")
     if note:
         click.echo(f"Disclosure control: {note}", err=as_json or as_csv)
+
+
+#: Definitions whose estimate is a count (or a count over person-time), so that the
+#: estimate, its interval and a naive index are restated from the perturbed count.
+_COUNT_ESTIMATES = {"stock-index": "n_at_risk", "period-identification-rate": "events"}
+
+
+def publish_series(
+    series: pd.DataFrame,
+    table: pd.DataFrame,
+    definition: Any,
+    gate: Any,
+    *,
+    by: str | None,
+    coverage: str,
+    extract_date: str | None = None,
+) -> pd.DataFrame:
+    """An indicator series (computed without suppression) as it may be published.
+
+    Every count (``n``, ``n_at_risk``, ``events``, and ``n - events``) goes through the
+    publishing gate (:class:`idjourney.disclosure.Gate`): perturbed by its cell key, and the
+    whole cell suppressed when any of them is under ``k``. The cell of a row is the set of
+    victims of its group counted for its year (the cohort, or those at risk by year end),
+    so the same cell gets the same noise in every query (with or without ``--by``,
+    ``--groups`` or other years). An estimate that is itself a count (stock) or a count
+    over person-time (period rate) is restated from the perturbed count, as is its naive
+    index; a group whose baseline cell is suppressed shows no index.
+    """
+    from scipy import stats
+
+    from idjourney.disclosure import cell_key, record_keys
+    from idjourney.indicator.base import as_of, year_end
+
+    if "victim_id" not in table.columns:
+        raise DataError("column 'victim_id' is not in the data; give the analysis table")
+    data = as_of(table, extract_date) if extract_date is not None else table
+    data = data.reset_index(drop=True)
+    rkeys = record_keys(data["victim_id"])
+    keys = []
+    for _, row in series.iterrows():
+        year = int(row["year"])
+        if definition.time_basis == "cohort":
+            rows = (data["entry_year"] == year).to_numpy()
+        else:
+            rows = (data["at_risk_from"] < year_end(year)).to_numpy()
+        if by is not None:
+            rows &= (data[by] == row["group"]).to_numpy()
+        keys.append(cell_key(rkeys[rows]))
+    raw = series.copy()
+    counts = [c for c in ("n_at_risk", "events") if c in raw.columns]
+    labels = ["year", "group", "note"] if by is not None else ["year"]
+    out = gate.table(
+        raw,
+        keys,
+        size="n",
+        counts=counts,
+        complements=["events"],
+        keep=[c for c in labels if c in raw.columns],
+    )
+    out.attrs.update({k: v for k, v in series.attrs.items() if k not in out.attrs})
+    count_col = _COUNT_ESTIMATES.get(definition.name)
+    if count_col is not None:
+        ratio = out[count_col] / raw[count_col].where(raw[count_col] > 0)
+        level = float(getattr(definition, "level", 0.95))
+        c = out[count_col]
+        out["estimate"] = raw["estimate"] * ratio
+        out["se"] = raw["se"] * np.sqrt(ratio)
+        scale = raw["estimate"] / raw[count_col].where(raw[count_col] > 0)
+        alpha = 1 - level
+        out["lower"] = np.where(c > 0, stats.chi2.ppf(alpha / 2, 2 * c) / 2, 0.0) * scale
+        out["upper"] = stats.chi2.ppf(1 - alpha / 2, 2 * c + 2) / 2 * scale
+        if coverage == "naive":
+            z = float(stats.norm.ppf(0.5 + level / 2))
+            group_cols = ["group"] if by is not None else []
+            base_year = series.attrs.get("baseline")
+            for _, part in out.groupby(group_cols, sort=False) if group_cols else [((), out)]:
+                base = part.loc[part["year"] == base_year]
+                if base.empty or not np.isfinite(base["estimate"].iloc[0]):
+                    continue
+                b, cb = float(base["estimate"].iloc[0]), float(base[count_col].iloc[0])
+                idx = part.index
+                log_i = np.log(out.loc[idx, "estimate"] / b)
+                half = z * np.sqrt(1 / out.loc[idx, count_col] + 1 / cb)
+                half = half.where(out.loc[idx, "year"] != base_year, 0.0)
+                out.loc[idx, "index"] = 100 * np.exp(log_i)
+                out.loc[idx, "index_lower"] = 100 * np.exp(log_i - half)
+                out.loc[idx, "index_upper"] = 100 * np.exp(log_i + half)
+        out[["estimate", "se", "lower", "upper"]] = out[["estimate", "se", "lower", "upper"]].mask(
+            out["suppressed"]
+        )
+    base_year = series.attrs.get("baseline")
+    if by is not None and base_year is not None:
+        base_hidden = out.loc[(out["year"] == base_year) & out["suppressed"], "group"]
+        lost = out["group"].isin(set(base_hidden)) & ~out["suppressed"]
+        out.loc[lost, ["index", "index_lower", "index_upper"]] = np.nan
+        out.loc[lost, "note"] = "index not shown: the baseline cell of this group is suppressed"
+    if by is not None:
+        out.loc[out["suppressed"], "note"] = "suppressed: " + out.loc[
+            out["suppressed"], "suppression"
+        ].astype(str)
+    return out
+
+
+def check_analysis_table(table: pd.DataFrame, path: Path) -> None:
+    """Refuse an analysis table whose survival columns cannot be right (:class:`DataError`).
+
+    ``duration``, ``entry`` and ``entry_year`` must be numbers, ``event`` 0 or 1, durations
+    finite and not negative, and entry not after exit (``entry <= duration``; a victim is at
+    risk on ``(entry, duration]``). The message names the file, the first bad rows (1-based
+    data rows; in a CSV the line is the row + 1) and the column, and says how to fix it.
+    """
+    problems: list[str] = []
+    line = " (line {line})" if path.suffix.lower() == ".csv" else ""
+
+    def where(mask: np.ndarray, column: str, what: str, fix: str) -> None:
+        rows = np.flatnonzero(mask)
+        if rows.size == 0:
+            return
+        shown = ", ".join(
+            f"row {int(r) + 1}{line.format(line=int(r) + 2)} = {table[column].iloc[r]!s}"
+            for r in rows[:3]
+        )
+        more = f" and {rows.size - 3} more" if rows.size > 3 else ""
+        problems.append(f"{path}, column '{column}': {what} at {shown}{more}. Fix: {fix}")
+
+    numeric = {}
+    for column in ("duration", "event", "entry", "entry_year"):
+        if column not in table.columns:
+            continue
+        values = pd.to_numeric(table[column], errors="coerce")
+        text = table[column].notna() & values.isna()
+        where(text.to_numpy(), column, "not a number", f"write {column} as a number")
+        numeric[column] = values
+    if "duration" in numeric:
+        d = numeric["duration"].to_numpy(float)
+        where(~np.isfinite(d) & ~np.isnan(d), "duration", "not finite", "give days, not inf")
+        where(d < 0, "duration", "negative duration", "check first_seen and the end date")
+    if "event" in numeric:
+        e = numeric["event"]
+        where((e.notna() & ~e.isin([0, 1])).to_numpy(), "event", "not 0 or 1", "use 1/0")
+    if "entry" in numeric and "duration" in numeric:
+        a, d = numeric["entry"].to_numpy(float), numeric["duration"].to_numpy(float)
+        where(a < 0, "entry", "negative entry", "entry is days from first_seen (>= 0)")
+        where(
+            a > d,
+            "entry",
+            "entry after exit (entry > duration)",
+            "at_risk_from must not be after the end of follow-up; correct the dates",
+        )
+    if problems:
+        raise DataError("\n".join(problems))

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import html
 from pathlib import Path
 
 import click
 
-from idjourney.cli._common import console, fail, scenario_option, step
+from idjourney.cli._common import console, fail, k_options, make_gate, scenario_option, step
 
 INDEX_YEARS = range(2012, 2023)  # 2022 is the last entry cohort with two years of follow-up
 INDEX_OPTIONS = {"cohort-unidentified-at": {"horizon": 365}, "rmst-unidentified": {"tau": 730}}
@@ -30,8 +31,16 @@ INDEX_OPTIONS = {"cohort-unidentified-at": {"horizon": 365}, "rmst-unidentified"
     help="Several-database scenario used for the denominator (multiple-systems estimation).",
 )
 @click.option("--baseline", type=int, default=2015, show_default=True, help="Index base year.")
+@k_options
 def run(
-    scenario: str, seed: int, out: Path, n_victims: int | None, mse_scenario: str, baseline: int
+    scenario: str,
+    seed: int,
+    out: Path,
+    n_victims: int | None,
+    mse_scenario: str,
+    baseline: int,
+    k: int,
+    allow_small_k: bool,
 ) -> None:
     """Run the main job on synthetic worlds and write OUT/report.html.
 
@@ -39,8 +48,40 @@ def run(
     (by region and distribution status) → indicator index (all definitions, chain-linked)
     → denominator (four databases harmonised, linked, multiple-systems estimation) → an HTML
     report with embedded figures plus OUT/report.json holding every number in it.
+
+    OUT is replaced as a whole at the end (everything is written into a temporary folder
+    beside it first), so a failed or killed run leaves the previous OUT as it was.
     """
-    from idjourney.indicator import DEFINITIONS, indicator_series, make_definition
+    from idjourney.io import DataFileError, OutputBusyError, atomic_folder
+
+    gate = make_gate(k, allow_small_k)
+    try:
+        with atomic_folder(out) as tmp:
+            _run(scenario, seed, tmp, out, n_victims, mse_scenario, baseline, gate)
+    except (OutputBusyError, DataFileError) as exc:
+        fail(str(exc))
+    except OSError as exc:
+        fail(f"could not write {out}: {exc.strerror or exc}; the previous {out} is unchanged")
+    console().print(
+        f"Report: {out / 'report.html'}\nNumbers: {out / 'report.json'}\n"
+        f"Data (synthetic): {out / 'data'}/",
+        markup=False,
+    )
+
+
+def _run(
+    scenario: str,
+    seed: int,
+    out: Path,
+    final: Path,
+    n_victims: int | None,
+    mse_scenario: str,
+    baseline: int,
+    gate: object,
+) -> None:
+    """The steps of :func:`run`, writing into the temporary folder ``out``."""
+    from idjourney.disclosure import cell_key, publish_summary, record_keys
+    from idjourney.indicator import DEFINITIONS, IndicatorError, indicator_series, make_definition
     from idjourney.io import write_json, write_text
     from idjourney.linkage import analysis_table, link
     from idjourney.mse import estimate, share_identified
@@ -55,11 +96,14 @@ def run(
     from idjourney.schema import validate
     from idjourney.summary import journey_summary
     from idjourney.synthetic import ScenarioError, generate, load_scenario
+    from idjourney.synthetic._validate import check_memory
     from idjourney.synthetic.export import write_world
 
     try:
         spec = load_scenario(scenario)
         mse_spec = load_scenario(mse_scenario)
+        check_memory(spec, n_victims)
+        check_memory(mse_spec, None)
     except ScenarioError as exc:
         fail(str(exc))
     data_dir = out / "data"
@@ -73,25 +117,50 @@ def run(
         table = analysis_table(report.data, check=False)
         write_world(world, data_dir, analysis=table)
     with step("4/6 the typical journey (Kaplan–Meier by region and distribution)"):
-        summary = journey_summary(table)
-        groups = journey_by_group(
-            table.assign(
-                distribution=table["actively_traded"].map({True: "traded", False: "other"})
-            ),
-            ["region", "distribution"],
+        summary = publish_summary(journey_summary(table), table["victim_id"], gate)
+        labelled = table.assign(
+            distribution=table["actively_traded"].map({True: "traded", False: "other"})
+        )
+        by = ["region", "distribution"]
+        # computed unprotected (k=1), then protected once by the publishing gate
+        raw_groups = journey_by_group(labelled, by, k=1)
+        rkeys = record_keys(labelled["victim_id"])
+        group_keys = {
+            key: cell_key(rkeys[idx])
+            for key, idx in labelled.groupby(by, observed=True, sort=True).indices.items()
+        }
+        groups = gate.table(
+            raw_groups.drop(columns=["suppressed", "suppression"], errors="ignore"),
+            [group_keys[tuple(r)] for r in raw_groups[by].itertuples(index=False)],
+            size="victims",
+            counts=["identified"],
+            complements=["identified"],
+            keep=by,
         )
         km_region = figure_to_data_uri(km_figure(table, "region"))
     with step("5/6 indicator index, every definition (chain-linked coverage)"):
-        series = {
-            name: indicator_series(
-                table,
-                make_definition(name, **INDEX_OPTIONS.get(name, {})),
-                list(INDEX_YEARS),
-                baseline=baseline,
-                coverage="chain-linked",
+        try:
+            series = {
+                name: publish_index(
+                    indicator_series(
+                        table,
+                        make_definition(name, **INDEX_OPTIONS.get(name, {})),
+                        list(INDEX_YEARS),
+                        baseline=baseline,
+                        coverage="chain-linked",
+                    ),
+                    table,
+                    name,
+                    gate,
+                )
+                for name in DEFINITIONS
+            }
+        except IndicatorError as exc:
+            fail(
+                f"the index cannot be computed on this world ({len(table):,} victims in the "
+                f"database): {exc}; use a larger world (--n-victims) or another --baseline. "
+                f"Nothing was written; {final} is unchanged"
             )
-            for name in DEFINITIONS
-        }
         index_png = figure_to_data_uri(
             plot_index(series, title=f"Index ({baseline} = 100), chain-linked")
         )
@@ -108,6 +177,7 @@ def run(
         "summary": summary,
         "journey_by_group": groups.drop(columns=["suppression"]).to_dict(orient="records"),
         "disclosure": groups.attrs.get("disclosure", ""),
+        "disclosure_k": gate.k,
         "index_baseline": baseline,
         "index_last_year": last,
         "index": {
@@ -119,8 +189,14 @@ def run(
         },
         "denominator": {
             "scenario": mse_spec.name,
-            "observed": len(linked.table),
-            "linkage": linked.summary,
+            # the same count as linkage["victims"], so the same cell and the same noise
+            "observed": gate.counts(
+                {"victims": len(linked.table)}, cell_key(record_keys(linked.table["victim_id"]))
+            )["victims"],
+            "linkage": gate.counts(
+                {name: int(v) for name, v in linked.summary.items()},
+                cell_key(record_keys(linked.table["victim_id"])),
+            ),
             **{
                 s: {
                     "total": r.total,
@@ -136,9 +212,11 @@ def run(
     }
     columns = ["region", "distribution", "victims", "identified", "median_days"]
     columns += [f"unidentified_{h}y" for h in (1, 2, 5)]
+    if gate.banner:
+        numbers["disclosure_banner"] = gate.banner
     lo, hi = summary["median_days_to_identification_ci"]
     index_rows = "".join(
-        f"<tr><td>{name}</td><td>{v['index']:.1f}</td>"
+        f"<tr><td>{html.escape(name)}</td><td>{v['index']:.1f}</td>"
         f"<td>{v['index_lower']:.1f} – {v['index_upper']:.1f}</td></tr>"
         for name, v in numbers["index"].items()
     )
@@ -151,7 +229,7 @@ def run(
         (
             "The typical journey",
             f"<p>{summary['victims']:,} victims in the database; "
-            f"{summary['share_identified']:.1%} identified by the extract "
+            f"{_share(summary['share_identified'])} identified by the extract "
             f"({summary['extract_date']}). Median time from first seen to identification "
             f"(Kaplan–Meier, left truncation handled): "
             f"<b>{summary['median_days_to_identification']:,.0f} days</b> "
@@ -170,8 +248,10 @@ def run(
         ),
         (
             "The denominator: how many victims exist",
-            f"<p>The '{mse_spec.name}' world is held by {len(linked.histories.columns)} databases "
-            f"({', '.join(linked.histories.columns)}); {len(linked.table):,} victims after "
+            f"<p>The '{html.escape(mse_spec.name)}' world is held by "
+            f"{len(linked.histories.columns)} databases "
+            f"({html.escape(', '.join(map(str, linked.histories.columns)))}); "
+            f"{numbers['denominator']['observed']:,} victims after "
             "linkage. Multiple-systems estimation (Poisson log-linear models):</p>"
             "<table><thead><tr><th>model</th><th>total</th><th>95% CI</th>"
             f"<th>share identified</th></tr></thead><tbody>{mse_rows}</tbody></table>",
@@ -180,17 +260,31 @@ def run(
     page = render_html(
         sections,
         title="idjourney — the journey from unidentified to identified",
-        banner="SYNTHETIC DATA. Every number here comes from a simulated world; "
-        "no real victim data were used.",
+        banner=(
+            "SYNTHETIC DATA. Every number here comes from a simulated world; "
+            "no real victim data were used. " + gate.banner
+        ).strip(),
     )
-    write_json(
-        out / "summary.json", summary | {"scenario": spec.name, "seed": seed, "synthetic": True}
-    )
+    extra = {"scenario": spec.name, "seed": seed, "synthetic": True}
+    write_json(out / "summary.json", summary | extra)
     write_json(out / "report.json", numbers)
     write_text(out / "report.html", page)
     console().print(
         f"Median time to identification {summary['median_days_to_identification']:,.0f} days; "
-        f"{summary['share_identified']:.1%} identified.\n"
-        f"Report: {out / 'report.html'}\nNumbers: {out / 'report.json'}\n"
-        f"Data (synthetic): {data_dir}/"
+        f"{_share(summary['share_identified'])} identified."
     )
+    if gate.banner:
+        console(stderr=True).print(gate.banner, markup=False)
+
+
+def _share(value: float | None) -> str:
+    return "–" if value is None else f"{value:.1%}"
+
+
+def publish_index(series: object, table: object, name: str, gate: object) -> object:
+    """An index series (no ``--by``) through the gate: years whose cell is small are hidden."""
+    from idjourney.cli.indicator import publish_series
+    from idjourney.indicator import make_definition
+
+    definition = make_definition(name, **INDEX_OPTIONS.get(name, {}))
+    return publish_series(series, table, definition, gate, by=None, coverage="chain-linked")

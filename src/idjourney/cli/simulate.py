@@ -44,14 +44,17 @@ def simulate(
     Files: records.*, analysis.*, truth.* (Parquet and/or CSV), truth_parameters.json,
     jurisdictions.csv and manifest.json (SHA-256 of every file). Same seed, same bytes.
     """
+    from idjourney.io import DataFileError, OutputBusyError, atomic_folder
     from idjourney.linkage import analysis_table
     from idjourney.schema import RecordValidationError
     from idjourney.synthetic import ScenarioError, generate, load_scenario
+    from idjourney.synthetic._validate import check_memory
     from idjourney.synthetic.export import write_world
 
     try:
         with step(f"loading scenario {scenario}", quiet):
             spec = load_scenario(scenario)
+            check_memory(spec, n_victims)
     except ScenarioError as exc:
         fail(str(exc))
     size = n_victims or spec.n_victims
@@ -62,10 +65,16 @@ def simulate(
             table = analysis_table(world.records)
     except RecordValidationError as exc:  # a generator bug: say so plainly
         fail(f"the generated records do not meet the standard:\n{exc}")
-    with step(f"writing files to {out}", quiet):
-        written = write_world(world, out, analysis=table, formats=formats)
+    try:
+        with step(f"writing files to {out}", quiet), atomic_folder(out) as tmp:
+            written = write_world(world, tmp, analysis=table, formats=formats)
+    except (OutputBusyError, DataFileError) as exc:
+        fail(str(exc))
+    except OSError as exc:
+        fail(f"could not write {out}: {exc.strerror or exc}; the previous {out} is unchanged")
     if not quiet:
         console().print(
             f"{len(world.records):,} records of {len(world.truth):,} victims written to "
-            f"{out}/ ({len(written)} files; SYNTHETIC)"
+            f"{out}/ ({len(written)} files; SYNTHETIC)",
+            markup=False,
         )

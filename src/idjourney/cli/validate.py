@@ -82,7 +82,9 @@ def validate(
     (region, sex, age_band, production_mode) take values from the code lists in
     idjourney.schema.CODE_LISTS. (source_db, victim_key) is unique; no date is
     after extract_date; identification is not before first entry; a victim is
-    either identified or closed; no cell starts with =, @, + or a tab.
+    either identified or closed; no text cell starts (after spaces) with =, +, -, @
+    or a tab; no column outside the standard; dates lie in 1900..2100; counts are
+    digits only (0..999,999,999).
 
     \b
     Every problem is reported with its file, row (1 = first data row), line
@@ -108,7 +110,7 @@ def validate(
     problems = pd.concat(non_empty, ignore_index=True) if non_empty else frames[0]
 
     if problems_out is not None:
-        write_table(problems, problems_out)
+        write_table(problems, problems_out)  # text cells neutralised against formulas
 
     if as_json:
         click.echo(json.dumps(_records(problems), indent=2, ensure_ascii=False))
@@ -136,9 +138,15 @@ def _problem_frame(report: ValidationReport, path: Path) -> pd.DataFrame:
     """The report's problems with a ``line`` column (CSV line number; empty for Parquet)."""
     import pandas as pd
 
+    from idjourney.schema import line_of
+
     df = report.problems.copy()
     if path.suffix.lower() == ".csv":
-        line = df["row"] + 1
+        line = pd.Series(
+            [pd.NA if pd.isna(r) else line_of(report.problems, int(r)) for r in df["row"]],
+            index=df.index,
+            dtype="Int64",
+        )
     else:
         line = pd.Series(pd.NA, index=df.index, dtype="Int64")
     df.insert(df.columns.get_loc("row") + 1, "line", line.astype("Int64"))

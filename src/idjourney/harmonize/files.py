@@ -11,7 +11,7 @@ import pandas as pd
 from idjourney.harmonize.convert import to_native, to_standard
 from idjourney.harmonize.errors import HarmonizeError, Problems
 from idjourney.harmonize.mapping import SourceMapping, load_mapping
-from idjourney.io import DataFileError, atomic_write
+from idjourney.io import DataFileError, atomic_write, neutralise_formulas
 from idjourney.schema import validate
 
 
@@ -147,7 +147,7 @@ def write_native(
     target = Path(path)
     if target.suffix.lower() != ".csv":
         raise DataFileError(f"{target}: native exports are written as .csv files")
-    native = to_native(standard, mapping)
+    native = neutralise_formulas(to_native(standard, mapping))  # no cell runs as a formula
     try:
         with atomic_write(target) as tmp:
             native.to_csv(

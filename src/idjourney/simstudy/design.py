@@ -212,7 +212,9 @@ def design_from_dict(
     if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
         raise SimstudyError(f"{source}: 'study.seed' must be a non-negative integer (got {seed!r})")
     n_victims = study.get("n_victims")
-    if n_victims is not None and (not isinstance(n_victims, int) or n_victims <= 0):
+    if n_victims is not None and (
+        not isinstance(n_victims, int) or isinstance(n_victims, bool) or n_victims <= 0
+    ):
         raise SimstudyError(f"{source}: 'study.n_victims' must be a positive integer")
     chunk = study.get("chunk_size", 10)
     if not isinstance(chunk, int) or chunk <= 0:
@@ -233,6 +235,14 @@ def design_from_dict(
         estimands=_estimands(raw.get("estimands"), source),
         source=source,
     )
+    from idjourney.synthetic._validate import check_memory, check_name
+
+    try:
+        check_name(design.name, "study.name", source)
+        for spec in design.scenarios:  # refuse a world that will not fit before any work
+            check_memory(spec.scenario, design.n_victims, source)
+    except ScenarioError as exc:
+        raise SimstudyError(str(exc)) from exc
     return design
 
 
@@ -271,7 +281,10 @@ def _scenarios(value: Any, source: str) -> tuple[ScenarioSpec, ...]:
             ) from exc
         overrides = item.get("overrides", {})
         scenario = apply_overrides(scenario, overrides, f"{source}: scenario {item['name']!r}")
-        scenario = scenario.replace(name=item["name"])
+        try:
+            scenario = scenario.replace(name=item["name"])
+        except ScenarioError as exc:
+            raise SimstudyError(f"{source}: scenario {item['name']!r}: {exc}") from exc
         out.append(ScenarioSpec(item["name"], base, overrides, scenario))
     return tuple(out)
 

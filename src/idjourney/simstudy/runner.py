@@ -9,6 +9,8 @@ results never depend on the backend, the number of workers or interruptions.
 from __future__ import annotations
 
 import os
+import signal
+import sys
 import time
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -233,12 +235,46 @@ def _run_processes(design: Design, out: Path, todo: list, workers: int, advance:
             write_chunk(chunk_path(out, *chunk), run_chunk(design, *chunk), design)
             advance(chunk)
         return
-    with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
+    with ProcessPoolExecutor(
+        max_workers=workers,
+        mp_context=get_context("spawn"),
+        initializer=_die_with_parent,
+        initargs=(os.getpid(),),
+    ) as pool:
         futures = {pool.submit(run_chunk, design, *chunk): chunk for chunk in todo}
         for future in as_completed(futures):
             chunk = futures[future]
             write_chunk(chunk_path(out, *chunk), future.result(), design)
             advance(chunk)
+
+
+def _die_with_parent(parent: int) -> None:
+    """Worker initializer: end this worker when the process that started it dies.
+
+    A killed ``simstudy run`` (even SIGKILL, which it cannot catch) must take its workers
+    with it. On Linux the kernel sends SIGKILL on the parent's death (``PR_SET_PDEATHSIG``);
+    elsewhere, and as a second guard, a daemon thread watches the parent's pid.
+    """
+    import threading
+
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
+        except (OSError, AttributeError):
+            pass
+    if os.getppid() != parent:  # the parent died before the prctl took effect
+        os._exit(1)
+
+    def watch() -> None:
+        while True:
+            time.sleep(0.5)
+            if os.getppid() != parent:
+                os._exit(1)
+
+    threading.Thread(target=watch, name="idjourney-parent-watch", daemon=True).start()
 
 
 def _run_dask(client: Any, design: Design, out: Path, todo: list, advance: Any) -> None:

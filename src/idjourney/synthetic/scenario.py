@@ -253,8 +253,10 @@ def load_scenario(name_or_path: str | os.PathLike[str] = "baseline") -> Scenario
 
 def _read_with_base(path: Path, seen: tuple[Path, ...]) -> dict[str, Any]:
     """Read a scenario TOML; ``[scenario] extends = "name"`` merges it over that scenario."""
+    from idjourney.synthetic._validate import read_toml_text
+
     try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        raw = tomllib.loads(read_toml_text(path))
     except tomllib.TOMLDecodeError as exc:
         raise ScenarioError(f"{path}: not valid TOML ({exc})") from exc
     base_name = raw.get("scenario", {}).pop("extends", None)
@@ -282,6 +284,9 @@ def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
 
 def scenario_from_dict(raw: dict[str, Any], source: str = "<dict>") -> Scenario:
     """Build and check a :class:`Scenario` from the nested TOML mapping."""
+    from idjourney.synthetic._validate import check_raw
+
+    check_raw(raw, source)
     values: dict[str, Any] = {"source": source}
     for section, content in raw.items():
         if section == "extra_databases":
@@ -483,6 +488,9 @@ def _shares(value: Any, column: str, key: str, source: str) -> dict[str, float]:
 
 
 def _check(s: Scenario, source: str) -> None:
+    from idjourney.synthetic._validate import validate_scenario
+
+    validate_scenario(s, source)  # generic: finite, typed, in range, safe names, memory
     if not s.history_start <= s.database_start < s.extract_date:
         raise ScenarioError(
             f"{source}: need history.start <= database.start < scenario.extract_date"
