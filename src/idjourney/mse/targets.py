@@ -106,6 +106,7 @@ def share_identified_all(
     level: float = 0.95,
     seed: int | np.random.Generator | None = 0,
     n_draws: int = DEFAULT_DRAWS,
+    key_error_rates: Mapping[str, float] | None = None,
     **options: Any,
 ) -> ShareResult:
     r"""Target (b): share identified among all victims who could have been held.
@@ -119,6 +120,10 @@ def share_identified_all(
     coverage : mapping, optional
         Lists that can hold each stratum *of* ``by`` (e.g. ``{"africa": ["icse",
         "ncmec"], ...}``); it is applied to both status strata.
+    key_error_rates : mapping of list name to rate, optional
+        Link-key error rates (from a clerical review); the counts of every stratum are
+        then split-corrected (:func:`idjourney.mse.linkage_error.correct_splits`)
+        before estimation.
     **options
         Passed to :func:`idjourney.mse.estimate` (``model``, ``selection``, ...).
 
@@ -142,9 +147,14 @@ def share_identified_all(
         for key, value in coverage.items():
             for status in (IDENTIFIED, UNIDENTIFIED):
                 status_coverage[f"{key}/{status}" if by_columns else status] = value
+    counts = None
+    if key_error_rates:
+        frame = _split_corrected(frame, strata, lists, key_error_rates)
+        counts = "count"
     result = estimate_stratified(
         frame,
         strata,
+        counts=counts,
         lists=lists,
         coverage=status_coverage,
         level=level,
@@ -153,6 +163,31 @@ def share_identified_all(
         **options,
     )
     return share_from_strata(result)
+
+
+def _split_corrected(
+    frame: pd.DataFrame, strata: list[str], lists: list[str], rates: Mapping[str, float]
+) -> pd.DataFrame:
+    """Per stratum, split-corrected pattern counts over the lists that catch anyone there."""
+    from idjourney.mse.linkage_error import correct_splits
+
+    parts = []
+    for key, part in frame.groupby(strata, sort=True):
+        labels = key if isinstance(key, tuple) else (key,)
+        present = [c for c in lists if part[c].sum() > 0]
+        if len(present) >= 2:
+            corrected = correct_splits(
+                part[present], {k: v for k, v in rates.items() if k in present}
+            )
+        else:
+            corrected = part[present].value_counts().rename("count").reset_index()
+        for c in lists:
+            if c not in corrected:
+                corrected[c] = 0
+        for column, label in zip(strata, labels, strict=True):
+            corrected[column] = label
+        parts.append(corrected[corrected["count"] > 0])
+    return pd.concat(parts, ignore_index=True)
 
 
 def share_from_strata(result: StratifiedResult) -> ShareResult:
