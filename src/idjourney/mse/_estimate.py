@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import replace
 from numbers import Integral
 
 import numpy as np
@@ -150,6 +151,12 @@ def _lcmcr(
     settings: LCMCRSettings | None,
     progress: bool,
 ) -> MSEResult:
+    settings = settings or LCMCRSettings()
+    if table.n_lists == 2 and settings.n_classes > 1:
+        # Two lists give three observed cells: a mixture of product-Bernoulli classes is not
+        # identified (the posterior of N follows the prior). One class is the independence
+        # (Lincoln–Petersen) model, the only one two lists identify.
+        settings = replace(settings, n_classes=1)
     posterior = sample(table, settings, seed=seed, progress=progress)
     lower, upper = posterior.interval(level)
     median = posterior.median

@@ -47,7 +47,6 @@ ESTIMATORS = (
     "strat-main",
     "strat-stepwise",
     "strat-stepwise-corrected",
-    "strat-lcmcr",
     "strat-lcmcr-corrected",
 )
 
@@ -80,31 +79,6 @@ def cells(design: Mapping[str, Any]) -> list[Cell]:
     ]
 
 
-def coverage_of(scenario: Any) -> dict[str, list[str]]:
-    """Region → the lists (databases) that can hold its victims, from a scenario."""
-    regions = sorted(scenario.region_shares)
-    out = {}
-    for region in regions:
-        lists = [scenario.database_name]
-        lists += [db.name for db in scenario.extra_databases if region in db.regions]
-        out[region] = sorted(lists)
-    return out
-
-
-def coverage_groups(coverage: Mapping[str, list[str]]) -> tuple[dict[str, str], dict[str, list]]:
-    """Group regions with the same lists: region → group label, group label → lists."""
-    by_lists: dict[tuple[str, ...], list[str]] = {}
-    for region, lists in coverage.items():
-        by_lists.setdefault(tuple(sorted(lists)), []).append(region)
-    region_group, group_lists = {}, {}
-    for lists, regions in by_lists.items():
-        label = "+".join(sorted(regions))
-        group_lists[label] = list(lists)
-        for region in regions:
-            region_group[region] = label
-    return region_group, group_lists
-
-
 def review_rates(world: Any, n_records: int, rng: np.random.Generator) -> dict[str, float]:
     """Simulated clerical review: share of wrong link keys among sampled records per list."""
     truth = world.truth
@@ -123,6 +97,7 @@ def run_replicate(cell: Cell, rep: int, design: Mapping[str, Any]) -> list[dict[
     from idjourney.linkage import link
     from idjourney.mse import estimate
     from idjourney.mse._estimate import share_identified
+    from idjourney.mse.coverage import coverage_groups, coverage_of
     from idjourney.mse.lcmcr import LCMCRSettings
     from idjourney.mse.targets import share_identified_all, share_identified_held
     from idjourney.synthetic import generate, load_scenario
