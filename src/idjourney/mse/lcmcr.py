@@ -163,22 +163,18 @@ def sample(
     """Run the Gibbs sampler on ``table`` and return posterior draws of :math:`N`.
 
     Chains are started independently (random :math:`\\lambda`, :math:`\\pi` from the
-    prior) from one seed sequence, so the same ``seed`` gives the same draws.
+    prior) and run side by side from one generator, so the same ``seed`` gives the same
+    draws.
     ``progress=True`` shows a rich progress bar.
     """
     settings = settings or LCMCRSettings()
     rng = np.random.default_rng(seed)
-    chain_rngs = rng.spawn(settings.chains)
     patterns = np.vstack([np.zeros((1, table.n_lists)), table.patterns]).astype(float)
     counts = np.concatenate([[0.0], table.counts]).astype(np.int64)
     n_obs = int(counts.sum())
-    total_iter = settings.chains * (settings.burn_in + settings.n_iter)
-    draws = np.empty((settings.chains, settings.n_iter // settings.thin))
-
-    bar = _progress(progress, total_iter)
+    bar = _progress(progress, settings.burn_in + settings.n_iter)
     try:
-        for c, chain_rng in enumerate(chain_rngs):
-            draws[c] = _chain(patterns, counts, n_obs, settings, chain_rng, bar)
+        draws = _chains(patterns, counts, n_obs, settings, rng, bar)
     finally:
         if bar is not None:
             bar[0].stop()
@@ -186,7 +182,7 @@ def sample(
     return LCMCRPosterior(draws, n_obs, settings, rhat, ess_bulk, ess_tail)
 
 
-def _chain(
+def _chains(
     patterns: np.ndarray,
     counts: np.ndarray,
     n_obs: int,
@@ -194,48 +190,47 @@ def _chain(
     rng: np.random.Generator,
     bar: tuple | None,
 ) -> np.ndarray:
+    """All chains at once: every array has a leading chain axis, so that the per-iteration
+    cost (a dozen numpy calls) is shared by the chains."""
+    C, K = s.chains, s.n_classes
     n_lists = patterns.shape[1]
-    K = s.n_classes
     absent = 1.0 - patterns
-    lam = rng.beta(1.0, 1.0, size=(n_lists, K))
-    alpha = 1.0
-    v = rng.beta(1.0, alpha, size=K)
-    v[-1] = 1.0
+    lam = rng.beta(1.0, 1.0, size=(C, n_lists, K))
+    alpha = np.ones(C)
+    v = rng.beta(1.0, 1.0, size=(C, K))
+    v[:, -1] = 1.0
     pi = _sticks(v)
-    n_cells = np.empty_like(counts)
-    n_cells[1:] = counts[1:]
-    out = np.empty(s.n_iter // s.thin)
+    n_cells = np.broadcast_to(counts, (C, len(counts))).copy()
+    out = np.empty((C, s.n_iter // s.thin))
     tiny = 1e-300
     step = max(1, (s.burn_in + s.n_iter) // 200)
     for it in range(s.burn_in + s.n_iter):
-        # log P(pattern | class) for every cell (row 0 = on no list), then class weights
+        # log P(pattern, class) for every cell (row 0 = on no list): shape (C, 2^J, K)
         log_lam = np.log(np.maximum(lam, tiny))
         log_not = np.log(np.maximum(1.0 - lam, tiny))
-        log_w = patterns @ log_lam + absent @ log_not + np.log(np.maximum(pi, tiny))
-        w = np.exp(log_w - log_w.max(axis=1, keepdims=True))
-        p0 = float(np.exp(log_w[0]).sum())
+        log_w = patterns @ log_lam + absent @ log_not + np.log(np.maximum(pi, tiny))[:, None, :]
         # 1. the unobserved count, exact conditional under p(N) ∝ 1/N
-        p0 = min(max(p0, 0.0), 1.0 - 1e-12)
-        n0 = int(rng.negative_binomial(n_obs, 1.0 - p0)) if p0 > 0 else 0
-        n_cells[0] = n0
+        p0 = np.clip(np.exp(log_w[:, 0, :]).sum(axis=1), 0.0, 1.0 - 1e-12)
+        n_cells[:, 0] = rng.negative_binomial(n_obs, 1.0 - p0)
         # 2. spread every cell's victims over the classes
-        w /= w.sum(axis=1, keepdims=True)
+        w = np.exp(log_w - log_w.max(axis=2, keepdims=True))
+        w /= w.sum(axis=2, keepdims=True)
         m = rng.multinomial(n_cells, w)
         # 3. capture probabilities
-        in_class = m.sum(axis=0)
+        in_class = m.sum(axis=1)
         on_list = patterns.T @ m
-        lam = rng.beta(1.0 + on_list, 1.0 + in_class[None, :] - on_list)
+        lam = rng.beta(1.0 + on_list, 1.0 + in_class[:, None, :] - on_list)
         # 4. stick-breaking weights
-        after = np.concatenate([np.cumsum(in_class[::-1])[::-1][1:], [0]])
-        v = rng.beta(1.0 + in_class, alpha + after)
-        v[-1] = 1.0
+        after = np.cumsum(in_class[:, ::-1], axis=1)[:, ::-1] - in_class
+        v = rng.beta(1.0 + in_class, alpha[:, None] + after)
+        v[:, -1] = 1.0
         pi = _sticks(v)
         # 5. concentration
-        log_rest = np.log1p(-np.minimum(v[:-1], 1.0 - 1e-12)).sum()
-        alpha = float(rng.gamma(s.a_alpha + K - 1, 1.0 / (s.b_alpha - log_rest)))
+        log_rest = np.log1p(-np.minimum(v[:, :-1], 1.0 - 1e-12)).sum(axis=1)
+        alpha = rng.gamma(s.a_alpha + K - 1, 1.0 / (s.b_alpha - log_rest))
         kept = it - s.burn_in
-        if kept >= 0 and kept % s.thin == 0 and kept // s.thin < len(out):
-            out[kept // s.thin] = n_obs + n0
+        if kept >= 0 and kept % s.thin == 0 and kept // s.thin < out.shape[1]:
+            out[:, kept // s.thin] = n_obs + n_cells[:, 0]
         if bar is not None and it % step == 0:
             bar[0].update(bar[1], advance=step)
     return out
@@ -243,7 +238,9 @@ def _chain(
 
 def _sticks(v: np.ndarray) -> np.ndarray:
     """:math:`\\pi_k = V_k \\prod_{l<k} (1 - V_l)`."""
-    remaining = np.concatenate([[1.0], np.cumprod(1.0 - v[:-1])])
+    remaining = np.concatenate(
+        [np.ones((*v.shape[:-1], 1)), np.cumprod(1.0 - v[..., :-1], axis=-1)], axis=-1
+    )
     return v * remaining
 
 
