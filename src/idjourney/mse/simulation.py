@@ -240,6 +240,35 @@ def summarize(results: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def markdown_table(summary: pd.DataFrame, estimators: tuple[str, ...] | None = None) -> str:
+    """Relative bias and coverage (MCSE in brackets), one row per cell and estimator."""
+    frame = summary if estimators is None else summary[summary["estimator"].isin(estimators)]
+
+    def fmt(row: pd.Series, prefix: str) -> tuple[str, str]:
+        if f"{prefix}_relbias_pct" not in row or pd.isna(row.get(f"{prefix}_relbias_pct")):
+            return "", ""
+        return (
+            f"{row[f'{prefix}_relbias_pct']:+.1f} ({row[f'{prefix}_relbias_mcse']:.1f})",
+            f"{row[f'{prefix}_cover_pct']:.0f} ({row[f'{prefix}_cover_mcse']:.1f})",
+        )
+
+    lines = [
+        "| cell | estimator | reps | N: rel. bias % | N: cover % | s_b: rel. bias % "
+        "| s_b: cover % | s_a: rel. bias % | s_a: in range % |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for _, row in frame.iterrows():
+        n_bias, n_cov = fmt(row, "total")
+        b_bias, b_cov = fmt(row, "share_b")
+        a_bias, a_cov = fmt(row, "share_a")
+        cell = str(row["cell"]).replace("|", ", ")
+        lines.append(
+            f"| {cell} | {row['estimator']} | {row['reps']} | {n_bias} | {n_cov} "
+            f"| {b_bias} | {b_cov} | {a_bias} | {a_cov} |"
+        )
+    return "\n".join(lines)
+
+
 def _stats(prefix: str, rel: pd.Series, cov: pd.Series, R: int) -> dict[str, float]:
     p = float(cov.mean())
     return {
@@ -311,7 +340,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--n-rep", type=int, default=None)
     parser.add_argument("--n-victims", type=int, default=None)
     parser.add_argument("--only", default=None, help="run only cells whose name contains this")
+    parser.add_argument(
+        "--markdown", action="store_true", help="only print OUT/summary.csv as a markdown table"
+    )
     args = parser.parse_args(argv)
+    if args.markdown:
+        print(markdown_table(pd.read_csv(Path(args.out) / "summary.csv")))
+        return 0
     summary = run(
         args.design,
         args.out,
