@@ -162,7 +162,7 @@ def share_identified_all(
         n_draws=n_draws,
         **options,
     )
-    return share_from_strata(result)
+    return share_from_strata(result, seed=seed if isinstance(seed, int) else 0)
 
 
 def _split_corrected(
@@ -190,9 +190,13 @@ def _split_corrected(
     return pd.concat(parts, ignore_index=True)
 
 
-def share_from_strata(result: StratifiedResult) -> ShareResult:
-    """The share identified from a stratified result whose labels end in the status."""
-    rng = np.random.default_rng(12345)
+def share_from_strata(result: StratifiedResult, seed: int = 0) -> ShareResult:
+    """The share identified from a stratified result whose labels end in the status.
+
+    Fresh draws of every stratum's total (``seed``) are added within each status and the
+    ratio taken draw by draw.
+    """
+    rng = np.random.default_rng(seed)
     n_draws = len(result.draws)
     from idjourney.mse.stratified import result_draws
 
