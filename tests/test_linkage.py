@@ -92,7 +92,11 @@ def test_share_identified_from_table_and_histories(world):
     linked = link(world.records)
     est = share_identified(linked.table, linked.histories, selection="main")
     mse = estimate(linked.histories, selection="main")
-    assert est.estimate == pytest.approx(linked.table["event"].sum() / mse.total)
+    # identification status is a stratum (issue #14): N_id / (N_id + N_unid)
+    ident = linked.table["event"].to_numpy() == 1
+    n_id = estimate(linked.histories[ident], selection="main").total
+    n_un = estimate(linked.histories[~ident], selection="main").total
+    assert est.estimate == pytest.approx(n_id / (n_id + n_un))
     assert est.lower <= est.estimate <= est.upper
     # the world's victims that any database could hold (connected, not truncated) bound it
     assert mse.total > len(linked.table)

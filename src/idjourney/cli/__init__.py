@@ -20,6 +20,7 @@ _COMMANDS: dict[str, str] = {
     "validate": "idjourney.cli.validate:validate",
     "fit": "idjourney.cli.fit:fit",
     "mse": "idjourney.cli.mse:mse",
+    "link": "idjourney.cli.link:link",
     "harmonize": "idjourney.cli.harmonize:harmonize",
     "simstudy": "idjourney.cli.simstudy:simstudy",
     "calibrate": "idjourney.cli.calibrate:calibrate",

@@ -8,6 +8,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
+import numpy as np
+import pandas as pd
 
 if TYPE_CHECKING:
     from idjourney.mse import MSEResult
@@ -52,7 +54,49 @@ INTERVAL_CHOICES = ("profile", "bootstrap")
 )
 @click.option("--pthresh", type=click.FloatRange(0, 1), default=0.02, show_default=True)
 @click.option("--n-boot", type=click.IntRange(min=10), default=1000, show_default=True)
-@click.option("--seed", type=int, default=None, help="Seed for the bootstrap.")
+@click.option("--seed", type=int, default=None, help="Seed for the bootstrap or the sampler.")
+@click.option(
+    "--model",
+    type=click.Choice(("loglinear", "lcmcr")),
+    default="loglinear",
+    show_default=True,
+    help="Log-linear models, or the Bayesian latent-class model (Manrique-Vallier 2016).",
+)
+@click.option(
+    "--iterations",
+    type=click.IntRange(min=10),
+    default=10_000,
+    show_default=True,
+    help="LCMCR: iterations kept per chain (after burn-in).",
+)
+@click.option("--burn-in", type=click.IntRange(min=0), default=5_000, show_default=True)
+@click.option("--chains", type=click.IntRange(min=1), default=2, show_default=True)
+@click.option(
+    "--classes",
+    type=click.IntRange(min=1),
+    default=10,
+    show_default=True,
+    help="LCMCR: latent classes (truncation K).",
+)
+@click.option(
+    "--by",
+    default=None,
+    help="Stratify by these columns (comma-separated, e.g. region): lists that catch nobody "
+    "in a stratum are dropped there as structural zeros, totals added up.",
+)
+@click.option(
+    "--coverage",
+    "coverage_path",
+    default=None,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="JSON file {stratum: [lists that can hold it]} declaring structural zeros (--by).",
+)
+@click.option(
+    "--status",
+    default=None,
+    help="0/1 column marking identified victims: also estimate the share identified among "
+    "all victims (identification status as a stratum).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 def mse(
     histories_path: Path,
@@ -64,6 +108,14 @@ def mse(
     pthresh: float,
     n_boot: int,
     seed: int | None,
+    model: str,
+    iterations: int,
+    burn_in: int,
+    chains: int,
+    classes: int,
+    by: str | None,
+    coverage_path: Path | None,
+    status: str | None,
     as_json: bool,
 ) -> None:
     """Estimate how many victims exist in total (multiple-systems estimation).
@@ -81,6 +133,43 @@ def mse(
             raise click.BadParameter(
                 "give at least two comma-separated names", param_hint="--lists"
             )
+    by_columns = [c.strip() for c in by.split(",") if c.strip()] if by else []
+    if coverage_path is not None and not by_columns:
+        raise click.UsageError("--coverage needs --by")
+    options: dict = {"model": model}
+    if model == "lcmcr":
+        from idjourney.mse.lcmcr import LCMCRSettings
+
+        try:
+            options["lcmcr"] = LCMCRSettings(
+                n_classes=classes, n_iter=iterations, burn_in=burn_in, thin=1, chains=chains
+            )
+        except ValueError as exc:
+            raise click.UsageError(str(exc)) from exc
+        options["progress"] = not as_json
+    else:
+        options.update(selection=selection, interval=interval, pthresh=pthresh, n_boot=n_boot)
+    if by_columns or status:
+        try:
+            histories = read_table(histories_path)
+            payload = _stratified(
+                histories,
+                counts,
+                list_names,
+                by_columns,
+                coverage_path,
+                status,
+                level,
+                seed,
+                options,
+            )
+        except (DataFileError, MSEDataError, MSENotEstimableError, ValueError) as exc:
+            raise click.ClickException(f"{histories_path}: {exc}") from exc
+        if as_json:
+            click.echo(json.dumps(payload, indent=2, sort_keys=True, default=str))
+        else:
+            _print_stratified(payload)
+        return
     try:
         histories = read_table(histories_path)
         result = estimate(
@@ -93,6 +182,7 @@ def mse(
             lists=list_names,
             pthresh=pthresh,
             n_boot=n_boot,
+            **({k: v for k, v in options.items() if k in ("model", "lcmcr", "progress")}),
         )
     except (DataFileError, MSEDataError, MSENotEstimableError) as exc:
         raise click.ClickException(f"{histories_path}: {exc}") from exc
@@ -101,6 +191,101 @@ def mse(
         click.echo(json.dumps(result.to_dict(), indent=2, sort_keys=True))
         return
     _print_table(result)
+
+
+def _stratified(
+    histories, counts, list_names, by_columns, coverage_path, status, level, seed, options
+) -> dict:
+    """Stratified total (and, with ``status``, the share identified) as a JSON-ready dict."""
+    import warnings
+
+    from idjourney.mse import MSEDataError
+    from idjourney.mse.stratified import StructuralZeroWarning, estimate_stratified
+    from idjourney.mse.targets import STATUS_COLUMN, share_from_strata
+
+    coverage = None
+    if coverage_path is not None:
+        try:
+            coverage = json.loads(Path(coverage_path).read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError) as exc:
+            raise MSEDataError(f"--coverage {coverage_path}: {exc}") from exc
+    frame = histories.copy()
+    missing = [c for c in [*by_columns, *([status] if status else [])] if c not in frame]
+    if missing:
+        raise MSEDataError(f"column {missing[0]!r} is not in the capture histories")
+    strata = list(by_columns)
+    if status:
+        values = pd.to_numeric(frame[status], errors="coerce")
+        bad = ~values.isin([0, 1])
+        if bad.any():
+            row = int(np.flatnonzero(bad.to_numpy())[0]) + 2
+            raise MSEDataError(f"row {row}, column {status!r}: not 0 or 1 (identified or not)")
+        frame[STATUS_COLUMN] = np.where(values == 1, "identified", "unidentified")
+        strata.append(STATUS_COLUMN)
+        if coverage is not None:
+            coverage = {
+                f"{key}/{s}": value
+                for key, value in coverage.items()
+                for s in ("identified", "unidentified")
+            }
+    lists = list_names or [c for c in histories.columns if c not in (counts, status, *by_columns)]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", StructuralZeroWarning)
+        result = estimate_stratified(
+            frame,
+            strata,
+            counts=counts,
+            lists=lists,
+            coverage=coverage,
+            level=level,
+            seed=seed if seed is not None else 0,
+            **options,
+        )
+    payload = result.to_dict()
+    payload["notes"] = [str(w.message) for w in caught]
+    if status:
+        payload["share_identified"] = share_from_strata(result).to_dict()
+    return payload
+
+
+def _print_stratified(payload: dict) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    def show(x):
+        return "inf" if x is None else f"{x:,.0f}"
+
+    pct = round(payload["level"] * 100)
+    table = Table(title=f"Stratified multiple-systems estimate ({payload['model']})")
+    for column in ("stratum", "lists", "dropped", "observed", "total", f"{pct}% interval"):
+        table.add_column(column, justify="right" if column in ("observed", "total") else "left")
+    for s in payload["strata"]:
+        table.add_row(
+            s["stratum"],
+            "+".join(s["lists"]),
+            "+".join(s["dropped"]),
+            f"{s['observed']:,}",
+            show(s["total"]),
+            f"{show(s['lower'])} to {show(s['upper'])}",
+        )
+    table.add_row(
+        "total",
+        "",
+        "",
+        f"{payload['observed']:,}",
+        show(payload["total"]),
+        f"{show(payload['lower'])} to {show(payload['upper'])}",
+    )
+    console = Console(soft_wrap=True)
+    console.print(table)
+    if "share_identified" in payload:
+        sh = payload["share_identified"]
+        console.print(
+            f"share identified among all victims: {sh['share']:.1%} "
+            f"({pct}% {sh['share_lower']:.1%} to {sh['share_upper']:.1%})"
+        )
+    for note in payload["notes"]:
+        console.print(f"note: {note}")
 
 
 def _print_table(result: MSEResult) -> None:
@@ -120,6 +305,15 @@ def _print_table(result: MSEResult) -> None:
     selection = result.selection
     if result.pthresh is not None:
         selection += f" (p < {result.pthresh:g})"
+    if result.model == "lcmcr":
+        d = result.diagnostics
+        table.add_row("model", f"latent classes (LCMCR, K = {d.get('n_classes')})")
+        table.add_row(
+            "R-hat / bulk ESS",
+            f"{d.get('rhat', float('nan')):.3f} / {d.get('ess_bulk', float('nan')):,.0f}",
+        )
+        Console(soft_wrap=True).print(table)
+        return
     table.add_row("selection", selection)
     table.add_row("interactions", ", ".join(result.interactions) or "none")
     if result.infinite_terms:

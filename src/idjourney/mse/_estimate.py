@@ -4,17 +4,21 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import replace
 from numbers import Integral
 
 import numpy as np
 import pandas as pd
 
 from idjourney.estimate import Estimate
-from idjourney.mse._histories import capture_table
+from idjourney.mse._histories import CaptureTable, capture_table
 from idjourney.mse._result import MSEResult
 from idjourney.mse.existence import pair_name
 from idjourney.mse.intervals import INTERVALS, bootstrap_interval, profile_interval
+from idjourney.mse.lcmcr import LCMCRSettings, sample
 from idjourney.mse.loglinear import DEFAULT_PTHRESH, SELECTIONS, LoglinearFit, select_model
+
+MODELS = ("loglinear", "lcmcr")
 
 
 def estimate(
@@ -28,6 +32,9 @@ def estimate(
     lists: Sequence[str] | None = None,
     pthresh: float = DEFAULT_PTHRESH,
     n_boot: int = 1000,
+    model: str = "loglinear",
+    lcmcr: LCMCRSettings | None = None,
+    progress: bool = False,
 ) -> MSEResult:
     r"""Estimate how many victims exist in total from their capture histories across lists.
 
@@ -62,6 +69,16 @@ def estimate(
         Stepwise p-value threshold (default 0.02).
     n_boot : int
         Bootstrap replicates.
+    model : {"loglinear", "lcmcr"}
+        ``"lcmcr"``: the Bayesian non-parametric latent-class model of Manrique-Vallier
+        (2016) (:mod:`idjourney.mse.lcmcr`); ``selection``, ``interval``, ``pthresh``
+        and ``n_boot`` are then ignored, ``total`` is the posterior median of
+        :math:`N`, ``[lower, upper]`` the equal-tailed ``level`` posterior interval,
+        and ``draws``/``diagnostics`` hold the draws and R-hat/ESS.
+    lcmcr : LCMCRSettings, optional
+        Sampler settings (classes, iterations, burn-in, thinning, chains).
+    progress : bool
+        Show a progress bar while sampling (``lcmcr``).
 
     Returns
     -------
@@ -82,6 +99,14 @@ def estimate(
     positive dependence (e.g. victims who are easy to find being on every list)
     biases the total *downwards*; the interval does not cover that bias.
     """
+    if model not in MODELS:
+        raise ValueError(f"model={model!r}; use one of {', '.join(MODELS)}")
+    if model == "lcmcr":
+        if not 0.0 < level < 1.0:
+            raise ValueError(f"level={level!r}; use a level strictly between 0 and 1")
+        return _lcmcr(
+            capture_table(histories, counts=counts, lists=lists), level, seed, lcmcr, progress
+        )
     if selection not in SELECTIONS:
         raise ValueError(f"selection={selection!r}; use one of {', '.join(SELECTIONS)}")
     if interval not in INTERVALS:
@@ -119,6 +144,42 @@ def estimate(
     )
 
 
+def _lcmcr(
+    table: CaptureTable,
+    level: float,
+    seed: int | np.random.Generator | None,
+    settings: LCMCRSettings | None,
+    progress: bool,
+) -> MSEResult:
+    settings = settings or LCMCRSettings()
+    if table.n_lists == 2 and settings.n_classes > 1:
+        # Two lists give three observed cells: a mixture of product-Bernoulli classes is not
+        # identified (the posterior of N follows the prior). One class is the independence
+        # (Lincoln–Petersen) model, the only one two lists identify.
+        settings = replace(settings, n_classes=1)
+    posterior = sample(table, settings, seed=seed, progress=progress)
+    lower, upper = posterior.interval(level)
+    median = posterior.median
+    draws = posterior.flat
+    return MSEResult(
+        total=median,
+        unobserved=median - table.observed,
+        lower=lower,
+        upper=upper,
+        terms=table.lists,
+        observed=table.observed,
+        level=level,
+        lists=table.lists,
+        selection="lcmcr",
+        interval="posterior",
+        se=float(np.std(draws, ddof=1)),
+        model="lcmcr",
+        draws=draws,
+        diagnostics=posterior.diagnostics(),
+        cells=table.to_frame().rename(columns={"count": "observed"}),
+    )
+
+
 def _cells(fit: LoglinearFit) -> pd.DataFrame:
     frame = pd.DataFrame(fit.table.patterns.astype(np.int64), columns=list(fit.table.lists))
     frame["observed"] = fit.table.counts.astype(np.int64)
@@ -131,40 +192,43 @@ def share_identified(
 ) -> Estimate:
     r"""Share of all victims (observed or not) who have been identified.
 
-    Call it as ``share_identified(table, histories)`` with the linked analysis table
-    and its capture histories (``idjourney.linkage.link``): the identified count is
-    ``table["event"].sum()`` and the total is :func:`estimate` of ``histories``
-    (``mse_options`` are passed on), or as ``share_identified(k, mse_result)``.
+    **With the analysis table and its capture histories** (``share_identified(table,
+    histories, **options)``, from ``idjourney.linkage.link``) this estimates target
+    (b) of :mod:`idjourney.mse.targets`: identification status is a stratum, the
+    identified and the unidentified totals are estimated by separate MSEs, so
+    identified victims on no list are counted, and
 
-    .. math::
+    .. math:: \hat s = \frac{\hat N_{id}}{\hat N_{id} + \hat N_{unid}},
 
-        \hat s = \frac{k}{\hat N}, \qquad
-        [s_L, s_U] = \left[\frac{k}{N_U}, \frac{k}{N_L}\right],
+    with an interval from draws of both totals
+    (:func:`idjourney.mse.targets.share_identified_all`; ``options`` are passed on:
+    ``by``, ``coverage``, ``model``, ``selection``...).
 
-    with :math:`k` = ``n_identified`` and :math:`[N_L, N_U]` the interval of the
-    MSE total, so the interval carries the MSE uncertainty (and inherits its
-    level and method; :math:`N_U = \infty` gives :math:`s_L = 0`). The standard
-    error is the delta-method value :math:`k\,\mathrm{se}(\hat N)/\hat N^2`. The
-    count :math:`k` is treated as known; the identified victims must be among the
-    observed ones, so :math:`k \le n_{obs}`.
+    **With a count and an MSE result** (``share_identified(k, result)``) it is the
+    ratio :math:`k / \hat N` with :math:`[k/N_U, k/N_L]`. This is *not* target (b)
+    when :math:`k` counts only identified victims on some list (identified victims on
+    no list are missing from the numerator but not from :math:`\hat N`), so it is
+    biased low; it is kept for a :math:`k` known from outside the lists.
 
     Parameters
     ----------
-    n_identified : int
-        Victims identified.
-    mse_result : MSEResult
-        The MSE estimate of the total.
+    n_identified : int or DataFrame
+        Victims identified, or the analysis table.
+    mse_result : MSEResult or DataFrame
+        The MSE estimate of the total, or the capture histories.
 
     Returns
     -------
     Estimate
     """
     if isinstance(n_identified, pd.DataFrame):
-        if "event" not in n_identified.columns:
-            raise ValueError("the analysis table has no 'event' column; build it with linkage.link")
-        n_identified = int(n_identified["event"].sum())
+        if not isinstance(mse_result, pd.DataFrame):
+            raise TypeError("with an analysis table, pass its capture histories as well")
+        from idjourney.mse.targets import share_identified_all
+
+        return share_identified_all(n_identified, mse_result, **mse_options).share  # type: ignore[arg-type]
     if isinstance(mse_result, pd.DataFrame):
-        mse_result = estimate(mse_result, **mse_options)  # type: ignore[arg-type]
+        raise TypeError("with capture histories, pass the analysis table (not a count) first")
     if isinstance(n_identified, bool) or not isinstance(n_identified, Integral | float):
         raise TypeError(f"n_identified must be a whole number, not {type(n_identified).__name__}")
     if not math.isfinite(n_identified) or n_identified != int(n_identified) or n_identified < 0:
@@ -187,7 +251,7 @@ def share_identified(
         level=mse_result.level,
         n=mse_result.observed,
         events=k,
-        label="share of all victims identified (MSE)",
+        label="identified on the lists / MSE total",
         extra={
             "mse_total": total,
             "mse_lower": mse_result.lower,

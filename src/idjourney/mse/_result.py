@@ -6,6 +6,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 
@@ -52,6 +53,14 @@ class MSEResult:
     cells : DataFrame
         One row per observable capture pattern: the list columns, ``observed``
         and ``fitted`` counts (kept out of equality).
+    model : str
+        ``"loglinear"`` or ``"lcmcr"`` (Bayesian latent-class model; then ``total`` is
+        the posterior median, ``lower``/``upper`` the equal-tailed posterior interval,
+        ``se`` the posterior standard deviation and ``interval`` is ``"posterior"``).
+    draws : ndarray or None
+        Posterior draws of :math:`N` (``lcmcr``; chains concatenated), else ``None``.
+    diagnostics : dict
+        Convergence diagnostics (``lcmcr``: R-hat, bulk/tail ESS, chains, iterations).
     """
 
     total: float
@@ -70,6 +79,9 @@ class MSEResult:
     n_boot: int = 0
     n_boot_failed: int = 0
     cells: pd.DataFrame = field(default_factory=pd.DataFrame, compare=False, hash=False, repr=False)
+    model: str = "loglinear"
+    draws: np.ndarray | None = field(default=None, compare=False, hash=False, repr=False)
+    diagnostics: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
 
     @property
     def interactions(self) -> tuple[str, ...]:
@@ -98,7 +110,13 @@ class MSEResult:
             "se": self.se,
             "n_boot": self.n_boot,
             "n_boot_failed": self.n_boot_failed,
+            "model": self.model,
         }
+        if self.diagnostics:
+            out["diagnostics"] = {
+                k: (None if isinstance(v, float) and not math.isfinite(v) else v)
+                for k, v in self.diagnostics.items()
+            }
         for key, value in out.items():
             if isinstance(value, float) and not math.isfinite(value):
                 out[key] = None
@@ -108,6 +126,19 @@ class MSEResult:
         """A few lines: the estimate, its interval, the model and the data."""
         pct = round(self.level * 100)
         upper = "inf" if math.isinf(self.upper) else f"{self.upper:,.0f}"
+        if self.model == "lcmcr":
+            d = self.diagnostics
+            return "\n".join(
+                [
+                    f"Latent-class (LCMCR) estimate over {len(self.lists)} lists "
+                    f"({', '.join(self.lists)})",
+                    f"  total:       {self.total:,.0f} (posterior median; {pct}% equal-tailed "
+                    f"{self.lower:,.0f} to {upper})",
+                    f"  observed:    {self.observed:,}",
+                    f"  diagnostics: R-hat {d.get('rhat', math.nan):.3f}, bulk ESS "
+                    f"{d.get('ess_bulk', math.nan):,.0f} over {d.get('chains', 0)} chains",
+                ]
+            )
         model = ", ".join(self.interactions) or "none (main effects only)"
         if self.infinite_terms:
             model += f"; -inf (no overlap): {', '.join(self.infinite_terms)}"

@@ -1,0 +1,94 @@
+"""``idjourney link``: link database exports into victims; write capture histories and the
+analysis table.
+
+Exit status: 0 written, 1 bad data (every problem listed with its file, row and column;
+nothing written), 2 usage errors.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+#: Columns of the analysis table copied into the histories file (for ``mse --by/--status``).
+HISTORY_EXTRAS = ("region",)
+
+
+@click.command("link")
+@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--histories",
+    "histories_path",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write capture histories here (.csv or .parquet): one 0/1 column per database, "
+    "plus region and identified, one row per linked victim.",
+)
+@click.option(
+    "--table",
+    "table_path",
+    default=None,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also write the analysis table (one row per linked victim) here.",
+)
+@click.option(
+    "--rule",
+    type=click.Choice(("exact", "tolerant")),
+    default="exact",
+    show_default=True,
+    help="exact: link on link_key only; tolerant: also on series/sex/age band/region.",
+)
+def link(files: tuple[Path, ...], histories_path: Path, table_path: Path | None, rule: str) -> None:
+    """Link records of several databases (in the record standard) into victims.
+
+    FILES are CSV or Parquet files in the record standard (e.g. written by
+    ``idjourney harmonize``), one or more per database. The histories file is what
+    ``idjourney mse --histories FILE --by region --status identified`` reads.
+    """
+    import pandas as pd
+
+    from idjourney.cli._common import console, fail
+    from idjourney.io import DataFileError, write_table
+    from idjourney.linkage import LinkageError
+    from idjourney.linkage import link as link_records
+    from idjourney.schema import validate
+
+    for path in (histories_path, table_path):
+        if path is not None and path.suffix.lower() not in (".csv", ".parquet"):
+            raise click.BadParameter(f"{path}: use a .csv or .parquet file name")
+    parts = []
+    problems: list[str] = []
+    for path in files:
+        if not path.exists():
+            fail(f"{path}: no such file")
+        report = validate(path)
+        if not report.ok:
+            problems.extend(report.messages())
+            continue
+        parts.append(report.data)
+    if problems:
+        more = f"\n... and {len(problems) - 50} more" if len(problems) > 50 else ""
+        fail("\n".join(problems[:50]) + more)
+    records = pd.concat(parts, ignore_index=True)
+    try:
+        linked = link_records(records, rule=rule, check=False)
+    except LinkageError as exc:
+        fail(str(exc))
+    histories = linked.histories.copy()
+    for column in HISTORY_EXTRAS:
+        histories[column] = linked.table[column].to_numpy()
+    histories["identified"] = linked.table["event"].to_numpy()
+    try:
+        write_table(histories, histories_path)
+        if table_path is not None:
+            write_table(linked.table, table_path)
+    except DataFileError as exc:
+        fail(str(exc))
+    s = linked.summary
+    console(stderr=True).print(
+        f"linked {s['records']:,} records into {s['victims']:,} victims "
+        f"({s['merged_exact']:,} merged on the link key, {s['merged_tolerant']:,} by the "
+        f"tolerant rule); histories: {histories_path}"
+        + (f"; table: {table_path}" if table_path else "")
+    )

@@ -1,0 +1,267 @@
+r"""The recommended denominator: one estimator, its diagnostics and its sensitivity table.
+
+The choice rests on the simulation study ``synthetic/simstudy-mse.toml``
+(:mod:`idjourney.mse.simulation`; results in ``docs/denominator.md``):
+
+* strata = coverage group (regions held by the same lists) × identification
+  status, lists absent from a stratum dropped as structural zeros;
+* link-key splits corrected from key-error rates estimated by a clerical review
+  (:mod:`idjourney.mse.linkage_error`);
+* in each stratum, the latent-class model (:mod:`idjourney.mse.lcmcr`), whose mixture
+  absorbs the shared-visibility heterogeneity that biases log-linear models.
+
+Diagnostics returned with it: the Fienberg–Rinaldo existence check of the
+main-effects model in every stratum, the goodness of fit of the stepwise log-linear
+model in every stratum (deviance :math:`G^2` on its residual degrees of freedom, as
+evidence of list dependence), R-hat and ESS of the sampler, and a sensitivity table
+(exact vs tolerant linkage, corrected vs not, log-linear alternatives).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from idjourney.mse._histories import capture_table
+from idjourney.mse.coverage import coverage_groups
+from idjourney.mse.existence import check_model
+from idjourney.mse.lcmcr import LCMCRSettings
+from idjourney.mse.loglinear import select_model
+from idjourney.mse.targets import STATUS_COLUMN, ShareResult, share_identified_all, with_status
+
+#: The estimator the simulation study recommends (see the module docstring).
+RECOMMENDED = "strat-lcmcr-corrected"
+
+
+@dataclass(frozen=True)
+class Denominator:
+    """The recommended denominator and everything needed to judge it.
+
+    Attributes
+    ----------
+    total, lower, upper : float
+        Estimated :math:`N_b` (victims who could have been held) and its interval.
+    share_b : Estimate
+        Share identified among them (target b).
+    share_a : Estimate
+        Share identified among the unique victims the databases hold (target a).
+    observed : int
+        Victims on at least one list (exact linkage).
+    strata : DataFrame
+        One row per stratum: lists, dropped lists, estimate, existence, fit, R-hat, ESS.
+    sensitivity : DataFrame
+        One row per variant: total, interval, share identified.
+    estimator : str
+    key_error_rates : dict
+    """
+
+    total: float
+    lower: float
+    upper: float
+    level: float
+    share_b: Any
+    share_a: Any
+    observed: int
+    strata: pd.DataFrame = field(repr=False)
+    sensitivity: pd.DataFrame = field(repr=False)
+    estimator: str = RECOMMENDED
+    key_error_rates: dict[str, float] = field(default_factory=dict)
+
+    def table(self) -> pd.DataFrame:
+        """The small table for the report: the sensitivity rows (aggregate numbers only)."""
+        return self.sensitivity.copy()
+
+    def to_dict(self) -> dict[str, Any]:
+        def clean(value: Any) -> Any:
+            if isinstance(value, float | np.floating):
+                return float(value) if math.isfinite(value) else None
+            if isinstance(value, np.integer | np.bool_):
+                return value.item()
+            return value
+
+        def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+            return [{k: clean(v) for k, v in row.items()} for row in frame.to_dict("records")]
+
+        return {
+            "estimator": self.estimator,
+            "total": clean(self.total),
+            "lower": clean(self.lower),
+            "upper": clean(self.upper),
+            "level": self.level,
+            "observed": self.observed,
+            "share_identified_all": {
+                "estimate": clean(self.share_b.estimate),
+                "lower": clean(self.share_b.lower),
+                "upper": clean(self.share_b.upper),
+                "target": "b: all victims who could have been held by at least one database",
+            },
+            "share_identified_held": {
+                "estimate": clean(self.share_a.estimate),
+                "lower": clean(self.share_a.lower),
+                "upper": clean(self.share_a.upper),
+                "target": "a: unique victims the databases hold (range over linkage variants)",
+            },
+            "key_error_rates": dict(self.key_error_rates),
+            "strata": records(self.strata),
+            "sensitivity": records(self.sensitivity),
+        }
+
+
+def recommended_denominator(
+    records: pd.DataFrame,
+    coverage: Mapping[str, list[str]],
+    *,
+    key_error_rates: Mapping[str, float] | None = None,
+    level: float = 0.95,
+    seed: int = 0,
+    lcmcr: LCMCRSettings | None = None,
+    sensitivity: bool = True,
+) -> Denominator:
+    """Link ``records`` and estimate the denominator with the recommended estimator.
+
+    Parameters
+    ----------
+    records : DataFrame
+        Records of every database in the standard (``link_key`` links them).
+    coverage : mapping of region to list names
+        The lists that can hold each region's victims (e.g.
+        :func:`idjourney.mse.coverage.coverage_of` of the scenario). Regions with the
+        same lists form one stratum.
+    key_error_rates : mapping of list to rate, optional
+        Link-key error rates from a clerical review; without them no split correction
+        is made (the sensitivity table then shows what it could change).
+    level, seed : float, int
+    lcmcr : LCMCRSettings, optional
+        Sampler settings (default: 2 chains × 10,000 iterations after 5,000 burn-in).
+    sensitivity : bool
+        Also compute the sensitivity table (tolerant linkage, log-linear variants).
+    """
+    from idjourney.linkage import link
+
+    exact = link(records)
+    region_group, group_lists = coverage_groups(coverage)
+    missing = sorted(set(exact.table["region"]) - set(region_group))
+    if missing:
+        raise ValueError(f"region {missing[0]!r} is not in coverage; say which lists hold it")
+    table = exact.table.assign(group=exact.table["region"].map(region_group))
+    rates = dict(key_error_rates or {})
+    settings = lcmcr or LCMCRSettings()
+
+    def run(tab: pd.DataFrame, hist: pd.DataFrame, **options: Any) -> ShareResult:
+        return share_identified_all(
+            tab, hist, by="group", coverage=group_lists, level=level, seed=seed, **options
+        )
+
+    main = run(table, exact.histories, model="lcmcr", lcmcr=settings, key_error_rates=rates)
+    alternatives: dict[str, tuple[pd.DataFrame, pd.DataFrame]] = {}
+    rows = [_sens_row("recommended: strata x status, LCMCR, split-corrected", main)]
+    if sensitivity:
+        tolerant = link(records, rule="tolerant")
+        t_table = tolerant.table.assign(group=tolerant.table["region"].map(region_group))
+        alternatives["tolerant"] = (t_table, tolerant.histories)
+        variants = [
+            ("LCMCR, exact linkage, uncorrected", table, exact.histories, {"model": "lcmcr"}),
+            ("LCMCR, tolerant linkage", t_table, tolerant.histories, {"model": "lcmcr"}),
+            (
+                "stepwise log-linear, corrected",
+                table,
+                exact.histories,
+                {"selection": "stepwise", "key_error_rates": rates},
+            ),
+            ("stepwise log-linear, uncorrected", table, exact.histories, {"selection": "stepwise"}),
+            (
+                "main effects, corrected",
+                table,
+                exact.histories,
+                {"selection": "main", "key_error_rates": rates},
+            ),
+        ]
+        for label, tab, hist, options in variants:
+            if options.get("model") == "lcmcr":
+                options = {**options, "lcmcr": settings}
+            rows.append(_sens_row(label, run(tab, hist, **options)))
+    from idjourney.mse.targets import share_identified_held
+
+    share_a = share_identified_held(
+        table, exact.histories, key_error_rates=rates, alternatives=alternatives, level=level
+    )
+    return Denominator(
+        total=main.total.total,
+        lower=main.total.lower,
+        upper=main.total.upper,
+        level=level,
+        share_b=main.share,
+        share_a=share_a,
+        observed=len(exact.table),
+        strata=_strata_diagnostics(main, table, exact.histories, group_lists),
+        sensitivity=pd.DataFrame(rows),
+        key_error_rates=rates,
+    )
+
+
+def _sens_row(label: str, result: ShareResult) -> dict[str, Any]:
+    return {
+        "variant": label,
+        "observed": result.total.observed,
+        "total": result.total.total,
+        "lower": result.total.lower,
+        "upper": result.total.upper,
+        "share_identified": result.share.estimate,
+        "share_lower": result.share.lower,
+        "share_upper": result.share.upper,
+    }
+
+
+def _strata_diagnostics(
+    main: ShareResult,
+    table: pd.DataFrame,
+    histories: pd.DataFrame,
+    group_lists: Mapping[str, list[str]],
+) -> pd.DataFrame:
+    frame = with_status(table, histories)
+    frame["group"] = table["group"].to_numpy()
+    rows = []
+    for stratum in main.total.strata:
+        group, status = stratum.name.rsplit("/", 1)
+        part = frame[(frame["group"] == group) & (frame[STATUS_COLUMN] == status)]
+        cap = capture_table(part, lists=list(stratum.lists))
+        exists, identifiable = check_model(cap, [])
+        fit = select_model(cap, "stepwise")
+        df = len(cap.counts) - fit.mm.X.shape[1] - len(fit.mm.infinite_pairs)
+        deviance = _deviance(cap.counts, fit.fitted)
+        d = stratum.result.diagnostics
+        rows.append(
+            {
+                "stratum": stratum.name,
+                "lists": "+".join(stratum.lists),
+                "dropped (structural zero)": "+".join(stratum.dropped),
+                "observed": stratum.result.observed,
+                "total": stratum.result.total,
+                "lower": stratum.result.lower,
+                "upper": stratum.result.upper,
+                "main_effects_mle_exists": bool(exists and identifiable),
+                "stepwise_terms": ", ".join(fit.terms[cap.n_lists :]) or "none",
+                "stepwise_G2": deviance,
+                "stepwise_df": int(df),
+                "stepwise_fit_p": float(stats.chi2.sf(deviance, df)) if df > 0 else math.nan,
+                "rhat": d.get("rhat", math.nan),
+                "ess_bulk": d.get("ess_bulk", math.nan),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def _deviance(observed: np.ndarray, fitted: np.ndarray) -> float:
+    r""":math:`G^2 = 2\sum n \log(n/\hat\mu) - (n - \hat\mu)` over cells with
+    :math:`\hat\mu > 0`."""
+    keep = fitted > 0
+    n, mu = observed[keep], fitted[keep]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        term = np.where(n > 0, n * np.log(n / mu), 0.0)
+    return float(2 * np.sum(term - (n - mu)))
