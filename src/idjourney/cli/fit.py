@@ -25,6 +25,7 @@ import pandas as pd
 
 from idjourney.cli._fit_common import (
     DataError,
+    _fmt,
     cluster_options,
     data_errors,
     data_option,
@@ -36,6 +37,7 @@ from idjourney.cli._fit_common import (
     resolve_cluster,
     split_list,
     variance_note,
+    wide_enough,
 )
 
 _ANALYSIS_ID_COLUMNS = ("victim_id", "series_id", "first_seen")
@@ -294,11 +296,26 @@ def cox_command(
         echo_json(payload)
         return
     clustered = f", robust SE by {cluster_col}" if cluster_col else ""
-    print_frame(
-        summary,
-        f"Cox ({ties}) n={model.n_:g}, events={model.events_:g}{clustered}",
-        index_name="covariate",
+    level = round(100 * (1 - alpha))
+    se_column = "robust se" if cluster_col else "se"
+    compact = pd.DataFrame(
+        {
+            f"HR ({level}% CI)": [
+                f"{_fmt(h)} ({_fmt(lo)}–{_fmt(hi)})"
+                for h, lo, hi in summary[
+                    ["exp(coef)", f"exp(lower {level}%)", f"exp(upper {level}%)"]
+                ].to_numpy()
+            ],
+            se_column: summary[se_column],
+            "p": summary["p"],
+        },
+        index=summary.index,
     )
+    title = f"Cox ({ties}) n={model.n_:,.0f}, events={model.events_:,.0f}{clustered}"
+    if wide_enough(summary, "covariate"):
+        print_frame(summary, title, index_name="covariate")
+    else:  # the terminal is narrow: hazard ratio with its interval; --json has every column
+        print_frame(compact, title, index_name="covariate")
     print_frame(
         tests,
         f"log-likelihood {model.log_likelihood_:.6g}, concordance {model.concordance_:.4f}",
