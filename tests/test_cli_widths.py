@@ -17,6 +17,8 @@ COMMANDS = [
     ["fit", "cox", "--covariates", "region,actively_traded"],
     ["fit", "rmst", "--tau", "730"],
     ["fit", "cif"],
+    ["fit", "cure", "--incidence", "sex", "--latency-covariates", "sex"],
+    ["fit", "rmst", "--tau", "730", "--group", "actively_traded"],
 ]
 
 
@@ -42,3 +44,8 @@ def test_output_fits_the_terminal_and_cuts_nothing(data, command, columns) -> No
     assert "e+0" not in result.output  # counts are not printed as 9.413e+04
     if command[1] == "cox":
         assert "region[T.europe]" in result.output  # names are never cut
+    if command[1] == "cure":
+        assert "incidence: sex[male]" in result.output  # the level, not swallowed as markup
+    if "--group" in command:  # which group minus which, and each group's own value
+        assert "actively_traded True − False" in result.output
+        assert "actively_traded = False" in result.output
