@@ -14,6 +14,7 @@ from idjourney.synthetic import generate, load_scenario
 COMMANDS = [
     ["fit", "km"],
     ["fit", "km", "--times", "365,730"],
+    ["fit", "km", "--group", "region", "--level", "0.9"],
     ["fit", "cox", "--covariates", "region,actively_traded"],
     ["fit", "rmst", "--tau", "730"],
     ["fit", "cif"],
@@ -46,6 +47,38 @@ def test_output_fits_the_terminal_and_cuts_nothing(data, command, columns) -> No
         assert "region[T.europe]" in result.output  # names are never cut
     if command[1] == "cure":
         assert "incidence: sex[male]" in result.output  # the level, not swallowed as markup
-    if "--group" in command:  # which group minus which, and each group's own value
+    if (
+        command[1] == "rmst" and "--group" in command
+    ):  # which group minus which, and each group's own value
         assert "actively_traded True − False" in result.output
         assert "actively_traded = False" in result.output
+
+
+def test_km_group_json_matches_one_fit_per_group(data) -> None:
+    """``fit km --group`` equals KaplanMeier fitted on each group (same cluster default)."""
+    import json
+
+    import pandas as pd
+
+    from idjourney.survival import KaplanMeier
+
+    result = CliRunner().invoke(
+        main, ["fit", "km", "--data", str(data), "--group", "region", "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    groups = {g["group"]: g for g in json.loads(result.output)["groups"]}
+    table = pd.read_parquet(data)
+    for region, part in table.groupby("region"):
+        km = KaplanMeier().fit_table(part, cluster_col="series_id")
+        assert groups[region]["median"] == km.median_
+        point = km.survival_estimate(365.0)
+        got = groups[region]["survival"][0]
+        assert (got["survival"], got["lower"], got["upper"]) == (
+            point.estimate,
+            point.lower,
+            point.upper,
+        )
+    both = CliRunner().invoke(
+        main, ["fit", "km", "--data", str(data), "--level", "0.9", "--alpha", "0.1"]
+    )
+    assert both.exit_code == 2 and "not both" in both.output

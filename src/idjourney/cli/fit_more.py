@@ -198,7 +198,7 @@ def rmst_command(
     if as_json:
         _echo(payload)
         return
-    click.echo(f"Variance: {variance_note(est.extra['variance_method'], cluster, n_clusters)}")
+    _note(f"Variance: {variance_note(est.extra['variance_method'], cluster, n_clusters)}")
     rows = [(k, v) for k, v in payload.items() if isinstance(v, dict) and "estimate" in v]
     if group_col is not None:
         first, second = (str(g) for g in est.extra["groups"])
@@ -429,8 +429,15 @@ def cif_command(
                     },
                 )
             )
-    click.echo(f"Variance: {variance_note(aj.variance_, cluster, aj.n_clusters_)}")
+    _note(f"Variance: {variance_note(aj.variance_, cluster, aj.n_clusters_)}")
     _print_rows("Cumulative incidence (Aalen–Johansen)", rows)
+
+
+def _note(text: str) -> None:
+    """A line of explanation, wrapped to the terminal's width."""
+    from idjourney.cli._fit_common import console
+
+    console().print(text, markup=False)
 
 
 def _print_rows(title: str, rows: list[tuple[str, dict[str, Any]]]) -> None:
