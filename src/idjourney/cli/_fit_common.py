@@ -225,7 +225,9 @@ def resolve_cluster(table: pd.DataFrame, cluster_col: str | None, no_cluster: bo
     if cluster_col is None:
         return DEFAULT_CLUSTER if DEFAULT_CLUSTER in table.columns else None
     if cluster_col not in table.columns:
-        available = ", ".join(map(str, table.columns[:20]))
+        available = ", ".join(map(str, table.columns[:20])) + (
+            f" and {len(table.columns) - 20} more" if len(table.columns) > 20 else ""
+        )
         raise click.BadParameter(
             f"column {cluster_col!r} is not in the data (available: {available})",
             param_hint="--cluster",

@@ -241,7 +241,9 @@ def require_columns(table: pd.DataFrame, columns: dict[str, str | None]) -> None
         raise SurvivalDataError(f"expected a pandas DataFrame, got {type(table).__name__}")
     for option, column in columns.items():
         if column is not None and column not in table.columns:
-            available = ", ".join(map(str, table.columns[:20]))
+            available = ", ".join(map(str, table.columns[:20])) + (
+                f" and {len(table.columns) - 20} more" if len(table.columns) > 20 else ""
+            )
             raise SurvivalDataError(
                 f"column {column!r} (given as {option}) is not in the data; "
                 f"available columns: {available}"

@@ -798,7 +798,9 @@ def table_clusters(table: pd.DataFrame, cluster_col: Any, n: int) -> ClusterCode
         return None
     if isinstance(cluster_col, str):
         if cluster_col not in table.columns:
-            available = ", ".join(map(str, table.columns[:20]))
+            available = ", ".join(map(str, table.columns[:20])) + (
+                f" and {len(table.columns) - 20} more" if len(table.columns) > 20 else ""
+            )
             raise SurvivalDataError(
                 f"cluster column {cluster_col!r} is not in the data; available columns: "
                 f"{available}. Pass cluster_col=None for the Greenwood variance"
