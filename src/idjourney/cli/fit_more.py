@@ -25,7 +25,7 @@ _data_option = click.option(
     "--data",
     "data_path",
     required=True,
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="Analysis table, CSV or Parquet (chosen by the file extension).",
 )
 _duration_option = click.option(
