@@ -46,7 +46,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-__all__ = ["IncidenceCurve", "fit_curve"]
+__all__ = ["IncidenceCurve", "curve_replicates", "fit_curve"]
 
 
 @dataclass(frozen=True)
@@ -235,3 +235,59 @@ def fit_curve(
     return IncidenceCurve(
         times, at_risk, d1, d2, surv, cif, lo, hi, status, weight, codes, n_clusters
     )
+
+
+def curve_replicates(
+    entry: np.ndarray,
+    exit: np.ndarray,
+    status: np.ndarray,
+    weights: np.ndarray,
+    statistic: str,
+    value: float | None = None,
+) -> np.ndarray:
+    """A curve statistic for every column of a (rows × replicates) weight matrix at once.
+
+    ``statistic`` is ``"unidentified"`` (:math:`U(` ``value`` :math:`)`), ``"rmst"`` (up to
+    ``value``) or ``"median"``; used by the cluster bootstrap of the index.
+    """
+    from scipy import sparse
+
+    entry = np.asarray(entry, float)
+    exit = np.asarray(exit, float)
+    status = np.asarray(status, int)
+    w = np.asarray(weights, float)
+    n = entry.size
+    times = np.unique(exit[status > 0])
+    j = times.size
+    lo = np.searchsorted(times, entry, side="right")
+    hi = np.searchsorted(times, exit, side="right")
+    rows = np.arange(n)
+    step = sparse.csr_matrix(
+        (np.r_[np.ones(n), -np.ones(n)], (np.r_[lo, hi], np.r_[rows, rows])), shape=(j + 1, n)
+    )
+    at_risk = np.cumsum(np.asarray(step @ w), axis=0)[:j]
+
+    def counts(mask: np.ndarray) -> np.ndarray:
+        sel = np.flatnonzero(mask)
+        mat = sparse.csr_matrix((np.ones(sel.size), (hi[sel] - 1, sel)), shape=(j, n))
+        return np.asarray(mat @ w)
+
+    d1, d_all = counts(status == 1), counts(status > 0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        lam1 = np.where(at_risk > 0, d1 / at_risk, 0.0)
+        lam = np.where(at_risk > 0, d_all / at_risk, 0.0)
+    surv = np.cumprod(1.0 - lam, axis=0)
+    s_prev = np.vstack([np.ones((1, w.shape[1])), surv[:-1]])
+    cif = np.cumsum(s_prev * lam1, axis=0)
+    if statistic == "unidentified":
+        k = int(np.searchsorted(times, value, side="right")) - 1
+        return np.ones(w.shape[1]) if k < 0 else 1.0 - cif[k]
+    if statistic == "rmst":
+        nxt = np.append(times[1:], np.inf)
+        width = np.clip(np.minimum(nxt, value) - times, 0.0, None)
+        return value - width @ cif
+    if statistic == "median":
+        reached = (1.0 - cif) <= 0.5 + 1e-12
+        first = reached.argmax(axis=0)
+        return np.where(reached.any(axis=0), times[first], np.inf)
+    raise ValueError(f"unknown statistic {statistic!r}")

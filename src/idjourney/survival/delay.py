@@ -19,14 +19,16 @@ longest observable one). :func:`delay_adjusted` then corrects a table for identi
 yet recorded:
 
 * follow-up is censored administratively at :math:`E^* = E - L`, with the lag :math:`L` the
-  smallest delay with :math:`\hat G(L) \ge` ``min_recorded`` (default 1/2, the median delay),
+  smallest delay with :math:`\hat G(L) \ge` ``min_recorded`` (default 1/4, the lower quartile),
   so no weight exceeds ``1 / min_recorded``;
 * each recorded identification at :math:`u \le E^*` gets weight
   :math:`w = 1/\hat G(E - u)` (inverse probability of having been recorded by the extract);
-* the :math:`w - 1` identifications it stands for that are *not* recorded still sit in the
-  risk set, as victims censored at :math:`E^*`; a row of weight :math:`-(w - 1)` at risk from
-  :math:`u` to :math:`E^*` removes them (same victim, same series), so risk sets, stocks and
-  person-time are corrected as well as event counts.
+* the :math:`w - 1` identifications it stands for that are *not* recorded sit in the risk
+  set as victims censored at :math:`E^*`. A correction row of weight :math:`-(w - 1)` (same
+  victim, same series, same entry) at risk until :math:`E^*` and censored there makes the
+  victim's net weight 1 before :math:`u` (its own risk-set contribution), :math:`w` at the
+  event, and :math:`-(w - 1)` after :math:`u` (removing the unrecorded ones still in the risk
+  set), so risk sets, stocks and person-time are corrected as well as event counts.
 
 The weighted counts are unbiased for the true ones when :math:`\hat G` is right; intervals
 from the weighted estimators treat :math:`\hat G` as known (its estimation error is small next
@@ -150,7 +152,7 @@ def estimate_recording_delay(table: pd.DataFrame) -> DelayDistribution:
 def delay_adjusted(
     table: pd.DataFrame,
     delay: DelayDistribution | None = None,
-    min_recorded: float = 0.5,
+    min_recorded: float = 0.25,
 ) -> pd.DataFrame:
     """The analysis table corrected for identifications not yet recorded (module docstring).
 
@@ -208,8 +210,6 @@ def delay_adjusted(
     extra = weight > 1.0
     ghosts = out.loc[extra].copy()
     ghosts["weight"] = -(weight[extra] - 1.0)
-    ghosts["at_risk_from"] = ghosts["identified_on"]
-    ghosts["entry"] = ghosts["duration"]
     ghosts["duration"] = (ghosts["extract_date"] - ghosts["first_seen"]) / DAY
     ghosts["identified_on"] = pd.NaT
     ghosts["identification_recorded_on"] = pd.NaT
