@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 
-.PHONY: reproduce test paper lint format bench clean
+.PHONY: reproduce test paper lint format bench clean r-references
 
 $(BIN)/python:
 	@echo ">> creating virtual environment in $(VENV)"
@@ -41,6 +41,13 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_survival.py
 	$(BIN)/python benchmarks/bench_bootstrap.py
 	$(BIN)/python benchmarks/bench_simstudy.py
+
+# Regenerate the R reference values in tests/data/r/ (committed; `make test` never needs R).
+# Needs R with survival, cmprsk and etm, e.g. on Debian/Ubuntu:
+#   apt-get install -y r-base-core r-cran-survival r-cran-cmprsk r-cran-etm
+# (the stored values were made with R 4.2.2 and survival 3.5.3).
+r-references:
+	@for script in tests/r/*.R; do echo ">> Rscript $$script"; Rscript "$$script" || exit 1; done
 
 clean:
 	rm -rf out paper/generated paper/paper.pdf .pytest_cache .hypothesis .ruff_cache

@@ -2,11 +2,15 @@
 
 Everything matches R's ``survival`` conventions (risk set ``entry < t <= duration``
 under left truncation, Efron ties by default, cluster-robust variance as
-``coxph(..., cluster=)``) and accepts the analysis table directly through the
-``fit_table`` / ``*_table`` helpers.
+``coxph(..., cluster=)`` and ``survfit(..., cluster=)``: pass ``cluster=`` to
+:class:`KaplanMeier`, :class:`AalenJohansen` and :func:`rmst`; ``influence_at``
+and :func:`cluster_sums` give the per-row influence and its cluster sums) and
+accepts the analysis table directly through the ``fit_table`` / ``*_table``
+helpers.
 """
 
 from idjourney.survival._data import SurvivalArrays, arrays_from_table, check_survival_data
+from idjourney.survival._robust import ClusterCodes, check_cluster, cluster_sums
 from idjourney.survival.bootstrap import KaplanMeierStatistic, cluster_bootstrap, weighted_km_steps
 from idjourney.survival.competing import AalenJohansen, FineGray, subdistribution_weights
 from idjourney.survival.cox import CoxPH, TestResult
@@ -21,11 +25,12 @@ from idjourney.survival.errors import (
 )
 from idjourney.survival.km import KaplanMeier, KMTable, confidence_band, km_table
 from idjourney.survival.logrank import LogrankResult, logrank_test, logrank_test_table
-from idjourney.survival.rmst import rmst, rmst_difference
+from idjourney.survival.rmst import rmst, rmst_difference, rmst_influence
 from idjourney.survival.zph import cox_zph
 
 __all__ = [
     "AalenJohansen",
+    "ClusterCodes",
     "ConvergenceError",
     "ConvergenceWarning",
     "CoxPH",
@@ -42,8 +47,10 @@ __all__ = [
     "SurvivalWarning",
     "TestResult",
     "arrays_from_table",
+    "check_cluster",
     "check_survival_data",
     "cluster_bootstrap",
+    "cluster_sums",
     "confidence_band",
     "cox_zph",
     "km_table",
@@ -51,6 +58,7 @@ __all__ = [
     "logrank_test_table",
     "rmst",
     "rmst_difference",
+    "rmst_influence",
     "subdistribution_weights",
     "weighted_km_steps",
 ]

@@ -12,11 +12,18 @@ are the outcomes.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
+from idjourney.survival._robust import (
+    ClusterCodes,
+    check_cluster,
+    grouped_quadratic_form,
+    quadratic_at,
+)
 from idjourney.survival.errors import ConvergenceError, SurvivalDataError
 
 __all__ = ["AalenJohansen", "FineGray", "subdistribution_weights"]
@@ -72,7 +79,126 @@ def _as_entry(entry: object, durations: np.ndarray) -> np.ndarray:
     return arr
 
 
+def _as_weights(weights: object, n: int) -> np.ndarray | None:
+    if weights is None:
+        return None
+    arr = np.asarray(weights, dtype=float)
+    if arr.shape != (n,):
+        raise SurvivalDataError(
+            f"weights must have one value per duration ({n}); got shape {arr.shape}"
+        )
+    bad = np.flatnonzero(~np.isfinite(arr) | (arr <= 0))
+    if bad.size:
+        raise SurvivalDataError(
+            f"weights must be finite and > 0; row {bad[0] + 1} has {arr[bad[0]]!r} "
+            f"({bad.size} such rows); drop those rows"
+        )
+    return arr
+
+
 # --------------------------------------------------------------------------- Aalen–Johansen
+
+
+class _AJInfluenceBasis:
+    r"""Per-time and per-row pieces of the Aalen–Johansen influence (one outcome at a time).
+
+    With the all-cause quantities of :class:`~idjourney.survival.km.KMInfluenceBasis`
+    (:math:`a_u = 1/(n_u-d_u)`, :math:`B`, and :math:`\delta_i(u) = dN_i(u) a_u - Y_i(u) b_u`,
+    :math:`b_u = d_u / \{n_u (n_u - d_u)\}`), the influence of row :math:`i` on
+    :math:`\hat F_k(t)`, per unit weight, is
+
+    .. math::
+
+        -\hat F_k(t) g_i(t) + \sum_{u \le t} \delta_i(u) \hat F_k(u)
+        + \sum_{s \le t} \frac{\hat S(s-)}{n_s}\{dN_{ik}(s) - Y_i(s)\, d_{ks}/n_s\},
+
+    :math:`g_i(t) = \sum_{u \le t} \delta_i(u)`: the derivative of
+    :math:`\sum_{s \le t} \hat S(s-) d_{ks}/n_s` in :math:`w_i`.
+    """
+
+    def __init__(
+        self,
+        time: np.ndarray,
+        at_risk: np.ndarray,
+        d: np.ndarray,
+        d_all: np.ndarray,
+        surv_before: np.ndarray,
+        cif: np.ndarray,
+        duration: np.ndarray,
+        entry: np.ndarray | None,
+        codes: np.ndarray,
+        outcomes: np.ndarray,
+        weight: np.ndarray,
+    ) -> None:
+        valid = (d_all > 0) & (d_all < at_risk * (1.0 - 1e-12))
+        remaining = np.where(valid, at_risk - d_all, 1.0)
+        safe_n = np.where(at_risk > 0, at_risk, 1.0)
+        self.a = np.where(valid, 1.0 / remaining, 0.0)
+        b = np.where(valid, d_all / (safe_n * remaining), 0.0)
+        self.b_cum = np.cumsum(b)
+        self.c = surv_before / safe_n  # jump of F_k per unit outcome-k weight
+        self.q_cum = np.cumsum(self.c[None, :] * d / safe_n, axis=1)  # per outcome
+        self.e_cum = np.cumsum(b[None, :] * cif, axis=1)  # sum of b_u F_k(u)
+        self.cif = cif
+        self.stop = np.searchsorted(time, duration, side="left")
+        if entry is None:
+            self.start = np.zeros(duration.shape[0], dtype=np.int64)
+        else:
+            self.start = np.searchsorted(time, entry, side="right")
+        self.codes = codes
+        self.outcomes = outcomes
+        self.weight = weight
+        self.ended = codes > 0
+
+    @staticmethod
+    def _before(cum: np.ndarray, start: np.ndarray) -> np.ndarray:
+        """``cum`` at the last time <= entry (0 when none)."""
+        return np.where(start > 0, cum[np.maximum(start - 1, 0)], 0.0)
+
+    def influence_at(self, k: int, j: int) -> np.ndarray:
+        r"""Per-row influence of :math:`\hat F_j(t_k)` (``j`` indexes ``outcomes``)."""
+        if k < 0:
+            return np.zeros(self.stop.shape[0])
+        start, stop = self.start, self.stop
+        finished = stop <= k
+        risk = start <= k
+        upto = np.minimum(stop, k)
+        stop_k = stop.clip(max=k)
+        b_entry = self._before(self.b_cum, start)
+        e_cum, q_cum, cif = self.e_cum[j], self.q_cum[j], self.cif[j]
+        event_term = finished & self.ended
+        g = np.where(event_term, self.a[stop_k], 0.0) - np.where(
+            risk, self.b_cum[upto] - b_entry, 0.0
+        )
+        term_f = np.where(event_term, self.a[stop_k] * cif[stop_k], 0.0) - np.where(
+            risk, e_cum[upto] - self._before(e_cum, start), 0.0
+        )
+        own = finished & (self.codes == self.outcomes[j])
+        term_jump = np.where(own, self.c[stop_k], 0.0) - np.where(
+            risk, q_cum[upto] - self._before(q_cum, start), 0.0
+        )
+        return self.weight * (-cif[k] * g + term_f + term_jump)
+
+    def robust_variance(self, clusters: ClusterCodes, j: int) -> np.ndarray:
+        r""":math:`\sum_c U_c(t_k)^2` of :math:`\hat F_j` at every time (O(n log n))."""
+        start, stop, w = self.start, self.stop, self.weight
+        b_entry = self._before(self.b_cum, start)
+        e_cum, q_cum, cif = self.e_cum[j], self.q_cum[j], self.cif[j]
+        e_entry, q_entry = self._before(e_cum, start), self._before(q_cum, start)
+        start_coef = np.column_stack([w, -w * b_entry, w * (e_entry + q_entry)])
+        a_stop = np.where(self.ended, self.a[stop], 0.0)
+        final_g = a_stop - (self.b_cum[stop] - b_entry)
+        own = self.codes == self.outcomes[j]
+        constant = (
+            a_stop * cif[stop]
+            - (e_cum[stop] - e_entry)
+            + np.where(own, self.c[stop], 0.0)
+            - (q_cum[stop] - q_entry)
+        )
+        stop_coef = np.column_stack([np.zeros_like(w), -w * final_g, w * constant])
+        m = grouped_quadratic_form(clusters.codes, start, start_coef, stop, stop_coef, cif.size)
+        phi = np.column_stack([cif * self.b_cum - e_cum - q_cum, cif, np.ones_like(cif)])
+        return quadratic_at(phi, m)
 
 
 class AalenJohansen:
@@ -90,9 +216,14 @@ class AalenJohansen:
     :math:`s` (with left truncation, cases with ``entry < s <= duration``).
 
     Ties are handled exactly (all endings at a time enter together), so the
-    estimate is deterministic. Variances use the delta-method formula of
-    Marubini & Valsecchi (1995) as in Stata's ``stcompet`` and statsmodels'
-    ``CumIncidenceRight``; intervals use the log(-log) transform.
+    estimate is deterministic. Without weights or clusters, variances use the
+    delta-method formula of Marubini & Valsecchi (1995) as in Stata's
+    ``stcompet`` and statsmodels' ``CumIncidenceRight``.  With ``cluster``
+    (or ``weights``) they are the infinitesimal-jackknife (robust) variance of
+    R's multi-state ``survfit``: :math:`\sum_c (\sum_{i \in c} D_{ik}(t))^2`
+    with :math:`D_{ik}(t) = w_i\, \partial \hat F_k(t) / \partial w_i`
+    (each row its own cluster when only weights are given, as R).  Intervals
+    use the log(-log) transform of the SE in either case.
 
     Parameters
     ----------
@@ -113,6 +244,10 @@ class AalenJohansen:
         Number at risk just before each time.
     event_table_ : DataFrame
         Counts of each outcome and of censoring at each time.
+    variance_ : {"delta-method", "robust"}
+        The variance behind ``standard_errors_``.
+    cluster_ : ClusterCodes or None
+        The clusters when fitted with one (``n_clusters_`` their number).
     """
 
     def __init__(self, level: float = 0.95) -> None:
@@ -125,8 +260,14 @@ class AalenJohansen:
         durations: Sequence[float] | np.ndarray | pd.Series,
         event_types: Sequence[int] | np.ndarray | pd.Series,
         entry: Sequence[float] | np.ndarray | pd.Series | None = None,
+        weights: Sequence[float] | np.ndarray | pd.Series | None = None,
+        cluster: Any = None,
     ) -> AalenJohansen:
-        """Estimate the cumulative incidence functions; returns ``self``."""
+        """Estimate the cumulative incidence functions; returns ``self``.
+
+        ``weights`` are positive case weights; ``cluster`` (one label per
+        row, e.g. the series id) gives the cluster-robust variance.
+        """
         time = _as_times(durations, "durations")
         if time.size == 0:
             raise SurvivalDataError("durations is empty; need at least one case")
@@ -134,6 +275,8 @@ class AalenJohansen:
         if entry is not None and not np.any(np.asarray(entry, dtype=float) != 0):
             entry = None  # an all-zero entry column means no delayed entry
         start = _as_entry(entry, time)
+        weight = _as_weights(weights, time.size)
+        clusters = None if cluster is None else check_cluster(cluster, time.size, "cluster")
         outcomes = np.unique(codes[codes > 0])
         if outcomes.size == 0:
             raise SurvivalDataError(
@@ -143,15 +286,19 @@ class AalenJohansen:
 
         utime, rank = np.unique(time, return_inverse=True)
         m = utime.size
-        n_leave = np.bincount(rank, minlength=m).astype(float)
+        w = np.ones(time.size) if weight is None else weight
+        n_leave = np.bincount(rank, weights=w, minlength=m)
         if entry is None:
             at_risk = np.cumsum(n_leave[::-1])[::-1]
         else:
             # at risk at s: entry < s <= duration
-            entered = np.searchsorted(np.sort(start), utime, side="left").astype(float)
+            order = np.argsort(start, kind="stable")
+            entered_weight = np.concatenate(([0.0], np.cumsum(w[order])))
+            entered = entered_weight[np.searchsorted(start[order], utime, side="left")]
             left_before = np.cumsum(n_leave) - n_leave
             at_risk = entered - left_before
-        d = np.vstack([np.bincount(rank, weights=(codes == k), minlength=m) for k in outcomes])
+            at_risk[np.abs(at_risk) < 1e-12 * max(1.0, float(entered_weight[-1]))] = 0.0
+        d = np.vstack([np.bincount(rank, weights=w * (codes == k), minlength=m) for k in outcomes])
         d_all = d.sum(axis=0)
         if np.any((at_risk <= 0) & (d_all > 0)):
             raise SurvivalDataError(
@@ -160,10 +307,34 @@ class AalenJohansen:
 
         safe_n = np.where(at_risk > 0, at_risk, 1.0)
         hazard_all = np.where(at_risk > 0, d_all / safe_n, 0.0)
+        hazard_all[(d_all > 0) & (d_all >= at_risk * (1.0 - 1e-12))] = 1.0
         surv = np.cumprod(1.0 - hazard_all)
         surv_before = np.r_[1.0, surv[:-1]]
         cif = np.cumsum(surv_before * d / safe_n, axis=1)
-        se = self._standard_errors(cif, surv_before, d, d_all, at_risk, safe_n)
+        self._basis = _AJInfluenceBasis(
+            utime,
+            at_risk,
+            d,
+            d_all,
+            surv_before,
+            cif,
+            time,
+            None if entry is None else start,
+            codes,
+            outcomes,
+            w,
+        )
+        if clusters is None and weight is None:
+            self.variance_ = "delta-method"
+            se = self._standard_errors(cif, surv_before, d, d_all, at_risk, safe_n)
+        else:
+            self.variance_ = "robust"
+            groups = clusters or check_cluster(np.arange(time.size), time.size, "row")
+            se = np.vstack(
+                [np.sqrt(self._basis.robust_variance(groups, j)) for j in range(outcomes.size)]
+            )
+        self.cluster_ = clusters
+        self.n_clusters_ = None if clusters is None else clusters.n_clusters
 
         z = float(stats.norm.ppf(0.5 + self.level / 2))
         lower, upper = _loglog_interval(cif, se, z)
@@ -177,10 +348,42 @@ class AalenJohansen:
         self.survival_ = pd.Series(surv, index=index, name="survival")
         self.at_risk_ = pd.Series(at_risk, index=index, name="at_risk")
         table = pd.DataFrame(d.T, index=index, columns=columns)
-        table.insert(0, 0, np.bincount(rank, weights=(codes == 0), minlength=m))
+        table.insert(0, 0, np.bincount(rank, weights=w * (codes == 0), minlength=m))
         self.event_table_ = table
         self.n_ = int(time.size)
         return self
+
+    def influence_at(self, time: float, outcome: int) -> np.ndarray:
+        r"""Per-row infinitesimal-jackknife influence of :math:`\hat F_k(t)`.
+
+        .. math:: D_{ik}(t) = w_i\, \partial \hat F_k(t) / \partial w_i
+
+        (R's ``survfit(..., influence=TRUE)$influence.pstate`` convention), so
+        the robust variance is :math:`\sum_c (\sum_{i \in c} D_{ik})^2`,
+        e.g. ``(cluster_sums(aj.influence_at(t, 1), series) ** 2).sum()``.
+
+        Parameters
+        ----------
+        time : float
+            Horizon (days); the step function's value at ``time``.
+        outcome : int
+            Outcome code (one of ``event_codes_``).
+
+        Returns
+        -------
+        ndarray, shape (n_rows,)
+            In the order of the rows given to ``fit``.
+        """
+        self._check_fitted()
+        if outcome not in self.event_codes_:
+            raise SurvivalDataError(
+                f"outcome {outcome!r} is not among the fitted outcomes {self.event_codes_}"
+            )
+        if not np.isfinite(time):
+            raise SurvivalDataError(f"time must be a finite number of days; got {time!r}")
+        times = self.cumulative_incidence_.index.to_numpy()
+        k = int(np.searchsorted(times, float(time), side="right")) - 1
+        return self._basis.influence_at(k, self.event_codes_.index(outcome))
 
     @staticmethod
     def _standard_errors(

@@ -13,6 +13,23 @@ convention for left truncation),
 
 Confidence intervals follow ``survfit(conf.type=...)``: ``"log"`` (default),
 ``"log-log"`` and ``"plain"``.
+
+**Cluster-robust variance.**  With ``cluster=`` (victims grouped in series) the
+variance is R's ``survfit(..., cluster=)`` grouped infinitesimal jackknife:
+row :math:`i` (weight :math:`w_i`, at risk on :math:`(e_i, T_i]`, event
+indicator :math:`\delta_i`) has influence on :math:`\hat S(t)`
+
+.. math::
+
+    D_i(t) = w_i \frac{\partial \hat S(t)}{\partial w_i}
+        = -w_i \hat S(t) \sum_{t_k \le t}
+          \frac{dN_i(t_k) - Y_i(t_k)\, d_k / n_k}{n_k - d_k},
+
+with :math:`dN_i(t_k) = \delta_i 1\{T_i = t_k\}` and
+:math:`Y_i(t_k) = 1\{e_i < t_k \le T_i\}`, and
+:math:`\widehat{\operatorname{Var}}_{\mathrm{rob}}\{\hat S(t)\}
+= \sum_c \{\sum_{i \in c} D_i(t)\}^2`.  The intervals then use
+:math:`\mathrm{se}_{\mathrm{rob}}/\hat S` on the log scale, as R does.
 """
 
 from __future__ import annotations
@@ -34,9 +51,16 @@ from idjourney.survival._data import (
     arrays_from_table,
     check_survival_data,
 )
+from idjourney.survival._robust import (
+    ClusterCodes,
+    check_cluster,
+    grouped_quadratic_form,
+    quadratic_at,
+)
 from idjourney.survival.errors import SurvivalDataError, SurvivalDataWarning
 
 CIType = Literal["log", "log-log", "plain"]
+VarianceMethod = Literal["greenwood", "robust"]
 _CI_TYPES = ("log", "log-log", "plain")
 _MEDIAN_TOL = 1.49e-8  # sqrt(machine eps), R's quantile.survfit tolerance
 
@@ -100,12 +124,20 @@ def _counts_at(times: np.ndarray, sorted_values: np.ndarray) -> np.ndarray:
 def _finish(
     time: np.ndarray, n_risk: np.ndarray, n_event: np.ndarray, n_censor: np.ndarray
 ) -> KMTable:
-    """Products and Greenwood sums from the counts."""
+    """Products and Greenwood sums from the counts.
+
+    A time at which the events use up the risk set (``d >= n``, or within
+    ``1e-12 n`` of it: differences of fractional-weight sums round) takes the
+    curve to exactly 0, whatever order the weights were summed in.
+    """
+    everyone = (n_event > 0) & (n_event >= n_risk * (1.0 - 1e-12))
     with np.errstate(divide="ignore", invalid="ignore"):
-        survival = np.cumprod(1.0 - n_event / n_risk)
+        factor = 1.0 - n_event / n_risk
+        factor[everyone] = 0.0
+        survival = np.cumprod(factor)
         increment = n_event / (n_risk * (n_risk - n_event))
     increment[n_event == 0] = 0.0
-    increment[(n_event > 0) & (n_event >= n_risk)] = np.inf
+    increment[everyone] = np.inf
     survival[survival < 0] = 0.0  # rounding with fractional weights
     return KMTable(time, n_risk, n_event, n_censor, survival, np.cumsum(increment))
 
@@ -185,6 +217,75 @@ def _km_from_arrays(data: SurvivalArrays) -> KMTable:
     return _finish(time, n_risk, n_event, n_total - n_event)
 
 
+@dataclass(frozen=True)
+class KMInfluenceBasis:
+    r"""Per-time and per-row pieces of the Kaplan–Meier influence.
+
+    With :math:`a_k = 1/(n_k - d_k)` and :math:`B(t) = \sum_{t_k \le t} d_k/\{n_k(n_k-d_k)\}`
+    (the Greenwood sum), the influence of row :math:`i` on :math:`\hat S(t_k)` is
+    :math:`-w_i \hat S(t_k) g_i(t_k)` with
+
+    .. math::
+
+        g_i(t_k) = \delta_i a_{s_i} 1\{s_i \le k\}
+                 - \{B(t_{\min(s_i, k)}) - B(e_i)\} 1\{r_i \le k\},
+
+    where :math:`s_i` is the index of :math:`T_i` (``stop``) and :math:`r_i`
+    the first index with :math:`t_k > e_i` (``start``).  Times at which the
+    curve reaches 0 get :math:`a = 0` (every row at risk there has the event,
+    so the influence is 0 from then on).
+    """
+
+    a: np.ndarray
+    b_cum: np.ndarray
+    start: np.ndarray
+    stop: np.ndarray
+    b_entry: np.ndarray
+    weight: np.ndarray
+    event: np.ndarray
+
+    @classmethod
+    def build(cls, table: KMTable, data: SurvivalArrays) -> KMInfluenceBasis:
+        """Pieces for ``table`` fitted to ``data`` (searchsorted lookups, O(n log m))."""
+        n_risk, n_event = table.n_risk, table.n_event
+        valid = (n_event > 0) & np.isfinite(np.diff(table.greenwood, prepend=0.0))
+        remaining = np.where(valid, n_risk - n_event, 1.0)
+        a = np.where(valid, 1.0 / remaining, 0.0)
+        b_cum = np.cumsum(np.where(valid, n_event / (n_risk * remaining), 0.0))
+        stop = np.searchsorted(table.time, data.duration, side="left")
+        if data.entry is None:
+            start = np.zeros(data.n, dtype=np.int64)
+            b_entry = np.zeros(data.n)
+        else:
+            start = np.searchsorted(table.time, data.entry, side="right")
+            b_entry = np.where(start > 0, b_cum[np.maximum(start - 1, 0)], 0.0)
+        return cls(a, b_cum, start, stop, b_entry, data.weights_or_ones(), data.event)
+
+    def g_at(self, k: int) -> np.ndarray:
+        """:math:`g_i(t_k)` of every row (``k = -1``: before the first time, all 0)."""
+        if k < 0:
+            return np.zeros(self.start.shape[0])
+        finished = self.stop <= k
+        out = np.where(finished & self.event, self.a[self.stop.clip(max=k)], 0.0)
+        at_risk_part = self.b_cum[np.minimum(self.stop, k)] - self.b_entry
+        out -= np.where(self.start <= k, at_risk_part, 0.0)
+        return out
+
+    def robust_log_variance(self, clusters: ClusterCodes) -> np.ndarray:
+        r""":math:`\sum_c \{\sum_{i\in c} w_i g_i(t_k)\}^2` at every time (O(n log n))."""
+        w = self.weight
+        start_coef = np.column_stack([-w, w * self.b_entry])
+        final = np.where(self.event, self.a[self.stop], 0.0) - (
+            self.b_cum[self.stop] - self.b_entry
+        )
+        stop_coef = np.column_stack([np.zeros_like(w), w * final])
+        m = grouped_quadratic_form(
+            clusters.codes, self.start, start_coef, self.stop, stop_coef, self.b_cum.shape[0]
+        )
+        phi = np.column_stack([self.b_cum, np.ones_like(self.b_cum)])
+        return quadratic_at(phi, m)
+
+
 def confidence_band(
     survival: np.ndarray, greenwood: np.ndarray, ci: str = "log", alpha: float = 0.05
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -235,27 +336,49 @@ def confidence_band(
 
 
 def curve_quantile(time: np.ndarray, curve: np.ndarray, p: float = 0.5) -> float:
-    """Time at which a step curve first drops to ``1 - p`` or below.
+    """Time at which a step curve first drops to ``1 - p`` or below, as R's ``quantile.survfit``.
 
-    Follows R's ``quantile.survfit``: if the curve equals ``1 - p`` exactly
-    (within ``sqrt(eps)``) on an interval, the midpoint of that interval (up to
-    the next drop) is returned.  ``inf`` when the curve never gets there
-    (e.g. the median is not reached within follow-up).
+    A transcription of the rule of R's ``survival:::findq`` (survival 3.5):
+    prepend the point ``(0, curve = 1)``, drop repeated curve values (keeping
+    the first time), and take the point whose value is the largest one
+    ``<= 1 - p`` (within ``sqrt(eps)``); if the curve equals ``1 - p`` on an
+    interval, the midpoint of that interval (up to the next drop, or to the
+    last time) is returned.  For a decreasing curve this is the first time the
+    curve reaches ``1 - p``; a confidence band need not decrease (the robust
+    one often does not), and then R's rule, used here, can pick a later time.
+    ``nan`` values (R's ``NA``, e.g. a band where the curve is 0) are ignored.
+    ``inf`` when the curve never gets there (not reached within follow-up).
     """
-    target = 1.0 - p
-    below = np.flatnonzero(curve <= target + _MEDIAN_TOL)
-    if below.size == 0:
+    x = np.concatenate(([0.0], np.asarray(time, dtype=float)))
+    y = np.concatenate(([0.0], 1.0 - np.asarray(curve, dtype=float)))
+    if p == 0:
+        return float(x[0])
+    if not np.isfinite(y).any() or np.nanmax(y) < p:
         return float("inf")
-    k = int(below[0])
-    if abs(curve[k] - target) <= _MEDIAN_TOL:
-        drops = np.flatnonzero(curve[k + 1 :] < curve[k] - _MEDIAN_TOL)
-        if drops.size:
-            return float((time[k] + time[k + 1 + drops[0]]) / 2.0)
-    return float(time[k])
+    x_last = float(x[-1])
+    _, first = np.unique(y, return_index=True)  # one NaN kept (equal_nan)
+    keep = np.sort(first)
+    x, y = x[keep], y[keep]
+
+    def smallest_at_or_above(values: np.ndarray) -> int:
+        candidates = np.flatnonzero(~np.isnan(values) & (values >= p))
+        if candidates.size == 0:
+            return -1
+        return int(candidates[np.argmin(values[candidates])])
+
+    first_index = smallest_at_or_above(y + _MEDIAN_TOL)
+    second_index = smallest_at_or_above(y - _MEDIAN_TOL)
+    if first_index < 0:
+        return float("inf")
+    if not np.isnan(y[-1]) and abs(p - y[-1]) < _MEDIAN_TOL:
+        return float((x[first_index] + x_last) / 2.0)
+    if second_index < 0:
+        return float("inf")
+    return float((x[first_index] + x[second_index]) / 2.0)
 
 
 class KaplanMeier:
-    """Kaplan–Meier survival curve with Greenwood confidence intervals.
+    """Kaplan–Meier survival curve with Greenwood or cluster-robust confidence intervals.
 
     Parameters
     ----------
@@ -268,8 +391,17 @@ class KaplanMeier:
     ----------
     survival_ : DataFrame
         Indexed by ``time`` (each distinct observed duration) with columns
-        ``survival``, ``std_err`` (Greenwood SE of S), ``lower``, ``upper``,
-        ``at_risk``, ``events``, ``censored``.
+        ``survival``, ``std_err`` (SE of S: Greenwood, or cluster-robust when
+        fitted with ``cluster``), ``lower``, ``upper``, ``at_risk``, ``events``,
+        ``censored``.
+    variance_ : {"greenwood", "robust"}
+        The variance behind ``std_err`` and the intervals: ``"robust"`` (R's
+        ``survfit(cluster=)`` grouped infinitesimal jackknife) when a cluster
+        was given, else ``"greenwood"``.
+    cluster_ : ClusterCodes or None
+        The clusters (codes, labels, ``n_clusters``) when fitted with one.
+    n_clusters_ : int or None
+        Number of clusters.
     table_ : KMTable
         The underlying arrays.
     median_ : float
@@ -296,11 +428,21 @@ class KaplanMeier:
         self.alpha = alpha
 
     def fit(
-        self, durations: Any, events: Any, entry: Any = None, weights: Any = None
+        self,
+        durations: Any,
+        events: Any,
+        entry: Any = None,
+        weights: Any = None,
+        cluster: Any = None,
     ) -> KaplanMeier:
-        """Fit the curve to durations and 0/1 events (optionally truncated/weighted)."""
+        """Fit the curve to durations and 0/1 events (optionally truncated/weighted).
+
+        ``cluster`` (one label per row, e.g. the series id) switches the
+        variance to the cluster-robust one; without it Greenwood is used.
+        """
         data = check_survival_data(durations, events, entry, weights)
-        return self._fit_arrays(data)
+        clusters = None if cluster is None else check_cluster(cluster, data.n, "cluster")
+        return self._fit_arrays(data, clusters)
 
     def fit_table(
         self,
@@ -309,13 +451,19 @@ class KaplanMeier:
         event_col: str = EVENT_COL,
         entry_col: str | None = ENTRY_COL,
         weights_col: str | None = None,
+        cluster_col: Any = None,
     ) -> KaplanMeier:
-        """Fit from a DataFrame; defaults pick the analysis table's columns."""
-        return self._fit_arrays(
-            arrays_from_table(table, duration_col, event_col, entry_col, weights_col)
-        )
+        """Fit from a DataFrame; defaults pick the analysis table's columns.
 
-    def _fit_arrays(self, data: SurvivalArrays) -> KaplanMeier:
+        ``cluster_col`` is a column name (e.g. ``"series_id"``) or an array of
+        one cluster label per row; ``None`` (default) gives Greenwood.
+        """
+        data = arrays_from_table(table, duration_col, event_col, entry_col, weights_col)
+        return self._fit_arrays(data, table_clusters(table, cluster_col, data.n))
+
+    def _fit_arrays(
+        self, data: SurvivalArrays, clusters: ClusterCodes | None = None
+    ) -> KaplanMeier:
         table = _km_from_arrays(data)
         if not table.n_event.any():
             warnings.warn(
@@ -324,12 +472,26 @@ class KaplanMeier:
                 SurvivalDataWarning,
                 stacklevel=3,
             )
-        lower, upper = confidence_band(table.survival, table.greenwood, self.ci, self.alpha)
+        self._data = data
+        self.cluster_ = clusters
+        self.n_clusters_ = None if clusters is None else clusters.n_clusters
+        if clusters is None:
+            self.variance_: VarianceMethod = "greenwood"
+            log_variance = table.greenwood
+            std_err = table.std_err
+            self._basis: KMInfluenceBasis | None = None
+        else:
+            self.variance_ = "robust"
+            self._basis = KMInfluenceBasis.build(table, data)
+            log_variance = self._basis.robust_log_variance(clusters)
+            log_variance[table.survival == 0] = 0.0
+            std_err = table.survival * np.sqrt(log_variance)
+        lower, upper = confidence_band(table.survival, log_variance, self.ci, self.alpha)
         self.table_ = table
         self.survival_ = pd.DataFrame(
             {
                 "survival": table.survival,
-                "std_err": table.std_err,
+                "std_err": std_err,
                 "lower": lower,
                 "upper": upper,
                 "at_risk": table.n_risk,
@@ -341,9 +503,10 @@ class KaplanMeier:
         self.n_ = float(data.n if data.weight is None else data.weight.sum())
         self.events_ = float(table.n_event.sum())
         self.median_ = curve_quantile(table.time, table.survival)
+        undefined = table.survival == 0  # R's band is NA there
         self.median_ci_ = (
-            curve_quantile(table.time, lower),
-            curve_quantile(table.time, upper),
+            curve_quantile(table.time, np.where(undefined, np.nan, lower)),
+            curve_quantile(table.time, np.where(undefined, np.nan, upper)),
         )
         return self
 
@@ -364,12 +527,61 @@ class KaplanMeier:
         values = np.where(position >= 0, self.table_.survival[np.maximum(position, 0)], 1.0)
         return values
 
+    def _position(self, time: float) -> int:
+        """Index of the last table time ``<= time`` (``-1`` before the first)."""
+        if not np.isfinite(time):
+            raise SurvivalDataError(f"time must be a finite number of days; got {time!r}")
+        return int(np.searchsorted(self.table_.time, time, side="right")) - 1
+
+    def influence_at(self, time: float) -> np.ndarray:
+        r"""Per-row infinitesimal-jackknife influence of :math:`\hat S(t)`.
+
+        .. math:: D_i(t) = w_i \, \partial \hat S(t) / \partial w_i
+
+        (R's ``survfit(..., influence=TRUE)$influence.surv`` convention: the
+        weight is included).  The cluster-robust variance is
+        :math:`\sum_c (\sum_{i \in c} D_i)^2`, e.g.
+        ``(cluster_sums(km.influence_at(t), series) ** 2).sum()``, and two
+        estimates on the same rows have robust covariance
+        :math:`\sum_c U_c V_c`.  Available whether or not the curve was
+        fitted with a cluster.
+
+        Parameters
+        ----------
+        time : float
+            Horizon :math:`t` (days); the step function's value at ``t``.
+
+        Returns
+        -------
+        ndarray, shape (n_rows,)
+            In the order of the rows given to ``fit``.
+        """
+        self._check_fitted()
+        k = self._position(float(time))
+        if k < 0:
+            return np.zeros(self._data.n)
+        basis = self._basis if self._basis is not None else self._build_basis()
+        return -basis.weight * self.table_.survival[k] * basis.g_at(k)
+
+    def _build_basis(self) -> KMInfluenceBasis:
+        self._basis = KMInfluenceBasis.build(self.table_, self._data)
+        return self._basis
+
     def survival_estimate(self, time: float) -> Estimate:
         """:math:`\\hat S(t)` at one time as an :class:`~idjourney.estimate.Estimate`."""
         self._check_fitted()
         position = int(np.searchsorted(self.table_.time, time, side="right")) - 1
         if position < 0:
-            return Estimate(1.0, 0.0, 1.0, 1.0, 1 - self.alpha, n=round(self.n_), label="S(t)")
+            return Estimate(
+                1.0,
+                0.0,
+                1.0,
+                1.0,
+                1 - self.alpha,
+                n=round(self.n_),
+                label="S(t)",
+                extra={"variance_method": self.variance_},
+            )
         row = self.survival_.iloc[position]
         return Estimate(
             float(row["survival"]),
@@ -381,6 +593,7 @@ class KaplanMeier:
             n_at_risk=round(float(row["at_risk"])),
             events=round(float(self.table_.n_event[: position + 1].sum())),
             label=f"S({time:g})",
+            extra={"variance_method": self.variance_},
         )
 
     def median_estimate(self) -> Estimate:
@@ -399,6 +612,17 @@ class KaplanMeier:
             n=round(self.n_),
             events=round(self.events_),
             label="median",
+            extra={"variance_method": self.variance_},
+        )
+
+    def __repr__(self) -> str:
+        head = f"KaplanMeier(ci={self.ci!r}, alpha={self.alpha!r})"
+        if not hasattr(self, "table_"):
+            return head
+        clusters = "" if self.n_clusters_ is None else f", {self.n_clusters_} clusters"
+        return (
+            f"{head} fitted: n={self.n_:g}, events={self.events_:g}, "
+            f"variance={self.variance_}{clusters}"
         )
 
     def summary(self) -> pd.DataFrame:
@@ -415,3 +639,18 @@ class KaplanMeier:
             },
             index=pd.Index(["all"], name="group"),
         )
+
+
+def table_clusters(table: pd.DataFrame, cluster_col: Any, n: int) -> ClusterCodes | None:
+    """Clusters from a column name of ``table`` or an array (``None`` for none)."""
+    if cluster_col is None:
+        return None
+    if isinstance(cluster_col, str):
+        if cluster_col not in table.columns:
+            available = ", ".join(map(str, table.columns[:20]))
+            raise SurvivalDataError(
+                f"cluster column {cluster_col!r} is not in the data; available columns: "
+                f"{available}. Pass cluster_col=None for the Greenwood variance"
+            )
+        return check_cluster(table[cluster_col], n, cluster_col, index=table.index)
+    return check_cluster(cluster_col, n, "cluster", index=table.index)

@@ -17,6 +17,20 @@ the Greenwood plug-in of R's ``survRM2::rmst2`` (Uno et al. 2014):
 the variance of the *estimator* (not of :math:`\min(T,\tau)` as in lifelines).
 With left truncation the risk sets :math:`n_k` count cases with
 ``entry < t_k <= duration``, so the same formula applies.
+
+With ``cluster`` (or a :class:`~idjourney.survival.km.KaplanMeier` fitted
+with one) the variance is cluster-robust, from the infinitesimal-jackknife
+influence of :math:`\hat\mu(\tau)`, the integral of that of
+:math:`\hat S` (R's ``survfit(..., influence=TRUE)`` integrated to
+:math:`\tau`, as ``print(survfit, rmean=tau)`` does for multi-state fits):
+
+.. math::
+
+    D_i = \int_0^\tau D_i^S(u)\, du
+        = -w_i \sum_{t_k \le \tau} \Bigl\{\int_{t_k}^{\tau} \hat S(u)\, du\Bigr\}
+          \frac{dN_i(t_k) - Y_i(t_k)\, d_k / n_k}{n_k - d_k},
+    \qquad
+    \widehat{\operatorname{Var}}_{\mathrm{rob}} = \sum_c \Bigl(\sum_{i\in c} D_i\Bigr)^2.
 """
 
 from __future__ import annotations
@@ -30,10 +44,66 @@ from scipy import stats
 
 from idjourney.estimate import Estimate
 from idjourney.survival._data import DURATION_COL, ENTRY_COL, EVENT_COL, arrays_from_table
+from idjourney.survival._robust import ClusterCodes, check_cluster
 from idjourney.survival.errors import SurvivalDataError
-from idjourney.survival.km import KaplanMeier, KMTable, km_table
+from idjourney.survival.km import KaplanMeier, KMTable, km_table, table_clusters
 
-__all__ = ["rmst", "rmst_difference"]
+__all__ = ["rmst", "rmst_difference", "rmst_influence"]
+
+
+def _tail_areas(table: KMTable, tau: float) -> np.ndarray:
+    r"""Area :math:`\int_{t_k}^{\tau} \hat S(u) du` at every table time (0 beyond ``tau``)."""
+    time = table.time
+    inside = time <= tau
+    right = np.append(time[1:], tau)
+    width = np.where(inside, np.minimum(right, tau) - time, 0.0)
+    areas = width * table.survival
+    return np.cumsum(areas[::-1])[::-1]
+
+
+def rmst_influence(km: KaplanMeier, tau: float) -> np.ndarray:
+    r"""Per-row infinitesimal-jackknife influence of :math:`\hat\mu(\tau)`.
+
+    .. math:: D_i = w_i \, \partial \hat\mu(\tau) / \partial w_i
+              = \int_0^\tau D_i^S(u) \, du
+
+    (the module docstring has the formula), so that the cluster-robust
+    variance is :math:`\sum_c (\sum_{i \in c} D_i)^2`, e.g.
+    ``(cluster_sums(rmst_influence(km, tau), series) ** 2).sum()``.
+
+    Parameters
+    ----------
+    km : KaplanMeier
+        A fitted curve (with or without a cluster).
+    tau : float
+        Restriction time.
+
+    Returns
+    -------
+    ndarray, shape (n_rows,)
+        In the order of the rows given to ``km.fit``.
+    """
+    if not isinstance(km, KaplanMeier) or not hasattr(km, "table_"):
+        raise SurvivalDataError("rmst_influence() needs a fitted KaplanMeier")
+    tau = float(tau)
+    if not np.isfinite(tau) or tau <= 0:
+        raise SurvivalDataError(f"tau must be a positive number of days; got {tau!r}")
+    table = km.table_
+    basis = km._basis if km._basis is not None else km._build_basis()
+    tail = _tail_areas(table, tau)
+    k_tau = int(np.searchsorted(table.time, tau, side="right")) - 1
+    if k_tau < 0:
+        return np.zeros(basis.stop.shape[0])
+    # sum over k in [start_i, min(stop_i, k_tau)] of b_k * tail_k, b_k = d/(n(n-d))
+    b = np.diff(basis.b_cum, prepend=0.0)
+    weighted_cum = np.cumsum(b * tail)
+    upto = np.minimum(basis.stop, k_tau)
+    before = np.where(basis.start > 0, weighted_cum[np.maximum(basis.start - 1, 0)], 0.0)
+    at_risk_part = np.where(basis.start <= k_tau, weighted_cum[upto] - before, 0.0)
+    own = basis.event & (basis.stop <= k_tau)
+    stop_k = basis.stop.clip(max=k_tau)
+    event_part = np.where(own, basis.a[stop_k] * tail[stop_k], 0.0)
+    return -basis.weight * (event_part - at_risk_part)
 
 
 def _table_from(
@@ -102,6 +172,7 @@ def rmst(
     duration_col: str = DURATION_COL,
     event_col: str = EVENT_COL,
     entry_col: str | None = ENTRY_COL,
+    cluster: Any = None,
     level: float = 0.95,
     label: str | None = None,
 ) -> Estimate:
@@ -116,6 +187,10 @@ def rmst(
         Restriction time; must not exceed the longest follow-up.
     duration_col, event_col, entry_col : str
         Columns when ``km_or_data`` is a DataFrame (analysis-table defaults).
+    cluster : str or array-like, optional
+        Cluster of each row (a column name of the DataFrame, or labels): the
+        SE becomes cluster-robust.  A :class:`KaplanMeier` fitted with
+        ``cluster=`` gives the robust SE without it.
     level : float
         Confidence level of the Wald interval.
     label : str, optional
@@ -124,16 +199,29 @@ def rmst(
     Returns
     -------
     Estimate
-        ``estimate`` :math:`\hat\mu(\tau)`, ``se`` as ``survRM2::rmst2``; ``extra``
-        holds ``tau``, ``rmtl`` (:math:`\tau - \hat\mu`) and ``variance``.
+        ``estimate`` :math:`\hat\mu(\tau)`, ``se`` as ``survRM2::rmst2`` (Greenwood) or
+        cluster-robust; ``extra`` holds ``tau``, ``rmtl`` (:math:`\tau - \hat\mu`),
+        ``variance``, ``variance_method`` (``"greenwood"``/``"robust"``) and, when
+        robust, ``n_clusters``.
 
     Raises
     ------
     SurvivalDataError
         ``tau`` beyond follow-up, no events, bad columns.
     """
-    table, n = _table_from(km_or_data, duration_col, event_col, entry_col)
+    km, clusters = _robust_source(km_or_data, cluster, duration_col, event_col, entry_col)
+    if km is not None and clusters is not None:
+        table, n = km.table_, round(float(km.n_))
+    else:
+        table, n = _table_from(km_or_data, duration_col, event_col, entry_col)
     est, var, at_start, events = _rmst_from_table(table, float(tau), "rmst")
+    method = "greenwood"
+    extra: dict[str, Any] = {"tau": float(tau)}
+    if km is not None and clusters is not None:
+        var = float(clusters.variance(rmst_influence(km, float(tau))))
+        method = "robust"
+        extra["n_clusters"] = clusters.n_clusters
+    extra.update({"rmtl": float(tau) - est, "variance": var, "variance_method": method})
     return Estimate.from_normal(
         est,
         float(np.sqrt(var)),
@@ -143,7 +231,37 @@ def rmst(
         events=events,
         followup_days=float(tau),
         label=label or f"RMST to {tau:g}",
-        extra={"tau": float(tau), "rmtl": float(tau) - est, "variance": var},
+        extra=extra,
+    )
+
+
+def _robust_source(
+    km_or_data: Any, cluster: Any, duration_col: str, event_col: str, entry_col: str | None
+) -> tuple[KaplanMeier | None, ClusterCodes | None]:
+    """The fitted curve and clusters behind a robust RMST (``(None, None)`` for Greenwood)."""
+    if isinstance(km_or_data, KaplanMeier):
+        if not hasattr(km_or_data, "table_"):
+            raise SurvivalDataError("the KaplanMeier object is not fitted; call fit() first")
+        if cluster is None:
+            return km_or_data, km_or_data.cluster_
+        if isinstance(cluster, str):
+            raise SurvivalDataError(
+                "cluster is a column name but rmst() was given a fitted KaplanMeier; pass the "
+                "cluster labels (one per row given to fit) or fit the curve with cluster="
+            )
+        return km_or_data, check_cluster(cluster, km_or_data._data.n, "cluster")
+    if cluster is None:
+        return None, None
+    if isinstance(km_or_data, pd.DataFrame):
+        arrays = arrays_from_table(
+            km_or_data, duration_col, event_col, _entry(km_or_data, entry_col)
+        )
+        clusters = table_clusters(km_or_data, cluster, arrays.n)
+        km = KaplanMeier()._fit_arrays(arrays, clusters)
+        return km, clusters
+    raise SurvivalDataError(
+        "cluster= needs row-level data: pass a DataFrame or a fitted KaplanMeier, not a "
+        f"{type(km_or_data).__name__}"
     )
 
 
