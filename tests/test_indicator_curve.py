@@ -106,3 +106,33 @@ def test_cluster_labels_with_missing_values_are_refused(data: pd.DataFrame) -> N
     cluster[3] = None
     with pytest.raises(ValueError, match="missing"):
         fit_curve(data["entry"], data["exit"], data["status"], cluster=cluster)
+
+
+def test_agrees_with_survival_engine_robust_aj_and_rmst(data: pd.DataFrame) -> None:
+    """Second implementation: idjourney.survival's AalenJohansen / rmst with cluster= (H1,
+    issue #11) give the same per-cluster influence values and robust SE (to rounding)."""
+    from idjourney.survival import AalenJohansen, cluster_sums
+
+    cl = data["cluster"].to_numpy()
+    aj = AalenJohansen().fit(
+        data["exit"].to_numpy(),
+        data["status"].to_numpy(),
+        entry=data["entry"].to_numpy(),
+        weights=data["weight"].to_numpy(),
+        cluster=cl,
+    )
+    curve = fit_curve(data["entry"], data["exit"], data["status"], data["weight"], cl)
+    labels = pd.factorize(cl)[1]
+    for t in (5.0, 12.5, 30.0):
+        engine = cluster_sums(aj.influence_at(t, 1), cl).sort_index()
+        ours = pd.Series(-curve.influence_unidentified_at(t), index=labels).sort_index()
+        np.testing.assert_allclose(ours.to_numpy(), engine.to_numpy(), rtol=1e-10, atol=1e-14)
+    event = (data["status"] == 1).astype(int)
+    frame = pd.DataFrame(
+        {"duration": data["exit"], "event": event, "entry": data["entry"], "cl": cl}
+    )
+    ref = rmst(frame, 25.0, cluster="cl")
+    km_curve = fit_curve(data["entry"], data["exit"], event, None, cl)
+    assert km_curve.rmst(25.0) == pytest.approx(ref.estimate, rel=1e-12)
+    se = float(np.sqrt(np.sum(km_curve.influence_rmst(25.0) ** 2)))
+    assert se == pytest.approx(ref.se, rel=1e-10)
