@@ -41,7 +41,8 @@ def study_performance(
     (:math:`\theta` = the mean over replicates of the realised true values, the expected
     value under the scenario) or realised (each replicate against its own world's value).
     ``"expected"`` / ``"realised"`` force one for every method. The ``target`` column says
-    which was used.
+    which was used. A realised estimand is scored on the errors :math:`\hat\theta_i -
+    \theta_i` (so ``empse`` is the SD of the errors, comparable with ``modelse``).
 
     Replicates are never dropped silently: ``n_undefined`` counts those whose estimate was
     undefined or failed (e.g. a median not reached, a horizon beyond follow-up) and
@@ -59,10 +60,20 @@ def study_performance(
     data["target"] = data["target"].replace({"process": "expected"})
     expected = data.groupby(list(BY), sort=False)["true"].transform("mean")
     data["theta"] = np.where(data["target"] == "expected", expected, data["true"])
+    # A realised estimand is scored on the errors est - theta_i (truth 0): bias, its MCSE and
+    # empSE then describe the errors, not the spread of worlds (comparable with the model SE).
+    scored = data.copy()
+    realised = (scored["target"] == "realised").to_numpy()
+    for col in ("est", "lower", "upper"):
+        scored.loc[realised, col] = scored.loc[realised, col] - scored.loc[realised, "theta"]
+    scored.loc[realised, "theta"] = 0.0
     perf = performance(
-        data, "est", "se", "theta", by=BY[:2], level=level, method="method",
+        scored, "est", "se", "theta", by=BY[:2], level=level, method="method",
         lower="lower", upper="upper",
     )  # fmt: skip
+    rejects = performance(data, "est", "se", "theta", by=BY[:2], level=level, method="method")
+    rejects = rejects.loc[rejects["stat"] == "power"]
+    perf = pd.concat([perf.loc[perf["stat"] != "power"], rejects], ignore_index=True)
     contrast = results.groupby(list(BY), sort=False)["baseline"].first() >= 0
     is_contrast = perf.set_index(list(BY)).index.map(contrast.to_dict()).to_numpy(bool)
     perf = perf.loc[~((perf["stat"] == "power") & ~is_contrast)].copy()
