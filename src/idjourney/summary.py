@@ -26,7 +26,13 @@ from idjourney.indicator.curve import IncidenceCurve, fit_curve
 from idjourney.indicator.definitions import MedianTimeToIdentification
 from idjourney.survival import KaplanMeier
 
-__all__ = ["journey_curve", "journey_summary", "prepare_journey"]
+__all__ = [
+    "journey_curve",
+    "journey_method",
+    "journey_summary",
+    "never_identified_text",
+    "prepare_journey",
+]
 
 HORIZONS_YEARS = (1, 2, 5)
 
@@ -176,3 +182,33 @@ def journey_summary(
                 float(curve.times[hit[0]]) if hit.size else float("inf")
             )
     return out
+
+
+def journey_method(summary: dict[str, Any]) -> str:
+    """One phrase naming how the journey's median was estimated (for the report)."""
+    method = summary.get("method", {})
+    lag = method.get("delay_lag_days", 0.0)
+    delay = (
+        f"corrected for identifications not yet recorded (recording delay estimated from the "
+        f"data; follow-up ends {lag:,.0f} days before the extract)"
+        if method.get("delay", "not adjusted") != "not adjusted"
+        else "not corrected for the recording delay"
+    )
+    return (
+        "Aalen–Johansen, closure without identification as a competing outcome, left "
+        f"truncation handled, {delay}; interval {method.get('variance', '')}"
+    )
+
+
+def never_identified_text(summary: dict[str, Any]) -> str:
+    """The never-identified share and the median among those identified, as a sentence."""
+    cure = summary.get("never_identified")
+    if not cure:
+        return ""
+    lo, hi = cure["ci"]
+    among = summary.get("median_days_among_identified", float("nan"))
+    return (
+        f" Never identified (mixture cure model): {cure['share']:.1%} (95% CI {lo:.1%}–"
+        f"{hi:.1%}); among those eventually identified, half are identified within "
+        f"{among:,.0f} days."
+    )
