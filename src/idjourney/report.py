@@ -40,14 +40,15 @@ def journey_by_group(
     from idjourney.summary import journey_curve, prepare_journey
 
     prepared = prepare_journey(table, delay_adjust=delay_adjust, variance=variance)  # type: ignore[arg-type]
+    parts = dict(iter(prepared.groupby(by, observed=True, sort=True)))
     rows = []
-    for key, part in prepared.groupby(by, observed=True, sort=True):
+    for key, raw in table.groupby(by, observed=True, sort=True):
+        part = parts.get(key)
         key = key if isinstance(key, tuple) else (key,)
         row: dict[str, Any] = dict(zip(by, key, strict=True))
-        mine = ~part["delay_correction"].to_numpy(bool)
-        row["victims"] = int(mine.sum())
-        row["identified"] = int(((part["event"] == 1).to_numpy() & mine).sum())
-        if row["identified"] > 0:
+        row["victims"] = len(raw)
+        row["identified"] = int(raw["event"].sum())
+        if part is not None and (part["event"] == 1).any():
             curve = journey_curve(part)
             row["median_days"] = curve.median()
             lo, hi = (
