@@ -136,3 +136,15 @@ def test_agrees_with_survival_engine_robust_aj_and_rmst(data: pd.DataFrame) -> N
     assert km_curve.rmst(25.0) == pytest.approx(ref.estimate, rel=1e-12)
     se = float(np.sqrt(np.sum(km_curve.influence_rmst(25.0) ** 2)))
     assert se == pytest.approx(ref.se, rel=1e-10)
+
+
+def test_lookup_index_equals_searchsorted() -> None:
+    """The fast path of fit_curve (whole/half days) finds the same risk-set positions."""
+    from idjourney.indicator.curve import _index_right
+
+    rng = np.random.default_rng(3)
+    times = np.unique(rng.integers(1, 5000, 3000)).astype(float)
+    x = rng.integers(0, 6000, 50_000) / 2.0
+    np.testing.assert_array_equal(_index_right(times, x), np.searchsorted(times, x, "right"))
+    y = x + 0.25  # not half days: falls back to searchsorted
+    np.testing.assert_array_equal(_index_right(times, y), np.searchsorted(times, y, "right"))

@@ -183,6 +183,22 @@ class IncidenceCurve:
         return first(-1.0), first(1.0)
 
 
+def _index_right(times: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """``searchsorted(times, x, side="right")``, by a lookup table when every value is a
+    whole or half day within a range of at most 2e7 (the usual case; much faster)."""
+    if x.size < 10_000 or times.size == 0:
+        return np.searchsorted(times, x, side="right")
+    doubled = 2.0 * x
+    lo, hi = float(doubled.min()), float(doubled.max())
+    if not (np.isfinite(lo) and np.isfinite(hi) and hi - lo <= 2e7):
+        return np.searchsorted(times, x, side="right")
+    if not np.array_equal(doubled, np.floor(doubled)):
+        return np.searchsorted(times, x, side="right")
+    grid = (np.arange(int(lo), int(hi) + 1) / 2.0).astype(float)
+    table = np.searchsorted(times, grid, side="right")
+    return table[(doubled - lo).astype(np.int64)]
+
+
 def fit_curve(
     entry: np.ndarray,
     exit: np.ndarray,
@@ -217,8 +233,8 @@ def fit_curve(
         codes, n_clusters = codes_raw, int(codes_raw.max()) + 1 if n else 0
     is_event = (status > 0) & (weight != 0)
     times = np.unique(exit[is_event])
-    lo = np.searchsorted(times, entry, side="right")
-    hi = np.searchsorted(times, exit, side="right")
+    lo = _index_right(times, entry)
+    hi = _index_right(times, exit)
     j = times.size
     diff = np.bincount(lo, weights=weight, minlength=j + 1) - np.bincount(
         hi, weights=weight, minlength=j + 1
