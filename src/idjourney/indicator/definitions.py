@@ -409,8 +409,11 @@ class StockIndex(Definition):
             "and as never-identified victims accumulate, even if identification is as fast as "
             "ever. Evidence: in the shipped simulation study's constant scenario (no change in "
             "identification at all) the stock index for 2022 against 2015 reads about 249 under "
-            "both coverage adjustments (issue #12); its target is the realised ratio of stocks, "
-            "not a rate of identification. Use a cohort definition."
+            "both coverage adjustments (issue #12), and in synthetic/simstudy-delay-closures.toml "
+            "(300 worlds per scenario, identification unchanged) the true stock grows by a "
+            "factor exp(0.54) = 1.72 from 2019 to 2022 — the index measures the backlog, not "
+            "the speed of identification. Its target is the realised ratio of stocks. Use a "
+            "cohort definition."
         ),
         revision_policy=(
             "Revised downwards as identifications made before 31 December are recorded late."
