@@ -89,3 +89,34 @@ def test_bad_input_is_named() -> None:
         lynden_bell(np.array([-1.0]), np.array([3.0]))
     with pytest.raises(DelayError, match="no recorded"):
         lynden_bell(np.array([]), np.array([]))
+
+
+def _weighted_inverse_sum(d, tau, w, s) -> float:
+    """Sum of 1/G(s_i) with a case-weighted Lynden-Bell G (second implementation)."""
+    values = np.unique(d)
+    c = np.array([w[d == v].sum() for v in values])
+    r = np.array([w[(d <= v) & (v <= tau)].sum() for v in values])
+    factors = 1 - c / r
+    total = 0.0
+    for si in s:
+        total += 1.0 / np.prod(factors[values > np.floor(si)])
+    return total
+
+
+def test_delay_estimation_influence_matches_finite_difference() -> None:
+    from idjourney.survival.delay import inverse_weight_sum_influence
+
+    rng = np.random.default_rng(4)
+    u = rng.integers(0, 200, 400)
+    d = np.ceil(rng.exponential(40, 400))
+    seen = u + d <= 200
+    d, tau = d[seen], (200 - u)[seen].astype(float)
+    s = tau[tau < 60]  # recent identifications: the ones with weight > 1
+    analytic = inverse_weight_sum_influence(d, tau, s)
+    base = _weighted_inverse_sum(d, tau, np.ones(d.size), s)
+    assert base == pytest.approx(np.sum(1 / lynden_bell(d, tau).prob_recorded_within(s)))
+    for j in (0, 5, 17, 60):
+        w = np.ones(d.size)
+        w[j] += 1e-6
+        numeric = (_weighted_inverse_sum(d, tau, w, s) - base) / 1e-6
+        assert analytic[j] == pytest.approx(numeric, rel=1e-3, abs=1e-6)

@@ -397,10 +397,11 @@ class StockIndex(Definition):
         computation=(
             "A census count from the analysis table. With the delay adjustment, identifications "
             "made by 31 December but not yet recorded are estimated (each recorded one weighted "
-            "by 1/P(recorded by the extract)); the interval covers only that estimated part "
-            "(Horvitz–Thompson variance sum w(w - 1) over recorded identifications, recording "
-            "independent between victims). Without the adjustment the count is a census and "
-            "has no sampling interval (lower = upper = N_Y)."
+            "by 1/P(recorded by the extract)); the interval covers only that estimated part: "
+            "Horvitz–Thompson variance sum w(w - 1) over recorded identifications (recording "
+            "independent between victims) plus the variance from estimating the delay "
+            "distribution (infinitesimal jackknife of the Lynden-Bell estimator). Without the "
+            "adjustment the count is a census and has no sampling interval (lower = upper = N_Y)."
         ),
         rationale="Simple, timely and close to what databases already report.",
         limitations=(
@@ -429,7 +430,8 @@ class StockIndex(Definition):
         estimand_kind="realised",
         variance_by_cluster=(
             "only the delay-estimated part is uncertain: sum of w(w - 1) over recorded "
-            "identifications before the year end (the cluster option does not apply)"
+            "identifications before the year end plus the delay-distribution estimation term "
+            "(the cluster option does not apply)"
         ),
         recommended=False,
     )
@@ -456,9 +458,12 @@ class StockIndex(Definition):
         before = (table["event"] == 1).to_numpy() & (table["identified_on"] < t).to_numpy()
         u = np.where(before, np.sqrt(np.clip(w * (w - 1.0), 0.0, None)), 0.0)
         ids = table["victim_id"] if "victim_id" in table.columns else pd.Series(table.index)
-        influence = pd.Series(u, index=ids.astype(str).to_numpy())
-        influence = influence.groupby(level=0).sum()
-        se = float(np.sqrt(np.sum(u**2)))
+        ids = ids.astype(str).to_numpy()
+        parts = [pd.Series(u, index=np.char.add("recorded:", ids.astype(str)))]
+        if self.delay_adjust and "delay_days" in table.columns:
+            parts.append(self._delay_estimation_influence(table, before, ids))
+        influence = pd.concat(parts).groupby(level=0).sum()
+        se = float(np.sqrt(np.sum(influence.to_numpy() ** 2)))
         half = _z(self.level) * se
         real = ~table["delay_correction"].to_numpy(bool)
         est = Estimate(
@@ -475,6 +480,24 @@ class StockIndex(Definition):
             extra={"year": year, "interval": "delay part only" if self.delay_adjust else "none"},
         )
         return est, influence
+
+    @staticmethod
+    def _delay_estimation_influence(
+        table: pd.DataFrame, before: np.ndarray, ids: np.ndarray
+    ) -> pd.Series:
+        """Influence of each recorded delay on the estimated unrecorded identifications
+        (:func:`idjourney.survival.delay.inverse_weight_sum_influence`): the variance the
+        estimation of the delay distribution adds to the stock."""
+        from idjourney.survival.delay import inverse_weight_sum_influence
+
+        obs = table["delay_days"].notna().to_numpy()
+        targets = table.loc[before, "delay_bound_days"].to_numpy(float)
+        g = -inverse_weight_sum_influence(
+            table.loc[obs, "delay_days"].to_numpy(float),
+            table.loc[obs, "delay_bound_days"].to_numpy(float),
+            targets,
+        )
+        return pd.Series(g, index=np.char.add("delay:", ids[obs].astype(str)))
 
     def _replicates(self, table: pd.DataFrame, year: int, weights: np.ndarray) -> np.ndarray:
         stock, _ = self._stock_weights(table, year)

@@ -43,7 +43,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["DelayDistribution", "DelayError", "delay_adjusted", "estimate_recording_delay"]
+__all__ = [
+    "DelayDistribution",
+    "DelayError",
+    "delay_adjusted",
+    "estimate_recording_delay",
+    "inverse_weight_sum_influence",
+    "lynden_bell",
+]
 
 DAY = np.timedelta64(1, "D")
 
@@ -196,6 +203,11 @@ def delay_adjusted(
     event = ident.notna()
     prob = delay.prob_recorded_within(((out["extract_date"] - ident) / DAY).to_numpy(float))
     weight = np.where(event.to_numpy(), 1.0 / np.where(event.to_numpy(), prob, 1.0), 1.0)
+    observed = out["identified_on"].notna() & out["identification_recorded_on"].notna()
+    out["delay_days"] = ((out["identification_recorded_on"] - out["identified_on"]) / DAY).where(
+        observed
+    )
+    out["delay_bound_days"] = ((out["extract_date"] - out["identified_on"]) / DAY).where(observed)
     out["identified_on"] = ident
     out["identification_recorded_on"] = out["identification_recorded_on"].where(event)
     if "closed_on" in out:
@@ -216,6 +228,8 @@ def delay_adjusted(
     ghosts["event"] = 0
     ghosts["outcome"] = 0
     ghosts["delay_correction"] = True
+    ghosts["delay_days"] = np.nan
+    ghosts["delay_bound_days"] = np.nan
     result = pd.concat([out, ghosts], ignore_index=True)
     result.attrs = dict(table.attrs)
     result.attrs["delay"] = {
@@ -232,3 +246,39 @@ def delay_adjusted(
         "recorded_identifications": delay.n,
     }
     return result
+
+
+def inverse_weight_sum_influence(
+    delay: np.ndarray, bound: np.ndarray, targets: np.ndarray
+) -> np.ndarray:
+    r"""Influence of each delay observation on :math:`\sum_i 1/\hat G(s_i)` (the estimated
+    number of identifications, recorded or not, that the recorded ones at ``targets``
+    :math:`s_i = E - u_i` stand for).
+
+    With the reverse-time hazard :math:`h_v = c_v/R_v` and
+    :math:`\log\hat G(s) = \sum_{v > s}\log(1 - h_v)`, the derivative with respect to the
+    weight of observation :math:`j` is
+    :math:`\sum_v M_v \{1(d_j = v) - 1(d_j \le v \le \tau_j) h_v\} / \{R_v(1 - h_v)\}`
+    with :math:`M_v = \sum_{i: s_i < v} 1/\hat G(s_i)`. Summing squares gives the variance
+    the estimation of :math:`\hat G` adds (an infinitesimal jackknife over delays).
+    """
+    d = np.asarray(delay, float)
+    tau = np.asarray(bound, float)
+    g = lynden_bell(d, tau)
+    values, counts = np.unique(d, return_counts=True)
+    at_risk = np.searchsorted(np.sort(d), values, side="right") - np.searchsorted(
+        np.sort(tau), values, side="left"
+    )
+    h = counts / at_risk
+    s = np.asarray(targets, float)
+    w = 1.0 / g.prob_recorded_within(s)
+    order = np.argsort(s)
+    cum_w = np.concatenate([[0.0], np.cumsum(w[order])])
+    m = cum_w[np.searchsorted(s[order], values, side="left")]  # sum over s_i < v
+    denom = at_risk * (1.0 - h)
+    k = np.divide(m, denom, out=np.zeros_like(m), where=denom > 0)
+    pos = np.searchsorted(values, d)
+    risk = np.concatenate([[0.0], np.cumsum(k * h)])
+    lo = np.searchsorted(values, d, side="left")
+    hi = np.searchsorted(values, tau, side="right")
+    return k[pos] - (risk[hi] - risk[lo])
