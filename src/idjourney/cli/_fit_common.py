@@ -32,6 +32,7 @@ DATE_COLUMNS = (
     "at_risk_from",
     "identified_on",
     "identification_recorded_on",
+    "closed_on",
     "extract_date",
 )
 
@@ -69,7 +70,10 @@ def read_table(path: Path) -> pd.DataFrame:
         if suffix == ".csv":
             header = pd.read_csv(path, nrows=0).columns
             dates = [c for c in DATE_COLUMNS if c in header]
-            return pd.read_csv(path, parse_dates=dates)
+            frame = pd.read_csv(path, parse_dates=dates)
+            for column in dates:  # a column with no date at all is read as numbers
+                frame[column] = pd.to_datetime(frame[column])
+            return frame
         if suffix in (".parquet", ".pq"):
             return pd.read_parquet(path)
     except (ValueError, OSError, pd.errors.ParserError) as exc:

@@ -183,6 +183,7 @@ def delay_adjusted(
     """
     if not 0 < min_recorded <= 1:
         raise DelayError(f"min_recorded must be in (0, 1]; got {min_recorded!r}")
+    table = _with_dates(table)
     if delay is None:
         delay = estimate_recording_delay(table)
     extract = table["extract_date"]
@@ -282,3 +283,33 @@ def inverse_weight_sum_influence(
     lo = np.searchsorted(values, d, side="left")
     hi = np.searchsorted(values, tau, side="right")
     return k[pos] - (risk[hi] - risk[lo])
+
+
+_DATE_COLUMNS = (
+    "first_seen",
+    "at_risk_from",
+    "identified_on",
+    "identification_recorded_on",
+    "closed_on",
+    "extract_date",
+)
+
+
+def _with_dates(table: pd.DataFrame) -> pd.DataFrame:
+    """The table with its date columns as datetimes (a CSV column with no date reads as numbers)."""
+    bad = [
+        c
+        for c in _DATE_COLUMNS
+        if c in table.columns and not pd.api.types.is_datetime64_any_dtype(table[c])
+    ]
+    if not bad:
+        return table
+    out = table.copy()
+    for column in bad:
+        try:
+            out[column] = pd.to_datetime(out[column])
+        except (TypeError, ValueError) as exc:
+            raise DelayError(
+                f"column {column!r} must hold dates (YYYY-MM-DD) or be empty; {exc}"
+            ) from exc
+    return out
