@@ -274,6 +274,38 @@ def _table(rows: list[dict], columns: list[tuple[str, str]], caption: str = "") 
     return f'<table class="data">{cap}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
 
 
+def _true_level(name: str, truth: object, year: int, gate: object) -> float | None:
+    """The generator's true value of a definition in ``year`` (a count through the gate)."""
+    from idjourney.disclosure import cell_key, record_keys
+    from idjourney.simstudy.estimands import EstimandUndefined, true_value
+
+    try:
+        value = true_value(name, truth, year, **INDEX_OPTIONS.get(name, {}))
+    except EstimandUndefined:
+        return None
+    if name == "stock-index":  # a count of victims: perturbed, or withheld when small
+        held = truth.loc[truth["in_database"].to_numpy(bool), "victim_id"]  # type: ignore[attr-defined]
+        published = gate.counts({"stock": int(value)}, cell_key(record_keys(held)))["stock"]  # type: ignore[attr-defined]
+        return None if published is None else float(published)
+    return float(value)
+
+
+def _level_text(name: str, value: object, lower: object = None, upper: object = None) -> str:
+    from idjourney.report import fmt_interval, fmt_number
+
+    if value is None or value != value:
+        return "–"
+    if name == "cohort-unidentified-at":
+        return fmt_interval(value, lower, upper, share=True)
+    if name == "period-identification-rate":
+        text = f"{float(value):.3f}"
+        return text if lower is None else f"{text} ({float(lower):.3f}–{float(upper):.3f})"
+    unit = " days" if name in ("median-time-to-identification", "rmst-unidentified") else ""
+    if lower is None:
+        return fmt_number(value) + unit
+    return fmt_interval(value, lower, upper) + unit
+
+
 def _n_terms(terms: str) -> int:
     return 0 if terms in ("", "none") else len(terms.split(","))
 
@@ -491,13 +523,35 @@ def build_report(
     index_rows = []
     for name, v in index_numbers.items():
         definition = make_definition(name, **INDEX_OPTIONS.get(name, {}))
+        level = series[name].set_index("year").loc[last]
+        true_last, true_base = (
+            _true_level(name, world.truth, year, gate) for year in (last, baseline)
+        )
+        ratio = (
+            100 * true_last / true_base
+            if true_last is not None and true_base not in (None, 0)
+            else None
+        )
+        index_numbers[name]["true_value"] = true_last
+        index_numbers[name]["true_value_baseline"] = true_base
+        index_numbers[name]["true_ratio"] = ratio
+        index_numbers[name]["value"] = (
+            None if pd.isna(level["estimate"]) else float(level["estimate"])
+        )
         index_rows.append(
             {
                 "name": definition.metadata.title,
                 "reads": _WORSE.get(name, ""),
-                "index": fmt_interval(v["index"], v["index_lower"], v["index_upper"], share=False)
-                if np.isfinite(v["index"])
-                else "withheld",
+                "value": _cell(
+                    _level_text(name, level["estimate"], level["lower"], level["upper"]),
+                    _level_text(name, true_last),
+                ),
+                "index": _cell(
+                    fmt_interval(v["index"], v["index_lower"], v["index_upper"])
+                    if np.isfinite(v["index"])
+                    else "withheld",
+                    fmt_number(ratio) if ratio is not None else None,
+                ),
             }
         )
 
@@ -566,7 +620,7 @@ def build_report(
             "what": "Victims on at least one list after exact linkage (observed)",
             "est": fmt_number(observed),
             "true": fmt_number(gate.counts({"held": truth_d["held"]}, all_key)["held"]),
-            "error": "",
+            "error": f"{observed / truth_d['held'] - 1:+.1%} (split keys)" if observed else "",
         },
     ]
     sens_rows = [
@@ -590,7 +644,7 @@ def build_report(
 
     strata_rows = [
         {
-            "stratum": r["stratum"],
+            "stratum": r["stratum"].replace("+", ", ").replace("/", " / "),
             "lists": r["lists"].replace("+", ", "),
             "dropped": r["dropped (structural zero)"].replace("+", ", ") or "none",
             "observed": fmt_number(r["observed"]),
@@ -742,10 +796,19 @@ def build_report(
         )
         + _table(
             index_rows,
-            [("name", "Definition"), ("reads", "Direction"), ("index", f"Index {last} (95% CI)")],
+            [
+                ("name", "Definition"),
+                ("reads", "Direction"),
+                ("value", f"Value {last} (95% CI)"),
+                ("index", f"Index {last} (95% CI)"),
+            ],
         )
-        + '<p class="note">True index values are not shown: the chain-linked index has no '
-        "single generator value (it adjusts for jurisdictions joining).</p>"
+        + f'<p class="note">True values (grey) from the generator\'s true identification dates '
+        f"(simstudy estimands). The true index is the plain ratio of the true values, "
+        f"{last} over {baseline}; the chain-linked index is built from year-on-year links "
+        "over the jurisdictions connected in both years, so it differs from that ratio by "
+        "design when the mix of jurisdictions changes (the stock above all). The stock's "
+        "values are counts, perturbed by the publishing gate.</p>"
     )
     den_html = (
         f"<p><b>A different world.</b> The typical journey and the index above come from the "
