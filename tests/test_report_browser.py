@@ -142,7 +142,7 @@ def test_every_figure_and_table_renders_in_chromium(report: Path) -> None:
 def test_screenshot_is_saved(report: Path) -> None:
     page = _render(report)
     shot = report.with_name("report.png")
-    env = dict(os.environ, HEIGHT=str(page.height + 40), MAX_WIDTH="1000")
+    env = dict(os.environ, HEIGHT=str(page.height + 40), MAX_WIDTH="1000", COLOURS="256")
     done = subprocess.run(
         ["bash", str(ROOT / "scripts" / "screenshot_report.sh"), str(report), str(shot)],
         capture_output=True, text=True, timeout=300, check=False, env=env, cwd=ROOT,
@@ -154,6 +154,7 @@ def test_screenshot_is_saved(report: Path) -> None:
         width, height = image.size
         colours = image.convert("L").getextrema()
     assert width == 1000 and height > 1500
+    assert shot.stat().st_size < 1_000_000  # small enough to commit beside the docs
     assert colours[0] < 100 < colours[1]  # text on a background, not a blank page
     keep = os.environ.get("IDJOURNEY_REPORT_SCREENSHOT")
     if keep:
