@@ -310,3 +310,52 @@ def provenance() -> dict[str, str]:
     except (OSError, subprocess.SubprocessError):
         pass
     return {"version": __version__, "commit": commit}
+
+
+def group_share_intervals(table: pd.DataFrame, by: list[str], level: float = 0.95) -> pd.DataFrame:
+    r"""95% intervals of the share unidentified at 1, 2, 5 years per group of ``by``.
+
+    The same journey curve as :func:`journey_by_group` (:func:`idjourney.summary.journey_curve`
+    of the delay-adjusted table, cluster-robust SE by series) with the log-scale interval
+    :math:`U \exp(\pm z\,\mathrm{se}/U)` of :func:`idjourney.summary.journey_summary`. Columns:
+    ``by``, ``unidentified_{h}y_lower`` and ``_upper`` (and, for the Kaplan–Meier journey,
+    ``median_lower``/``median_upper``, which the delay-adjusted ``journey_by_group`` has).
+    """
+    from scipy import stats
+
+    z = float(stats.norm.ppf(0.5 + level / 2))
+    try:
+        from idjourney.summary import journey_curve, prepare_journey
+    except ImportError:  # the Kaplan–Meier journey (before the delay-adjusted curve)
+        journey_curve = prepare_journey = None  # type: ignore[assignment]
+    rows = []
+    if prepare_journey is not None:
+        prepared = prepare_journey(table)
+        parts = prepared.groupby(by, observed=True, sort=True)
+    else:
+        parts = table.groupby(by, observed=True, sort=True)
+    for key, part in parts:
+        key = key if isinstance(key, tuple) else (key,)
+        row: dict[str, Any] = dict(zip(by, key, strict=True))
+        if not (part["event"] == 1).any():
+            rows.append(row)
+            continue
+        curve = journey_curve(part) if journey_curve is not None else None
+        if curve is None:
+            from idjourney.survival import KaplanMeier
+
+            km = KaplanMeier().fit_table(part)
+            row["median_lower"], row["median_upper"] = (float(x) for x in km.median_ci_)
+        for h in HORIZONS_YEARS:
+            t = h * 365.25
+            if curve is not None:
+                value, se = curve.unidentified_at(t), curve.se_unidentified_at(t)
+                half = z * se / value if value > 0 else 0.0
+                lo, hi = value * np.exp(-half), min(value * np.exp(half), 1.0)
+            else:
+                s = km.survival_
+                at = s.loc[s.index <= t]
+                lo, hi = (at["lower"].iloc[-1], at["upper"].iloc[-1]) if len(at) else (1.0, 1.0)
+            row[f"unidentified_{h}y_lower"], row[f"unidentified_{h}y_upper"] = float(lo), float(hi)
+        rows.append(row)
+    return pd.DataFrame(rows)

@@ -98,7 +98,7 @@ def _run(
     from idjourney.indicator import DEFINITIONS, IndicatorError, indicator_series, make_definition
     from idjourney.io import write_json, write_text
     from idjourney.linkage import analysis_table
-    from idjourney.report import journey_by_group, render_html
+    from idjourney.report import group_share_intervals, journey_by_group, render_html
     from idjourney.schema import validate
     from idjourney.summary import journey_summary
     from idjourney.synthetic import ScenarioError, generate, load_scenario
@@ -130,6 +130,9 @@ def _run(
         by = ["region", "distribution"]
         # computed unprotected (k=1), then protected once by the publishing gate
         raw_groups = journey_by_group(labelled, by, k=1)
+        intervals = group_share_intervals(labelled, by)
+        extra = [c for c in intervals.columns if c not in raw_groups.columns or c in by]
+        raw_groups = raw_groups.merge(intervals[extra], on=by, how="left")
         rkeys = record_keys(labelled["victim_id"])
         group_keys = {
             key: cell_key(rkeys[idx])
@@ -415,6 +418,7 @@ def build_report(
         km_figure,
         provenance,
         true_journey,
+        true_median,
         true_times,
         true_unidentified_curve,
     )
@@ -431,7 +435,16 @@ def build_report(
     truth_groups = true_journey(labelled_truth, ["region", "distribution"])
     lo, hi = summary["median_days_to_identification_ci"]
     est_median = summary["median_days_to_identification"]
-    share_ci = summary.get("unidentified_at_years_ci", {})
+    share_ci = summary.get("unidentified_at_years_ci")
+    if not share_ci:  # the Kaplan–Meier journey: intervals from the same curve
+        from idjourney.report import group_share_intervals
+
+        whole = group_share_intervals(table.assign(everyone="all"), ["everyone"]).iloc[0]
+        share_ci = {
+            str(h): [whole[f"unidentified_{h}y_lower"], whole[f"unidentified_{h}y_upper"]]
+            for h in HORIZONS_YEARS
+        }
+        summary = summary | {"unidentified_at_years_ci": share_ci}
     journey_rows = [
         {
             "what": "Median days from first seen to identification",
@@ -452,6 +465,31 @@ def build_report(
                 "error": f"{100 * (value - true_value):+.1f} points",
             }
         )
+    cure = summary.get("never_identified")
+    if cure:
+        true_never = float(np.mean(np.isinf(true_times(world.truth)["true_days"])))
+        journey_rows.append(
+            {
+                "what": "Share never identified (mixture cure model)",
+                "est": fmt_interval(cure["share"], *cure["ci"], share=True),
+                "true": fmt_share(true_never),
+                "error": f"{100 * (cure['share'] - true_never):+.1f} points",
+            }
+        )
+        among = summary.get("median_days_among_identified")
+        if among is not None:
+            days = true_times(world.truth)["true_days"].to_numpy()
+            true_among = true_median(days[np.isfinite(days)])
+            journey_rows.append(
+                {
+                    "what": "Median days to identification among those ever identified",
+                    "est": fmt_number(among),
+                    "true": fmt_number(true_among),
+                    "error": fmt_number(among - true_among),
+                }
+            )
+            truth_all["true_median_days_among_identified"] = true_among
+        truth_all["true_never_identified"] = true_never
     km = km_figure(table, "region")
     emphasise_bands(km, 0.3)
     rows_true = true_times(world.truth)
@@ -722,10 +760,12 @@ def build_report(
     )
     est_cols = [("what", "Quantity"), ("est", "Estimate (95% CI)"),
                 ("true", "True (generator)"), ("error", "Error (estimate − true)")]  # fmt: skip
-    method = summary.get("method", {})
+    import idjourney.summary as journey_module
+
+    describe = getattr(journey_module, "journey_method", None)
     method_text = (
-        "Aalen–Johansen curve of identification, closure without identification competing"
-        if method
+        describe(summary)
+        if describe is not None and "method" in summary
         else "Kaplan–Meier, left truncation at the date the jurisdiction connected"
     )
     journey_html = (
