@@ -542,8 +542,14 @@ def build_report(
     del shown
 
     # --- the indicator index ----------------------------------------------------------------
-    stock = {k: v for k, v in series.items() if k == "stock-index"}
-    others = {k: v for k, v in series.items() if k != "stock-index"}
+    def unnoted(frame: pd.DataFrame) -> pd.DataFrame:  # the disclosure note goes in the caption
+        out = frame.copy()
+        out.attrs = {k: v for k, v in frame.attrs.items() if k != "disclosure"}
+        return out
+
+    stock = {k: unnoted(v) for k, v in series.items() if k == "stock-index"}
+    others = {k: unnoted(v) for k, v in series.items() if k != "stock-index"}
+    index_note = esc(next(iter(series.values())).attrs.get("disclosure", ""))
     stock_uri = figure_to_data_uri(
         plot_index(stock, title=f"Stock of unidentified victims: index ({baseline} = 100)",
                    figsize=(8.0, 3.8))
@@ -824,7 +830,7 @@ def build_report(
             "<b>The stock</b> (unidentified victims in the database at year end) on its own "
             "panel: it grows with the database itself (new jurisdictions, more uploads), so it "
             "reaches several times its base value and would squash the other series. "
-            "<b>Higher is worse</b>, but it mixes speed with the size of the inflow.",
+            "<b>Higher is worse</b>, but it mixes speed with the size of the inflow. " + index_note,
         )
         + _figure(
             others_uri,
@@ -832,7 +838,7 @@ def build_report(
             "<b>Reading.</b> 100 = the same as in the base year. For the share unidentified "
             "after a year, the median time and the restricted mean time unidentified, "
             "<b>higher is worse</b>; for the period identification rate, <b>higher is "
-            "better</b>. Shaded: 95% interval (delta method).",
+            "better</b>. Shaded: 95% interval (delta method). " + index_note,
         )
         + _table(
             index_rows,
