@@ -705,6 +705,9 @@ def build_report(
         }
         for r in d.strata.assign(observed=strata["observed"]).to_dict("records")
     ]
+    total_range = float((sens["total"].max() - sens["total"].min()) / d.total)
+    share_range = float(100 * (sens["share_identified"].max() - sens["share_identified"].min()))
+    den_numbers["sensitivity_range"] = {"total_relative": total_range, "share_points": share_range}
     n_bad = sum(r["ok"].startswith("NO") for r in strata_rows)
 
     # --- calibration -------------------------------------------------------------------------
@@ -870,6 +873,18 @@ def build_report(
         "been held by at least one database; <b>target (a)</b>: the unique victims the "
         "databases hold.</p>"
         + _table(headline, est_cols)
+        + '<p class="guide"><b>Reading.</b> '
+        + (
+            "On this synthetic world the recommended interval holds the true total."
+            if d.lower <= truth_d["total"] <= d.upper
+            else "On this synthetic world the recommended interval does <b>not</b> hold the "
+            f"true total (error {d.total / truth_d['total'] - 1:+.1%}): the interval covers "
+            "sampling error only, not the bias left when lists share visibility and only "
+            "two lists can hold a region's victims (docs/denominator.md, the simulation "
+            "study, predicts this for this world)."
+        )
+        + f" Across the variants below the total ranges over {total_range:.1%} of the "
+        f"recommended value, the share identified over {share_range:.1f} points.</p>"
         + "<h3>Sensitivity: how the choices move the total</h3>"
         + _table(
             sens_rows,
