@@ -63,3 +63,35 @@ def test_repr_names_the_fit() -> None:
     assert repr(km) == (
         "KaplanMeier(ci='log', alpha=0.05) fitted: n=8, events=5, variance=robust, 4 clusters"
     )
+
+
+def test_every_estimator_has_an_informative_repr_and_lifelines_aliases() -> None:
+    """repr names parameters and, once fitted, the data; lifelines' names reach the same code."""
+    from idjourney.survival import AalenJohansen, CoxPH
+    from idjourney.survival.cure import MixtureCure
+
+    rng = np.random.default_rng(11)
+    n = 200
+    frame = pd.DataFrame(
+        {
+            "duration": rng.integers(1, 40, n).astype(float),
+            "event": rng.integers(0, 2, n),
+            "x": rng.normal(size=n),
+        }
+    )
+    cox = CoxPH()
+    assert repr(cox) == "CoxPH(ties='efron', alpha=0.05)"
+    cox.fit(frame)
+    assert repr(cox).endswith(f"n={n}, events={frame.event.sum()}, covariates=['x']")
+    pd.testing.assert_frame_equal(
+        cox.predict_survival_function(frame.head(3), [5.0, 10.0]),
+        cox.predict_survival(frame.head(3), [5.0, 10.0]),
+    )
+    np.testing.assert_allclose(
+        cox.predict_partial_hazard(frame.head(3)),
+        np.exp(cox.predict_linear_predictor(frame.head(3))),
+    )
+    aj = AalenJohansen().fit(frame["duration"], frame["event"] * rng.integers(1, 3, n))
+    assert repr(aj).startswith("AalenJohansen(level=0.95) fitted: n=200, outcomes=[1, 2]")
+    cure = MixtureCure().fit(frame, "duration", "event", incidence=["x"], latency_covariates=["x"])
+    assert "MixtureCure(latency='weibull'" in repr(cure) and "fitted: n=200" in repr(cure)

@@ -423,6 +423,16 @@ class AalenJohansen:
         out = np.where(pos[:, None] >= 0, values[np.clip(pos, 0, None)], 0.0)
         return pd.DataFrame(out, index=pd.Index(t, name="time"), columns=self.event_codes_)
 
+    def __repr__(self) -> str:
+        head = f"AalenJohansen(level={self.level!r})"
+        if not hasattr(self, "event_codes_"):
+            return head
+        clusters = "" if self.n_clusters_ is None else f", {self.n_clusters_} clusters"
+        return (
+            f"{head} fitted: n={self.n_}, outcomes={self.event_codes_}, "
+            f"variance={self.variance_}{clusters}"
+        )
+
     def summary(self) -> pd.DataFrame:
         """Long table: time, outcome, estimate, se, lower, upper, at risk."""
         self._check_fitted()
@@ -816,6 +826,13 @@ class FineGray:
     def _check_fitted(self) -> None:
         if not hasattr(self, "params_"):
             raise RuntimeError("call fit() first")
+
+    def __repr__(self) -> str:
+        head = f"FineGray(level={self.level!r})"
+        if not hasattr(self, "params_"):
+            return head
+        covariates = list(self.params_.index)
+        return f"{head} fitted: n={self.n_}, events={self.events_}, covariates={covariates}"
 
     def summary(self) -> pd.DataFrame:
         """Coefficients, subdistribution hazard ratios, robust SEs, z, p and CIs."""

@@ -509,6 +509,18 @@ class CoxPH:
         """Weighted concordant, discordant and tied pair counts."""
         return self._concordance
 
+    def __repr__(self) -> str:
+        head = f"CoxPH(ties={self.ties!r}, alpha={self.alpha!r})"
+        if not hasattr(self, "params_"):
+            return head
+        robust = (
+            ", robust SE by cluster" if getattr(self, "_cluster_codes", None) is not None else ""
+        )
+        return (
+            f"{head} fitted: n={self.n_:g}, events={self.events_:g}, "
+            f"covariates={list(self.params_.index)}{robust}"
+        )
+
     def summary(self) -> pd.DataFrame:
         """Coefficient table as R's ``summary(coxph)``.
 
@@ -601,6 +613,14 @@ class CoxPH:
         self._check_fitted()
         x = self._design.build(df)
         return pd.Series((x - self.means_.to_numpy()) @ self.params_.to_numpy(), index=df.index)
+
+    def predict_survival_function(self, df: pd.DataFrame, times: Any = None) -> pd.DataFrame:
+        """lifelines' name for :meth:`predict_survival`."""
+        return self.predict_survival(df, times)
+
+    def predict_partial_hazard(self, df: pd.DataFrame) -> pd.Series:
+        """:math:`\\exp\\{(x - \bar x)^\top\\hat\beta\\}` for new rows (lifelines' name)."""
+        return np.exp(self.predict_linear_predictor(df))
 
     def predict_survival(self, df: pd.DataFrame, times: Any = None) -> pd.DataFrame:
         """Predicted survival curves, as R's ``survfit(fit, newdata)``.

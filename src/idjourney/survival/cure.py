@@ -198,6 +198,14 @@ class MixtureCure:
             label="never-identified fraction",
         )
 
+    def __repr__(self) -> str:
+        head = f"MixtureCure(latency={self.latency!r}, level={self.level!r})"
+        if not hasattr(self, "params_"):
+            return head
+        return (
+            f"{head} fitted: n={self.n_:g}, events={self.events_:g}, parameters={len(self.params_)}"
+        )
+
     def summary(self) -> pd.DataFrame:
         """Coefficients with SEs, z, p, CIs and exp(coef) (odds ratio or hazard ratio)."""
         self._check_fitted()
@@ -216,6 +224,10 @@ class MixtureCure:
         )
         out.attrs["se_method"] = self.se_method_
         return out
+
+    def predict_survival_function(self, df: pd.DataFrame, times: Sequence[float]) -> pd.DataFrame:
+        """lifelines' name for :meth:`predict_survival`."""
+        return self.predict_survival(df, times)
 
     def predict_survival(self, df: pd.DataFrame, times: Sequence[float]) -> pd.DataFrame:
         """Population survival ``1 - π + π S_u(t)`` at ``times`` (rows) for each row of ``df``."""
