@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 
-.PHONY: reproduce test paper lint format bench clean r-references
+.PHONY: reproduce test paper lint format bench clean r-references report-check
 
 $(BIN)/python:
 	@echo ">> creating virtual environment in $(VENV)"
@@ -20,6 +20,15 @@ $(STAMP): $(BIN)/python pyproject.toml
 reproduce: $(STAMP)
 	@echo ">> running the main job on the embedded synthetic baseline world"
 	$(BIN)/idjourney run --out out
+
+# Render the report in headless Chromium (Debian package `chromium`, installed here if missing;
+# needs root for apt-get) and check every figure and table; saves out/report-screenshot.png.
+report-check: $(STAMP)
+	@command -v chromium >/dev/null || command -v chromium-browser >/dev/null || \
+	  { echo ">> installing chromium (apt-get)"; apt-get update -qq && apt-get install -y -qq chromium; }
+	@mkdir -p out
+	IDJOURNEY_REPORT_CHECK=1 IDJOURNEY_REPORT_SCREENSHOT=out/report-screenshot.png \
+	  $(BIN)/python -m pytest -q -p no:cacheprovider tests/test_report_browser.py
 
 test: $(STAMP)
 	@echo ">> running the test suite"

@@ -12,7 +12,8 @@ from idjourney.cli import main
 def test_run_writes_summary_and_synthetic_data(tmp_path):
     out = tmp_path / "out"
     result = CliRunner().invoke(
-        main, ["run", "--n-victims", "6000", "--seed", "2", "--out", str(out)]
+        main,
+        ["run", "--n-victims", "6000", "--seed", "2", "--mse-iterations", "200", "--out", str(out)],
     )
     assert result.exit_code == 0, result.output
     summary = json.loads((out / "summary.json").read_text())
@@ -34,10 +35,28 @@ def test_run_writes_summary_and_synthetic_data(tmp_path):
         "rmst-unidentified",
         "period-identification-rate",
     }
-    for model in ("main", "stepwise"):
-        d = numbers["denominator"][model]
-        assert d["lower"] <= d["total"] <= d["upper"]
-        assert d["total"] >= numbers["denominator"]["observed"]
+    d = numbers["denominator"]
+    assert d["estimator"] == "strat-lcmcr-corrected"
+    assert d["lower"] <= d["total"] <= d["upper"]
+    assert d["total"] >= d["observed"]
+    for target in ("share_identified_all", "share_identified_held"):
+        s = d[target]
+        assert 0 < s["lower"] <= s["estimate"] <= s["upper"] < 1
+    assert d["lcmcr"]["n_iter"] == 200 and d["lcmcr"]["burn_in"] == 50
+    assert {"rhat", "ess_bulk", "main_effects_mle_exists", "stepwise_G2"} <= set(d["strata"][0])
+    assert len(d["sensitivity"]) == 6
+    truth = d["truth"]
+    assert truth["total"] >= d["observed"] and 0 < truth["share_b"] < 1
+    # the generator's truth beside the journey's estimates
+    true_journey = numbers["truth"]["journey"]
+    assert true_journey["true_median_days"] > 0
+    assert 1 >= true_journey["true_unidentified_1y"] >= true_journey["true_unidentified_5y"]
+    assert "true_median_days" in numbers["journey_by_group"][0]
+    assert numbers["version"] and numbers["commit"]
+    assert len(numbers["calibration"]) >= 5
+    for label in ("Median days to identification (95% CI)", "True (generator)", "Sampler"):
+        assert label in report
+    assert "<th>median_days</th>" not in report
     # every published group table went through disclosure control
     assert "suppressed" in numbers["journey_by_group"][0]
     assert "SYN-" not in report

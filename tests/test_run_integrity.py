@@ -24,6 +24,7 @@ from click.testing import CliRunner
 from idjourney.cli import main
 
 N = "6000"
+FAST = ["--mse-iterations", "200"]  # a short sampler: this file tests the folder, not MSE
 
 
 def _snapshot(folder: Path) -> dict[str, str]:
@@ -37,7 +38,9 @@ def _snapshot(folder: Path) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def seed1(tmp_path_factory) -> tuple[Path, dict[str, str]]:
     out = tmp_path_factory.mktemp("run") / "out"
-    result = CliRunner().invoke(main, ["run", "--n-victims", N, "--seed", "1", "--out", str(out)])
+    result = CliRunner().invoke(
+        main, ["run", "--n-victims", N, *FAST, "--seed", "1", "--out", str(out)]
+    )
     assert result.exit_code == 0, result.output
     return out, _snapshot(out)
 
@@ -77,7 +80,9 @@ def test_a_failed_write_leaves_the_old_folder(seed1, monkeypatch) -> None:
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(idjourney.io, "write_text", disk_full)
-    result = CliRunner().invoke(main, ["run", "--n-victims", N, "--seed", "2", "--out", str(out)])
+    result = CliRunner().invoke(
+        main, ["run", "--n-victims", N, *FAST, "--seed", "2", "--out", str(out)]
+    )
     assert result.exit_code == 1
     assert "No space left on device" in result.output and "unchanged" in result.output
     assert "Traceback" not in result.output
@@ -101,7 +106,7 @@ def test_two_runs_on_one_folder_cannot_mix(seed1) -> None:
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # as a running `idjourney run` does
         result = CliRunner().invoke(
-            main, ["run", "--n-victims", N, "--seed", "2", "--out", str(out)]
+            main, ["run", "--n-victims", N, *FAST, "--seed", "2", "--out", str(out)]
         )
     finally:
         os.close(fd)
@@ -129,7 +134,7 @@ def test_k_below_10_needs_a_flag_and_prints_a_banner(tmp_path) -> None:
     result = CliRunner().invoke(main, ["run", "--n-victims", N, "--k", "0", "--out", str(out)])
     assert result.exit_code == 2 and "0 is not in the range" in result.output
     result = CliRunner().invoke(
-        main, ["run", "--n-victims", N, "--k", "5", "--allow-small-k", "--out", str(out)]
+        main, ["run", "--n-victims", N, *FAST, "--k", "5", "--allow-small-k", "--out", str(out)]
     )
     assert result.exit_code == 0, result.output
     for name in ("report.html", "report.json", "summary.json"):
