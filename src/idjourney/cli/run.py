@@ -122,7 +122,7 @@ def _run(
     with step("3/6 building the analysis table and writing the synthetic data"):
         table = analysis_table(report.data, check=False)
         write_world(world, data_dir, analysis=table)
-    with step("4/6 the typical journey (Kaplan–Meier by region and distribution)"):
+    with step("4/6 the typical journey by region and distribution (delay-adjusted)"):
         summary = publish_summary(journey_summary(table), table["victim_id"], gate)
         labelled = table.assign(
             distribution=table["actively_traded"].map({True: "traded", False: "other"})
