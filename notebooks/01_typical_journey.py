@@ -46,7 +46,7 @@ summary
 
 # %%
 plt.rcParams.update(paper_rc())  # figures drawn at their printed size, 8 pt text
-fig, ax = plt.subplots(figsize=(HALF_WIDTH_IN + 0.3, 2.6))
+fig, ax = plt.subplots(figsize=(HALF_WIDTH_IN, 2.5))
 curves = {}
 for traded, label in [(True, "actively traded (5+ reports)"), (False, "other victims")]:
     part = table[table["actively_traded"] == traded]
@@ -109,7 +109,8 @@ scale = scenario.n_victims / SIZE
 measured = measure(world, spec.targets)
 fit_rows = []
 for target, value in zip(spec.targets, measured, strict=True):
-    fitted = float(value) * (scale if target.concept == "cumulative_identified" else 1.0)
+    counts = target.concept in ("cumulative_identified", "daily_rate_since_launch")
+    fitted = float(value) * (scale if counts else 1.0)
     fit_rows.append(
         {
             "key": target.key,

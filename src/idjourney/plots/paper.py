@@ -219,14 +219,17 @@ def _plot_revision_triangle_clean(
             raise ValueError(f"plot_revision_triangle_clean: column {column!r} missing")
     if triangle.empty:
         raise ValueError("plot_revision_triangle_clean: the triangle is empty")
-    fig = Figure(figsize=(width, 2.8), layout="constrained")
+    fig = Figure(figsize=(width, 3.0), layout="constrained")
     left, right = fig.subplots(1, 2)
     for year, rows in triangle.groupby("year"):
         rows = rows.sort_values("lag")
         left.plot(rows["lag"], rows["estimate"], marker="o", ms=3, lw=0.8, label=str(year))
     left.set_xlabel("extract lag (years after the reference year)")
     left.set_ylabel(f"value at that extract{f' ({unit})' if unit else ''}")
-    left.legend(ncol=2, title="year", loc="best")
+    left.set_xticks(sorted(triangle["lag"].unique()))
+    handles, labels = left.get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncol=len(labels), frameon=False,
+               title="reference year")  # fmt: skip
     grid = triangle.pivot(index="year", columns="lag", values="revision")
     values = grid.to_numpy(dtype=float)
     values = np.where(np.abs(values) < tolerance, 0.0, values)
