@@ -90,7 +90,16 @@ def cells(estimand: str, stats: tuple[str, ...]) -> dict[str, dict[str, float]]:
 
 spec = tomllib.loads(Path("synthetic/simstudy-indicators.toml").read_text(encoding="utf-8"))
 reject = "reject" if "reject" in set(performance["stat"]) else "power"
-measures = ("nsim", "n_undefined", "bias", "empse", "modelse", "relerror", "cover")
+measures = (
+    "nsim",
+    "n_undefined",
+    "n_truth_undefined",
+    "bias",
+    "empse",
+    "modelse",
+    "relerror",
+    "cover",
+)
 numbers = {
     "synthetic": True,
     "size": SIZE,

@@ -53,3 +53,21 @@ def test_neutralise_formulas_leaves_numbers_and_plain_text() -> None:
     out = neutralise_formulas(df)
     assert out["a"].tolist() == ["'=1", "' -2", "ok", "'@x", "'+3", None, "'\tx"]
     assert out["n"].tolist() == df["n"].tolist()
+
+
+def test_written_files_and_folders_get_the_usual_modes(tmp_path) -> None:
+    """Atomic writes do not leave mkstemp's 0600 / mkdtemp's 0700 on the result."""
+    import os
+
+    from idjourney.io import atomic_folder, write_json
+
+    old = os.umask(0o022)
+    try:
+        write_json(tmp_path / "a.json", {"x": 1})
+        with atomic_folder(tmp_path / "out") as folder:
+            write_json(folder / "b.json", {"y": 2})
+    finally:
+        os.umask(old)
+    assert (tmp_path / "a.json").stat().st_mode & 0o777 == 0o644
+    assert (tmp_path / "out").stat().st_mode & 0o777 == 0o755
+    assert (tmp_path / "out" / "b.json").stat().st_mode & 0o777 == 0o644

@@ -111,7 +111,8 @@ def test_rmst_errors(path) -> None:
     assert result.exit_code == 2
     assert "not found" in result.output
     missing = _run(rmst_command, ["--data", path.with_name("nope.csv"), "--tau", 30])
-    assert missing.exit_code == 1 and "no such file" in missing.output
+    # a missing input file is a usage error in every command (exit 2, as click's own check)
+    assert missing.exit_code == 2 and "does not exist" in missing.output
 
 
 def test_cure_json_matches_api(path, table) -> None:

@@ -14,6 +14,7 @@ from idjourney.survival import (
     ConvergenceWarning,
     CoxPH,
     SurvivalDataError,
+    SurvivalDataWarning,
 )
 
 # --------------------------------------------------------------------------- Rossi
@@ -423,7 +424,8 @@ def test_concordance_matches_pairwise_definition() -> None:
 def test_formula_and_category_coding_agree() -> None:
     frame = _random_cox_data(5)
     frame["group"] = pd.Categorical(frame["c"].map({0: "x", 1: "y", 2: "z"}))
-    by_columns = CoxPH().fit(frame[["duration", "event", "a", "group"]])
+    # both fits use the frame's left truncation (a column named entry is never a covariate)
+    by_columns = CoxPH().fit(frame[["duration", "event", "entry", "a", "group"]])
     by_formula = CoxPH().fit(frame, formula="a + C(group)")
     assert list(by_columns.params_.index) == ["a", "group[T.y]", "group[T.z]"]
     renamed = by_formula.params_.rename(lambda name: name.replace("C(group)", "group"))
@@ -509,3 +511,16 @@ def test_missing_column_and_unfitted_model() -> None:
         CoxPH().fit(_small(), duration_col="time")
     with pytest.raises(SurvivalDataError, match="not fitted"):
         CoxPH().summary()
+
+
+def test_entry_column_is_the_truncation_time_never_a_covariate() -> None:
+    """One left-truncation rule: ``entry`` is used when present, and ignoring it warns."""
+    frame = _random_cox_data(7)
+    assert (frame["entry"] > 0).any()
+    default = CoxPH().fit(frame[["duration", "event", "entry", "a"]])
+    explicit = CoxPH().fit(frame[["duration", "event", "entry", "a"]], entry_col="entry")
+    assert list(default.params_.index) == ["a"]
+    np.testing.assert_allclose(default.params_, explicit.params_, rtol=0, atol=0)
+    with pytest.warns(SurvivalDataWarning, match="delayed entries"):
+        ignored = CoxPH().fit(frame[["duration", "event", "entry", "a"]], entry_col=None)
+    assert "entry" in ignored.params_.index  # the user asked for it as a covariate

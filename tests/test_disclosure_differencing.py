@@ -157,6 +157,8 @@ def test_groups_and_years_subsets_publish_the_same_cells(table, releases) -> Non
                 part = _query(table, name, by, groups=groups, years=sorted(full["year"].unique()))
                 want = full.loc[full["group"].isin(groups), cols].reset_index(drop=True)
                 pd.testing.assert_frame_equal(part[cols].reset_index(drop=True), want)
+        if (name, None) not in releases:
+            continue  # the CLI publishes nothing for this definition without --by
         years = sorted(releases[name, None][0]["year"].unique())
         some = [y for y in years if y % 3 == 0 or y == BASELINE]
         part = _query(table, name, None, years=some)

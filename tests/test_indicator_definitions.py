@@ -94,8 +94,9 @@ def test_estimate_fields_filled(world, definition) -> None:
 @pytest.mark.parametrize("definition", ALL, ids=lambda d: d.name)
 def test_unit_weight_replicates_equal_estimate(world, definition) -> None:
     # The vectorised bootstrap path agrees with compute() when every weight is 1.
-    w = np.ones((len(world.table), 2))
-    reps = definition.replicates(world.table, 2015, w)
+    prepared = definition.prepare(world.table)
+    w = np.ones((len(prepared), 2))
+    reps = definition.replicates(prepared, 2015, w)
     est = definition.compute(world.table, 2015).estimate
     np.testing.assert_allclose(reps, est, rtol=1e-10)
 
@@ -145,14 +146,14 @@ def test_stock_counts_by_hand() -> None:
     ) / np.timedelta64(1, "D")
     table["entry"] = (table["at_risk_from"] - table["first_seen"]) / np.timedelta64(1, "D")
     # End of 2015: victims 2 and 4 unidentified and in the database; 3 not yet in it.
-    est = StockIndex().compute(table, 2015)
+    census = {"delay_adjust": False, "variance": "independent"}
+    est = StockIndex(**census).compute(table, 2015)
     assert est.estimate == 2
-    # Garwood 95% interval for 2 events: (0.2422, 7.2247) (Garwood 1936; R poisson.test(2))
-    assert est.lower == pytest.approx(0.2422, abs=1e-4)
-    assert est.upper == pytest.approx(7.2247, abs=1e-4)
+    # a census without the delay adjustment: no sampling interval (issue #12)
+    assert (est.se, est.lower, est.upper) == (0.0, 2.0, 2.0)
     # 2016: identifications in 2016 = 1 (victim 2); victim-years: v2 152/365.25,
     # v3 (2016-02-01 to 2017-01-01) 335/365.25, v4 366/365.25
-    rate = PeriodIdentificationRate().compute(table, 2016)
+    rate = PeriodIdentificationRate(**census).compute(table, 2016)
     assert rate.events == 1
     assert rate.estimate == pytest.approx(1 / ((152 + 335 + 366) / 365.25), rel=1e-12)
 

@@ -211,8 +211,22 @@ def test_bad_column_is_named() -> None:
     table = pd.DataFrame({"duration": [1.0, -1.0], "event": [1, 0]}, index=["v1", "v2"])
     with pytest.raises(SurvivalDataError, match=r"'duration' is negative at row 'v2'"):
         KaplanMeier().fit_table(table, entry_col=None)
-    with pytest.raises(SurvivalDataError, match="column 'entry'"):
-        KaplanMeier().fit_table(table)
+    with pytest.raises(SurvivalDataError, match="column 'start'"):
+        KaplanMeier().fit_table(table.abs(), entry_col="start")
+
+
+def test_one_left_truncation_rule_for_tables() -> None:
+    """``entry`` is used when present, absent means none, and ignoring it warns."""
+    plain = pd.DataFrame({"duration": [2.0, 3, 5, 7], "event": [1, 0, 1, 1]})
+    by_table = KaplanMeier().fit_table(plain)
+    by_arrays = KaplanMeier().fit(plain["duration"], plain["event"])
+    pd.testing.assert_frame_equal(by_table.survival_, by_arrays.survival_)
+    truncated = plain.assign(entry=[0.0, 1, 1, 4])
+    used = KaplanMeier().fit_table(truncated)
+    assert used.survival_["at_risk"].tolist() == [3.0, 2.0, 2.0, 1.0]  # entry < t <= duration
+    with pytest.warns(SurvivalDataWarning, match="delayed entries"):
+        ignored = KaplanMeier().fit_table(truncated, entry_col=None)
+    assert ignored.survival_["at_risk"].tolist() == [4.0, 3.0, 2.0, 1.0]
 
 
 def test_all_censored_warns_and_stays_at_one() -> None:

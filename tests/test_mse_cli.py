@@ -71,8 +71,8 @@ def test_bad_data_exits_1_with_message(tmp_path: Path) -> None:
     assert "does not exist" in result.output
 
     result = CliRunner().invoke(mse, ["--histories", str(tmp_path / "missing.csv")])
-    assert result.exit_code == 1
-    assert "no such file" in result.output
+    assert result.exit_code == 2  # a missing input file is a usage error in every command
+    assert result.output.count("missing.csv") == 1 and "does not exist" in result.output
 
 
 def test_usage_errors_exit_2(uk5_csv: Path) -> None:

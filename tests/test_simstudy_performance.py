@@ -141,3 +141,63 @@ def test_shift_invariance(values: list[float], se: float, shift: float) -> None:
     for stat in ("cover", "becover"):
         assert 0 <= base.loc[stat, "est"] <= 1
         assert abs(moved.loc[stat, "est"] - base.loc[stat, "est"]) <= 1 / len(values) + 1e-12
+
+
+# ------------------------------------------------------------ study_performance (issue #12)
+
+
+def _study_results() -> pd.DataFrame:
+    """Two methods, one level and one contrast, with undefined replicates on purpose."""
+    rows = []
+    for rep in range(4):
+        for method, definition in (
+            ("stock", "stock-index"),
+            ("median", "median-time-to-identification"),
+        ):
+            for estimand, baseline in (("level-2022", -1), ("change-2022", 2019)):
+                error = ""
+                if method == "median" and rep == 0:
+                    error = "estimate 2022: the median is not reached"
+                if method == "median" and rep == 1 and estimand == "level-2022":
+                    error = "truth 2022: the true median is not defined"
+                est = np.nan if error else 10.0 + rep
+                rows.append(
+                    ("s", rep, rep, method, definition, estimand, 2022, baseline, est, 1.0,
+                     est - 2, est + 2, 10.0 + 2 * rep, error)
+                )  # fmt: skip
+    cols = ["scenario", "rep", "seed", "method", "definition", "estimand", "year", "baseline",
+            "est", "se", "lower", "upper", "true", "error"]  # fmt: skip
+    return pd.DataFrame(rows, columns=cols)
+
+
+def test_study_performance_counts_dropped_and_scores_own_estimand() -> None:
+    from idjourney.simstudy.report import format_summary, study_performance
+
+    perf = study_performance(_study_results(), 0.95)
+
+    def get(method: str, estimand: str, stat: str) -> float:
+        cell = perf.query("method == @method and estimand == @estimand and stat == @stat")
+        assert len(cell) == 1, (method, estimand, stat)
+        return float(cell["est"].iloc[0])
+
+    # counted, not silently dropped: rep 0 undefined estimate, rep 1 undefined truth
+    assert get("median", "level-2022", "n_undefined") == 1
+    assert get("median", "level-2022", "n_truth_undefined") == 1
+    assert get("median", "level-2022", "nsim") == 2
+    assert get("median", "change-2022", "n_undefined") == 1
+    assert get("stock", "level-2022", "n_undefined") == 0
+    # the stock is realised: each rep against its own truth 10 + 2 rep; est 10 + rep
+    # -> errors 0, -1, -2, -3, bias -1.5; covered (|err| <= 2) in 3 of 4
+    assert get("stock", "level-2022", "bias") == pytest.approx(-1.5)
+    assert get("stock", "level-2022", "cover") == pytest.approx(0.75)
+    assert set(perf.loc[perf["method"] == "stock", "target"]) == {"realised"}
+    # the median is process-level: theta = mean of the truths used (reps 2, 3 -> 15)
+    assert get("median", "level-2022", "bias") == pytest.approx(12.5 - 15.0)
+    assert set(perf.loc[perf["method"] == "median", "target"]) == {"expected"}
+    # a level has no rejection rate; a contrast has one (and no "power" label)
+    assert perf.query("estimand == 'level-2022' and stat == 'reject'").empty
+    assert not perf.query("estimand == 'change-2022' and stat == 'reject'").empty
+    assert "power" not in set(perf["stat"])
+    text = format_summary(perf)
+    assert "0.750 ± 0.217" in text  # coverage with its MCSE sqrt(.75 * .25 / 4)
+    assert "undefined" in text and "false-alarm" in text

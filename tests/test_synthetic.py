@@ -248,3 +248,13 @@ def test_four_databases_have_their_own_coverage():
     p_with = t.loc[t["in_icse"], "in_ncmec"].mean()
     p_without = t.loc[~t["in_icse"] & t["in_ncmec"].notna(), "in_ncmec"].mean()
     assert p_with > p_without
+
+
+def test_same_scenario_by_two_paths_gives_the_same_parameters(tmp_path) -> None:
+    """The manifest hash does not depend on how the scenario's path was typed."""
+    from idjourney.synthetic.scenario import scenario_dir
+
+    direct = load_scenario(scenario_dir() / "baseline.toml")
+    roundabout = load_scenario(scenario_dir() / ".." / scenario_dir().name / "baseline.toml")
+    assert direct.to_dict() == roundabout.to_dict()
+    assert direct.to_dict()["source"] == "baseline.toml"

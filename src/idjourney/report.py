@@ -17,35 +17,61 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from idjourney.disclosure import suppress
-from idjourney.survival import KaplanMeier
 
 HORIZONS_YEARS = (1, 2, 5)
 
 
-def journey_by_group(table: pd.DataFrame, by: list[str], k: int = 10) -> pd.DataFrame:
+def journey_by_group(
+    table: pd.DataFrame,
+    by: list[str],
+    k: int = 10,
+    *,
+    delay_adjust: bool = True,
+    variance: str = "cluster",
+) -> pd.DataFrame:
     """Median time to identification and share unidentified at 1, 2, 5 years per group.
 
-    Returns one row per group with ``victims``, ``identified``, ``median_days``,
-    ``unidentified_1y`` … and the disclosure columns of :func:`suppress`.
+    The journey curve of each group is the Aalen–Johansen curve of identification (closure
+    competing), delay-adjusted and with cluster-robust (series) intervals by default, as
+    :func:`idjourney.summary.journey_summary`; the delay is estimated once on the whole table.
+    Returns one row per group with ``victims``, ``identified``, ``median_days`` and its
+    ``median_lower``/``median_upper``, ``unidentified_1y`` … and the disclosure columns of
+    :func:`suppress`; ``attrs["method"]`` names the variance and the delay adjustment.
     """
+    from idjourney.summary import journey_curve, prepare_journey
+
+    prepared = prepare_journey(table, delay_adjust=delay_adjust, variance=variance)  # type: ignore[arg-type]
+    parts = dict(iter(prepared.groupby(by, observed=True, sort=True)))
     rows = []
-    for key, part in table.groupby(by, observed=True, sort=True):
+    for key, raw in table.groupby(by, observed=True, sort=True):
+        part = parts.get(key)
         key = key if isinstance(key, tuple) else (key,)
         row: dict[str, Any] = dict(zip(by, key, strict=True))
-        row["victims"] = len(part)
-        row["identified"] = int(part["event"].sum())
-        if part["event"].sum() > 0:
-            km = KaplanMeier().fit_table(part)
-            row["median_days"] = float(km.median_)
-            shares = km.survival_at([h * 365.25 for h in HORIZONS_YEARS])
+        row["victims"] = len(raw)
+        row["identified"] = int(raw["event"].sum())
+        if part is not None and (part["event"] == 1).any():
+            curve = journey_curve(part)
+            row["median_days"] = curve.median()
+            lo, hi = (
+                curve.median_interval(0.95) if np.isfinite(row["median_days"]) else (np.inf, np.inf)
+            )
+            row["median_lower"], row["median_upper"] = lo, hi
+            shares = [curve.unidentified_at(h * 365.25) for h in HORIZONS_YEARS]
         else:
-            row["median_days"] = np.inf
+            row["median_days"] = row["median_lower"] = row["median_upper"] = np.inf
             shares = [1.0] * len(HORIZONS_YEARS)
         for h, s in zip(HORIZONS_YEARS, shares, strict=True):
             row[f"unidentified_{h}y"] = float(s)
         rows.append(row)
     frame = pd.DataFrame(rows)
-    return suppress(frame, "victims", k=k, by=by[:2])
+    out = suppress(frame, "victims", k=k, by=by[:2])
+    delay = prepared.attrs.get("delay")
+    out.attrs["method"] = {
+        "curve": "Aalen–Johansen, closure competing, left-truncated",
+        "variance": "cluster-robust by series_id" if variance == "cluster" else "independent",
+        "delay": delay["method"] if delay else "not adjusted",
+    }
+    return out
 
 
 def figure_to_data_uri(fig: Figure) -> str:
@@ -55,20 +81,41 @@ def figure_to_data_uri(fig: Figure) -> str:
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
-def km_figure(table: pd.DataFrame, by: str, max_years: float = 10) -> Figure:
-    """Kaplan–Meier curves (share still unidentified) per level of ``by``, with 95% bands."""
+def km_figure(
+    table: pd.DataFrame, by: str, max_years: float = 10, *, delay_adjust: bool = True
+) -> Figure:
+    """Share still unidentified per level of ``by`` with 95% cluster-robust bands.
+
+    The curves are the delay-adjusted Aalen–Johansen journey curves (closure competing) of
+    :func:`idjourney.summary.journey_curve`; bands are pointwise log-scale intervals from the
+    cluster-robust (series) standard error, on a grid of 60 points per curve.
+    """
+    from idjourney.summary import journey_curve, prepare_journey
+
+    prepared = prepare_journey(table, delay_adjust=delay_adjust)
     fig = Figure(figsize=(7, 4))
     ax = fig.subplots()
-    for level, part in table.groupby(by, observed=True, sort=True):
-        if len(part) < 10 or part["event"].sum() == 0:
+    for level, part in prepared.groupby(by, observed=True, sort=True):
+        real = ~part["delay_correction"].to_numpy(bool)
+        if real.sum() < 10 or not ((part["event"] == 1).to_numpy() & real).any():
             continue
-        s = KaplanMeier().fit_table(part).survival_
-        ax.step(s.index / 365.25, s["survival"], where="post", label=str(level))
-        ax.fill_between(s.index / 365.25, s["lower"], s["upper"], step="post", alpha=0.15)
+        curve = journey_curve(part)
+        times = curve.times[curve.times <= max_years * 365.25]
+        u = 1.0 - curve.cif[: times.size]
+        ax.step(np.r_[0.0, times] / 365.25, np.r_[1.0, u], where="post", label=str(level))
+        grid = np.linspace(0, max_years * 365.25, 60)[1:]
+        value = np.array([curve.unidentified_at(t) for t in grid])
+        se = np.array([curve.se_unidentified_at(t) for t in grid])
+        with np.errstate(divide="ignore", invalid="ignore"):
+            half = np.where(value > 0, 1.96 * se / value, 0.0)
+        ax.fill_between(
+            grid / 365.25, value * np.exp(-half), np.minimum(value * np.exp(half), 1.0),
+            step="post", alpha=0.15,
+        )  # fmt: skip
     ax.set_xlim(0, max_years)
     ax.set_ylim(0, 1)
     ax.set_xlabel("years since first seen")
-    ax.set_ylabel("share still unidentified")
+    ax.set_ylabel("share still unidentified (delay-adjusted)")
     ax.legend(title=by, fontsize=8)
     fig.tight_layout()
     return fig

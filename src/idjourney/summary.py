@@ -1,46 +1,214 @@
-"""A short, publishable summary of an analysis table (aggregates only, no rows)."""
+r"""A short, publishable summary of an analysis table (aggregates only, no rows).
+
+The typical journey is the Aalen–Johansen curve of identification of every victim, with
+closure without identification as a competing outcome and left truncation
+(:mod:`idjourney.indicator.curve`), by default
+
+* corrected for identifications made but not yet recorded at the extract
+  (:func:`idjourney.survival.delay.delay_adjusted`: Lynden-Bell estimate of the recording
+  delay, follow-up censored at the extract minus its lower quartile, inverse-probability
+  weights), and
+* with a cluster-robust interval (grouped infinitesimal jackknife, series as cluster).
+
+``delay_adjust=False`` / ``variance="independent"`` give the unadjusted / per-victim versions.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
+from idjourney.indicator.base import survival_rows
+from idjourney.indicator.curve import IncidenceCurve, fit_curve
+from idjourney.indicator.definitions import MedianTimeToIdentification
 from idjourney.survival import KaplanMeier
 
+__all__ = [
+    "journey_curve",
+    "journey_method",
+    "journey_summary",
+    "never_identified_text",
+    "prepare_journey",
+]
 
-def journey_summary(table: pd.DataFrame) -> dict[str, Any]:
-    """Victims, share identified, follow-up and the Kaplan–Meier median time to identification.
+HORIZONS_YEARS = (1, 2, 5)
 
-    Median follow-up uses the reverse Kaplan–Meier method (censoring treated as
-    the event), the usual choice for censored data.
+
+def prepare_journey(
+    table: pd.DataFrame,
+    *,
+    delay_adjust: bool = True,
+    variance: Literal["cluster", "independent"] = "cluster",
+    cluster_col: str = "series_id",
+) -> pd.DataFrame:
+    """The table as the journey uses it (delay correction, cluster; see module docstring)."""
+    helper = MedianTimeToIdentification(
+        delay_adjust=delay_adjust, variance=variance, cluster_col=cluster_col
+    )
+    return helper.prepare(table)
+
+
+def journey_curve(prepared: pd.DataFrame) -> IncidenceCurve:
+    """The Aalen–Johansen curve of a table from :func:`prepare_journey`."""
+    rows = survival_rows(prepared)
+    return fit_curve(
+        rows["entry"].to_numpy(float),
+        rows["duration"].to_numpy(float),
+        rows["outcome"].to_numpy(int),
+        rows["weight"].to_numpy(float),
+        rows["_cluster"].to_numpy(),
+    )
+
+
+def _share_ci(curve: IncidenceCurve, t: float, z: float) -> tuple[float, float, float]:
+    value = curve.unidentified_at(t)
+    se = curve.se_unidentified_at(t)
+    if value <= 0:
+        return value, 0.0, 0.0
+    half = z * se / value
+    return value, float(value * np.exp(-half)), float(min(value * np.exp(half), 1.0))
+
+
+def _never_identified(
+    prepared: pd.DataFrame, cluster_col: str, level: float
+) -> dict[str, Any] | None:
+    """Mixture-cure (Weibull latency) never-identified share with its cluster-sandwich CI."""
+    from idjourney.survival.cure import MixtureCure
+    from idjourney.survival.errors import ConvergenceError, SurvivalDataError
+
+    real = survival_rows(prepared.loc[~prepared["delay_correction"].to_numpy(bool)])
+    frame = pd.DataFrame(
+        {
+            "duration": real["duration"].to_numpy(float),
+            "event": (real["outcome"] == 1).astype(int).to_numpy(),
+            "entry": real["entry"].to_numpy(float),
+            "cluster": real["_cluster"].to_numpy(),
+        }
+    )
+    try:
+        fit = MixtureCure(latency="weibull", level=level).fit(
+            frame, cluster_col="cluster", entry_col="entry"
+        )
+        est = fit.average_cure_fraction()
+    except (ConvergenceError, SurvivalDataError, ValueError, FloatingPointError):
+        return None
+    return {
+        "share": float(est.estimate),
+        "ci": [float(est.lower), float(est.upper)],
+        "method": (
+            "mixture cure model, logistic incidence and Weibull latency, left-truncated, "
+            f"cluster sandwich by {cluster_col}; recorded identifications up to the delay lag"
+        ),
+    }
+
+
+def journey_summary(
+    table: pd.DataFrame,
+    *,
+    delay_adjust: bool = True,
+    variance: Literal["cluster", "independent"] = "cluster",
+    cluster_col: str = "series_id",
+    level: float = 0.95,
+    never_identified: bool = True,
+) -> dict[str, Any]:
+    r"""Victims, share identified, follow-up, the median time to identification and more.
+
+    ``median_days_to_identification`` is :math:`\inf\{t : U(t) \le 1/2\}` of the journey
+    curve (closures competing), with the test-inverted interval from the cluster-robust SE;
+    ``unidentified_at_years`` gives :math:`U(h)` with intervals. ``never_identified`` (when
+    asked and estimable) is the mixture-cure never-identified share :math:`\pi_0` with its
+    interval, and ``median_days_among_identified`` the time by which half of those ever
+    identified are: :math:`\inf\{t : F_1(t) \ge (1 - \pi_0)/2\}`. Median follow-up uses the
+    reverse Kaplan–Meier method on the recorded data. ``method`` states the delay
+    adjustment (with its lag) and the variance.
     """
     n = len(table)
     identified = int(table["event"].sum())
-    km = KaplanMeier().fit_table(table)
+    prepared = prepare_journey(
+        table, delay_adjust=delay_adjust, variance=variance, cluster_col=cluster_col
+    )
+    curve = journey_curve(prepared)
+    z = float(stats.norm.ppf(0.5 + level / 2))
     followup = KaplanMeier().fit(
         table["duration"].to_numpy(),
         (table["event"].to_numpy() == 0).astype(int),
         entry=table["entry"].to_numpy(),
     )
-    median_ci = [float(x) for x in km.median_ci_]
-    return {
+    median = curve.median()
+    median_ci = list(curve.median_interval(level)) if np.isfinite(median) else [np.inf, np.inf]
+    shares = {str(h): _share_ci(curve, h * 365.25, z) for h in HORIZONS_YEARS}
+    helper = MedianTimeToIdentification(variance=variance, cluster_col=cluster_col)
+    delay = prepared.attrs.get("delay")
+    out: dict[str, Any] = {
         "victims": n,
         "series": int(table["series_id"].nunique()),
         "identified": identified,
         "share_identified": identified / n if n else float("nan"),
+        "closed_without_identification": (
+            int((table["outcome"] == 2).sum()) if "outcome" in table.columns else 0
+        ),
         "left_truncated": int((table["entry"] > 0).sum()),
         "actively_traded_share": float(table["actively_traded"].mean()),
         "median_followup_days": float(followup.median_),
-        "median_days_to_identification": float(km.median_),
-        "median_days_to_identification_ci": median_ci,
+        "median_days_to_identification": float(median),
+        "median_days_to_identification_ci": [float(x) for x in median_ci],
         "first_seen_range": [
             table["first_seen"].min().strftime("%Y-%m-%d"),
             table["first_seen"].max().strftime("%Y-%m-%d"),
         ],
         "extract_date": table["extract_date"].max().strftime("%Y-%m-%d"),
-        "unidentified_at_years": {
-            str(h): float(np.round(km.survival_at([h * 365.25])[0], 6)) for h in (1, 2, 5)
+        "unidentified_at_years": {h: float(np.round(v[0], 6)) for h, v in shares.items()},
+        "unidentified_at_years_ci": {
+            h: [float(np.round(v[1], 6)), float(np.round(v[2], 6))] for h, v in shares.items()
+        },
+        "method": {
+            "curve": "Aalen–Johansen, closure without identification competing, left-truncated",
+            "variance": helper.variance_method if variance == "cluster" else "independent",
+            "delay": delay["method"] if delay else "not adjusted",
+            "delay_lag_days": delay["lag_days"] if delay else 0.0,
+            "level": level,
         },
     }
+    if never_identified:
+        cure = _never_identified(prepared, cluster_col, level)
+        out["never_identified"] = cure
+        if cure is not None:
+            target = (1.0 - cure["share"]) / 2.0
+            hit = np.flatnonzero(curve.cif >= target - 1e-12)
+            out["median_days_among_identified"] = (
+                float(curve.times[hit[0]]) if hit.size else float("inf")
+            )
+    return out
+
+
+def journey_method(summary: dict[str, Any]) -> str:
+    """One phrase naming how the journey's median was estimated (for the report)."""
+    method = summary.get("method", {})
+    lag = method.get("delay_lag_days", 0.0)
+    delay = (
+        f"corrected for identifications not yet recorded (recording delay estimated from the "
+        f"data; follow-up ends {lag:,.0f} days before the extract)"
+        if method.get("delay", "not adjusted") != "not adjusted"
+        else "not corrected for the recording delay"
+    )
+    return (
+        "Aalen–Johansen, closure without identification as a competing outcome, left "
+        f"truncation handled, {delay}; interval {method.get('variance', '')}"
+    )
+
+
+def never_identified_text(summary: dict[str, Any]) -> str:
+    """The never-identified share and the median among those identified, as a sentence."""
+    cure = summary.get("never_identified")
+    if not cure:
+        return ""
+    lo, hi = cure["ci"]
+    among = summary.get("median_days_among_identified", float("nan"))
+    return (
+        f" Never identified (mixture cure model): {cure['share']:.1%} (95% CI {lo:.1%}–"
+        f"{hi:.1%}); among those eventually identified, half are identified within "
+        f"{among:,.0f} days."
+    )

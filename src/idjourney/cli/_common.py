@@ -34,7 +34,7 @@ def fail(message: str) -> None:
     """Print an error and exit with status 1 (bad data, as opposed to bad usage)."""
     from rich.markup import escape
 
-    console(stderr=True).print(f"[red]error:[/red] {escape(message)}", soft_wrap=True)
+    console(stderr=True).print(f"[red]Error:[/red] {escape(message)}", soft_wrap=True)
     raise SystemExit(1)
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import json
 import math
+import shutil
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -123,27 +124,61 @@ def echo_json(payload: dict[str, Any]) -> None:
     click.echo(json.dumps(jsonable(payload), indent=2, allow_nan=False))
 
 
+def terminal_width() -> int:
+    """The terminal's width: ``COLUMNS`` when set, else the terminal's, else 200 (a pipe)."""
+    return shutil.get_terminal_size(fallback=(200, 24)).columns
+
+
 def console() -> Console:
-    """A rich console writing to the current stdout (works under click's runner)."""
-    return Console(file=sys.stdout, width=120, soft_wrap=False)
+    """A rich console writing to the current stdout (works under click's runner).
+
+    Its width is the terminal's (``COLUMNS`` honoured), so tables fit what the user sees.
+    """
+    return Console(file=sys.stdout, width=terminal_width(), soft_wrap=False, highlight=False)
 
 
 def _fmt(value: Any, digits: int = 4) -> str:
+    """A number for people: whole numbers with thousands separators, else 4 significant digits."""
+    if isinstance(value, bool | np.bool_):
+        return str(bool(value))
+    if isinstance(value, int | np.integer):
+        return f"{int(value):,}"
     if isinstance(value, float | np.floating):
         if math.isinf(value):
             return "not reached" if value > 0 else "-inf"
         if math.isnan(value):
             return "NA"
-        return f"{value:.{digits}g}"
+        if float(value).is_integer() and abs(value) < 1e15:
+            return f"{value:,.0f}"
+        if value != 0 and abs(value) < 1e-4:
+            return f"{value:.2e}"
+        return f"{value:,.{digits}g}" if abs(value) >= 1e4 else f"{value:.{digits}g}"
     return str(value)
 
 
-def print_frame(frame: pd.DataFrame, title: str, index_name: str | None = None) -> None:
-    """Print a DataFrame as a rich table."""
-    table = Table(title=title, show_lines=False)
-    table.add_column(index_name or frame.index.name or "", justify="left")
+def wide_enough(frame: pd.DataFrame, index_name: str = "") -> bool:
+    """Would every column of ``frame`` fit the terminal uncut?"""
+    labels = [_fmt(label) for label in frame.index] + [index_name]
+    width = max(len(text) for text in labels) + 4
     for column in frame.columns:
-        table.add_column(str(column), justify="right")
+        width += max([len(str(column))] + [len(_fmt(v)) for v in frame[column]]) + 3
+    return width <= terminal_width()
+
+
+def print_frame(frame: pd.DataFrame, title: str, index_name: str | None = None) -> None:
+    """Print a DataFrame as a rich table that fits the terminal, never cutting a cell.
+
+    Cells wrap (fold) rather than end in an ellipsis; the label column keeps its width
+    (up to half the terminal) so names stay readable.
+    """
+    table = Table(title=title, show_lines=False)
+    labels = [_fmt(label) for label in frame.index] + [index_name or ""]
+    label_width = min(max(len(text) for text in labels), terminal_width() // 2)
+    table.add_column(
+        index_name or frame.index.name or "", justify="left", overflow="fold", min_width=label_width
+    )
+    for column in frame.columns:
+        table.add_column(str(column), justify="right", overflow="fold")
     for label, row in frame.iterrows():
         table.add_row(_fmt(label), *(_fmt(v) for v in row.to_numpy()))
     console().print(table)
@@ -190,7 +225,9 @@ def resolve_cluster(table: pd.DataFrame, cluster_col: str | None, no_cluster: bo
     if cluster_col is None:
         return DEFAULT_CLUSTER if DEFAULT_CLUSTER in table.columns else None
     if cluster_col not in table.columns:
-        available = ", ".join(map(str, table.columns[:20]))
+        available = ", ".join(map(str, table.columns[:20])) + (
+            f" and {len(table.columns) - 20} more" if len(table.columns) > 20 else ""
+        )
         raise click.BadParameter(
             f"column {cluster_col!r} is not in the data (available: {available})",
             param_hint="--cluster",

@@ -10,7 +10,7 @@ from idjourney.cli._common import console, fail
 
 
 @click.command()
-@click.argument("targets", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("targets", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option(
     "--out", type=click.Path(file_okay=False, path_type=Path), required=True,
     help="Folder for fitted-scenario.toml, calibration-fit.csv, calibration-curve.csv, "

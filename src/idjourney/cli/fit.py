@@ -15,6 +15,7 @@ data, 2 on usage errors.
 
 from __future__ import annotations
 
+import copy
 import importlib
 import pkgutil
 from pathlib import Path
@@ -25,7 +26,9 @@ import pandas as pd
 
 from idjourney.cli._fit_common import (
     DataError,
+    _fmt,
     cluster_options,
+    console,
     data_errors,
     data_option,
     echo_json,
@@ -36,6 +39,7 @@ from idjourney.cli._fit_common import (
     resolve_cluster,
     split_list,
     variance_note,
+    wide_enough,
 )
 
 _ANALYSIS_ID_COLUMNS = ("victim_id", "series_id", "first_seen")
@@ -102,10 +106,16 @@ def _common_columns(function: F) -> F:
         click.option("--no-entry", is_flag=True, help="Ignore left truncation."),
         click.option("--weights-col", default=None, help="Case-weight column."),
         click.option(
-            "--alpha",
-            default=0.05,
-            show_default=True,
+            "--level",
+            default=None,
             type=click.FloatRange(0, 1, min_open=True, max_open=True),
+            help="Confidence level, as in the other commands [default: 0.95].",
+        ),
+        click.option(
+            "--alpha",
+            default=None,
+            type=click.FloatRange(0, 1, min_open=True, max_open=True),
+            help="One minus the confidence level (kept for scripts; prefer --level).",
         ),
     ]
     for option in reversed(options):
@@ -125,6 +135,9 @@ def _common_columns(function: F) -> F:
 )
 @click.option("--times", default=None, help="Comma-separated times at which to report S(t).")
 @click.option("--max-rows", default=25, show_default=True, help="Rows of the curve to print.")
+@click.option(
+    "--group", "group_col", default=None, help="One curve per level of this column (e.g. region)."
+)
 @cluster_options
 @json_option
 @data_errors
@@ -135,10 +148,12 @@ def km_command(
     entry_col: str | None,
     no_entry: bool,
     weights_col: str | None,
-    alpha: float,
+    level: float | None,
+    alpha: float | None,
     ci: str,
     times: str | None,
     max_rows: int,
+    group_col: str | None,
     cluster_col: str | None,
     no_cluster: bool,
     as_json: bool,
@@ -146,7 +161,24 @@ def km_command(
     """Kaplan-Meier curve and median with intervals clustered by series (Greenwood if none)."""
     from idjourney.survival import KaplanMeier
 
+    alpha = _alpha(level, alpha)
     table = read_table(data_path)
+    if group_col is not None:
+        _km_by_group(
+            table,
+            group_col,
+            KaplanMeier(ci=ci, alpha=alpha),  # type: ignore[arg-type]
+            dict(
+                duration_col=duration_col,
+                event_col=event_col,
+                entry_col=_entry_column(table, entry_col, no_entry),
+                weights_col=weights_col,
+            ),
+            resolve_cluster(table, cluster_col, no_cluster),
+            times,
+            as_json,
+        )
+        return
     cluster = resolve_cluster(table, cluster_col, no_cluster)
     requested: list[float] | None = None
     if times is not None:
@@ -194,10 +226,77 @@ def km_command(
         )
         return
     print_frame(model.summary(), "Kaplan-Meier", index_name="")
-    click.echo(f"Intervals: {ci} scale, {note}")
+    console().print(f"Intervals: {ci} scale, {note}", markup=False)
     shown = curve if len(curve) <= max_rows else curve.iloc[:: -(-len(curve) // max_rows)]
     title = "Survival" if len(shown) == len(curve) else f"Survival ({len(shown)} of {len(curve)})"
     print_frame(shown, title, index_name="time")
+
+
+def _alpha(level: float | None, alpha: float | None) -> float:
+    """One minus the confidence level from ``--level`` or the older ``--alpha``."""
+    if level is not None and alpha is not None:
+        raise click.UsageError("give --level or --alpha, not both (--level 0.95 = --alpha 0.05)")
+    if level is not None:
+        return 1 - level
+    return 0.05 if alpha is None else alpha
+
+
+def _km_by_group(
+    table: pd.DataFrame,
+    group_col: str,
+    estimator: Any,
+    columns: dict[str, Any],
+    cluster: str | None,
+    times: str | None,
+    as_json: bool,
+) -> None:
+    """``fit km --group COL``: one curve per level, median and S(t) with intervals."""
+    if group_col not in table.columns:
+        raise click.BadParameter(
+            f"column {group_col!r} is not in the data; columns: "
+            + ", ".join(map(str, table.columns)),
+            param_hint="--group",
+        )
+    requested = [float(t) for t in split_list(times) or []] if times else [365.0, 730.0, 1826.0]
+    percent = round(100 * (1 - estimator.alpha))
+    rows, records = [], []
+    for value, part in table.groupby(group_col, observed=True, sort=True):
+        model = copy.copy(estimator).fit_table(part, cluster_col=cluster, **columns)
+        lo, hi = model.median_ci_
+        row = {
+            "n": model.n_,
+            "events": model.events_,
+            f"median days ({percent}% CI)": f"{_fmt(model.median_)} ({_fmt(lo)}–{_fmt(hi)})",
+        }
+        points = {t: model.survival_estimate(t) for t in requested}
+        for t, p in points.items():
+            row[f"S({t:g}) ({percent}% CI)"] = f"{p.estimate:.3f} ({p.lower:.3f}–{p.upper:.3f})"
+        rows.append(pd.Series(row, name=str(value)))
+        records.append(
+            {
+                "group": str(value),
+                "n": model.n_,
+                "events": model.events_,
+                "median": model.median_,
+                "median_ci": [lo, hi],
+                "variance": model.variance_,
+                "survival": [
+                    {"time": t, "survival": p.estimate, "lower": p.lower, "upper": p.upper}
+                    for t, p in points.items()
+                ],
+            }
+        )
+    if as_json:
+        echo_json({"model": "kaplan-meier", "group_col": group_col, "groups": records})
+        return
+    frame = pd.DataFrame(rows)
+    if not wide_enough(frame, group_col):  # narrow terminal: the first time only (--json: all)
+        frame = frame.iloc[:, :4]
+    print_frame(frame, f"Kaplan-Meier by {group_col}", index_name=group_col)
+    note = variance_note(records[0]["variance"], cluster, None)
+    console().print(
+        f"Intervals: {estimator.ci} scale, {note}; S(t) = share still unidentified", markup=False
+    )
 
 
 @fit.command("cox")
@@ -223,7 +322,8 @@ def cox_command(
     entry_col: str | None,
     no_entry: bool,
     weights_col: str | None,
-    alpha: float,
+    level: float | None,
+    alpha: float | None,
     covariates: str | None,
     formula: str | None,
     strata: str | None,
@@ -261,6 +361,7 @@ def cox_command(
     for column in covariate_list or []:
         if column in table.columns and table[column].dtype == object:
             table[column] = table[column].astype("category")  # text -> indicators
+    alpha = _alpha(level, alpha)
     model = CoxPH(ties=ties, alpha=alpha).fit(  # type: ignore[arg-type]
         table,
         duration_col=duration_col,
@@ -294,11 +395,26 @@ def cox_command(
         echo_json(payload)
         return
     clustered = f", robust SE by {cluster_col}" if cluster_col else ""
-    print_frame(
-        summary,
-        f"Cox ({ties}) n={model.n_:g}, events={model.events_:g}{clustered}",
-        index_name="covariate",
+    level = round(100 * (1 - alpha))
+    se_column = "robust se" if cluster_col else "se"
+    compact = pd.DataFrame(
+        {
+            f"HR ({level}% CI)": [
+                f"{_fmt(h)} ({_fmt(lo)}–{_fmt(hi)})"
+                for h, lo, hi in summary[
+                    ["exp(coef)", f"exp(lower {level}%)", f"exp(upper {level}%)"]
+                ].to_numpy()
+            ],
+            se_column: summary[se_column],
+            "p": summary["p"],
+        },
+        index=summary.index,
     )
+    title = f"Cox ({ties}) n={model.n_:,.0f}, events={model.events_:,.0f}{clustered}"
+    if wide_enough(summary, "covariate"):
+        print_frame(summary, title, index_name="covariate")
+    else:  # the terminal is narrow: hazard ratio with its interval; --json has every column
+        print_frame(compact, title, index_name="covariate")
     print_frame(
         tests,
         f"log-likelihood {model.log_likelihood_:.6g}, concordance {model.concordance_:.4f}",

@@ -25,7 +25,7 @@ _data_option = click.option(
     "--data",
     "data_path",
     required=True,
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="Analysis table, CSV or Parquet (chosen by the file extension).",
 )
 _duration_option = click.option(
@@ -198,11 +198,17 @@ def rmst_command(
     if as_json:
         _echo(payload)
         return
-    click.echo(f"Variance: {variance_note(est.extra['variance_method'], cluster, n_clusters)}")
-    _print_rows(
-        f"Restricted mean time without identification, tau = {tau:g} days",
-        [(k, v) for k, v in payload.items() if isinstance(v, dict) and "estimate" in v],
-    )
+    _note(f"Variance: {variance_note(est.extra['variance_method'], cluster, n_clusters)}")
+    rows = [(k, v) for k, v in payload.items() if isinstance(v, dict) and "estimate" in v]
+    if group_col is not None:
+        first, second = (str(g) for g in est.extra["groups"])
+        named = {
+            "difference": f"difference ({group_col} {first} − {second})",
+            "ratio": f"ratio ({group_col} {first} / {second})",
+        }
+        groups = [(f"{group_col} = {g}", v) for g, v in payload["groups"].items()]
+        rows = groups + [(named.get(k, k), v) for k, v in rows]
+    _print_rows(f"Restricted mean time without identification, tau = {tau:g} days", rows)
 
 
 def _match_level(column, text: str) -> Any:
@@ -423,20 +429,33 @@ def cif_command(
                     },
                 )
             )
-    click.echo(f"Variance: {variance_note(aj.variance_, cluster, aj.n_clusters_)}")
+    _note(f"Variance: {variance_note(aj.variance_, cluster, aj.n_clusters_)}")
     _print_rows("Cumulative incidence (Aalen–Johansen)", rows)
 
 
+def _note(text: str) -> None:
+    """A line of explanation, wrapped to the terminal's width."""
+    from idjourney.cli._fit_common import console
+
+    console().print(text, markup=False)
+
+
 def _print_rows(title: str, rows: list[tuple[str, dict[str, Any]]]) -> None:
-    from rich.console import Console
+    """Quantities with estimate and interval, as a table that fits the terminal.
+
+    Names are printed literally (``sex[male]`` is a level, not rich markup).
+    """
+    from rich.markup import escape
     from rich.table import Table
 
-    table = Table(title=title)
-    table.add_column("quantity")
+    from idjourney.cli._fit_common import _fmt, console
+
+    table = Table(title=escape(title))
+    table.add_column("quantity", overflow="fold")
     table.add_column("estimate", justify="right")
     table.add_column("interval", justify="right")
     for name, est in rows:
         lower, upper = est.get("lower"), est.get("upper")
-        interval = "" if lower is None or upper is None else f"{lower:.4g} to {upper:.4g}"
-        table.add_row(name, f"{est['estimate']:.4g}", interval)
-    Console(soft_wrap=True).print(table)
+        interval = "" if lower is None or upper is None else f"{_fmt(lower)} to {_fmt(upper)}"
+        table.add_row(escape(name), _fmt(float(est["estimate"])), interval)
+    console().print(table)

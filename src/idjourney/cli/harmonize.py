@@ -133,7 +133,7 @@ def _fail(message: str) -> None:
 
     from idjourney.cli._common import console
 
-    console(stderr=True).print(f"[red]error:[/red] {escape(message)}", soft_wrap=True)
+    console(stderr=True).print(f"[red]Error:[/red] {escape(message)}", soft_wrap=True)
     raise SystemExit(1)
 
 

@@ -16,7 +16,9 @@ HISTORY_EXTRAS = ("region",)
 
 
 @click.command("link")
-@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.argument(
+    "files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path)
+)
 @click.option(
     "--histories",
     "histories_path",

@@ -23,7 +23,7 @@ INTERVAL_CHOICES = ("profile", "bootstrap")
     "--histories",
     "histories_path",
     required=True,
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="CSV or Parquet file: one 0/1 column per list; one row per victim or per pattern.",
 )
 @click.option("--counts", default=None, help="Name of the count column (rows are patterns).")

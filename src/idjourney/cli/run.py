@@ -94,7 +94,7 @@ def _run(
         render_html,
     )
     from idjourney.schema import validate
-    from idjourney.summary import journey_summary
+    from idjourney.summary import journey_method, journey_summary, never_identified_text
     from idjourney.synthetic import ScenarioError, generate, load_scenario
     from idjourney.synthetic._validate import check_memory
     from idjourney.synthetic.export import write_world
@@ -231,10 +231,10 @@ def _run(
             f"<p>{summary['victims']:,} victims in the database; "
             f"{_share(summary['share_identified'])} identified by the extract "
             f"({summary['extract_date']}). Median time from first seen to identification "
-            f"(Kaplan–Meier, left truncation handled): "
+            f"({journey_method(summary)}): "
             f"<b>{summary['median_days_to_identification']:,.0f} days</b> "
             f"(95% CI {lo:,.0f}–{hi:,.0f}); median follow-up "
-            f"{summary['median_followup_days']:,.0f} days.</p>"
+            f"{summary['median_followup_days']:,.0f} days.{never_identified_text(summary)}</p>"
             f'<img alt="Kaplan–Meier by region" src="{km_region}">'
             + html_table(groups, columns)
             + f'<p class="note">{groups.attrs.get("disclosure", "")} '

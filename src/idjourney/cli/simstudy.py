@@ -59,8 +59,10 @@ def run_command(
 @simstudy.command("summarize")
 @click.argument("out_dir", type=click.Path(file_okay=False, exists=True, path_type=Path))
 @click.option(
-    "--truth", type=click.Choice(["expected", "realised"]), default="expected",
-    show_default=True, help="Compare with the mean true value, or each world's own.",
+    "--truth", type=click.Choice(["own", "expected", "realised"]), default="own",
+    show_default=True,
+    help="Score each definition against its own estimand (own), the mean true value, or "
+    "each world's own.",
 )  # fmt: skip
 def summarize_command(out_dir: Path, truth: str) -> None:
     """Performance table (performance.csv) and plots (bias/coverage/power.png) of OUT_DIR."""
@@ -71,11 +73,9 @@ def summarize_command(out_dir: Path, truth: str) -> None:
     except SimstudyError as exc:
         fail(str(exc))
         return
-    wide = perf.loc[perf["stat"].isin(["nsim", "bias", "empse", "modelse", "cover", "power"])]
-    table = wide.pivot_table(
-        index=["scenario", "estimand", "method"], columns="stat", values="est", sort=False
-    )
-    console().print(table.to_string(float_format=lambda v: f"{v:.4g}"))
+    from idjourney.simstudy.report import format_summary
+
+    click.echo(format_summary(perf))
     console(stderr=True).print(
         f"wrote performance.csv, bias.png, coverage.png, power.png in {out_dir}"
     )

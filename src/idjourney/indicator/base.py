@@ -15,7 +15,7 @@ Every candidate indicator is a small subclass of :class:`Definition` with
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar, Literal
 
 import numpy as np
@@ -67,6 +67,17 @@ class IndicatorMetadata:
         Follow-up the value needs after the end of its year.
     references : tuple of str
         7. References.
+    estimand : str
+        2.d What the value estimates: population and quantity.
+    estimand_kind : {"process", "realised"}
+        ``"process"``: the expected value under the process generating the database (a
+        superpopulation quantity; intervals describe how it could have come out);
+        ``"realised"``: a quantity of this database's own victims (intervals describe only
+        what the data do not show, e.g. identifications not yet recorded).
+    variance_by_cluster : str
+        The variance formula (named in the card with the cluster it uses).
+    recommended : bool
+        ``False`` marks a definition the card advises against (evidence in ``limitations``).
     """
 
     title: str
@@ -80,6 +91,10 @@ class IndicatorMetadata:
     time_basis: Literal["cohort", "calendar"] = "cohort"
     data_lag: str = ""
     references: tuple[str, ...] = field(default_factory=tuple)
+    estimand: str = ""
+    estimand_kind: Literal["process", "realised"] = "process"
+    variance_by_cluster: str = ""
+    recommended: bool = True
 
 
 _COMMON_REFERENCES = (
@@ -140,8 +155,9 @@ def as_of(table: pd.DataFrame, extract_date: Any) -> pd.DataFrame:
     Keeps victims with ``first_seen <= E`` who were at risk before ``E``
     (``at_risk_from < E``); an identification counts only when it is known by
     then (``identified_on <= E`` and ``identification_recorded_on <= E``, the
-    reporting delay); everyone else is censored at ``E``. ``duration``,
-    ``event``, ``entry`` and ``extract_date`` are recomputed in days since
+    reporting delay); a closure counts when ``closed_on <= E``; everyone else is
+    censored at ``E``. ``duration``, ``event``, ``outcome``, ``entry`` and
+    ``extract_date`` are recomputed in days since
     ``first_seen``.
 
     Raises
@@ -169,10 +185,18 @@ def as_of(table: pd.DataFrame, extract_date: Any) -> pd.DataFrame:
         & out["identification_recorded_on"].notna()
         & (out["identification_recorded_on"] <= when)
     )
-    end = out["identified_on"].where(known, when)
+    if "closed_on" in out.columns:
+        closed = out["closed_on"].where(
+            ~known & out["closed_on"].notna() & (out["closed_on"] <= when)
+        )
+        out["closed_on"] = closed
+    else:
+        closed = pd.Series(pd.NaT, index=out.index, dtype="datetime64[ns]")
+    end = out["identified_on"].where(known, closed.fillna(when))
     out["identified_on"] = out["identified_on"].where(known)
     out["identification_recorded_on"] = out["identification_recorded_on"].where(known)
     out["event"] = known.astype("int64")
+    out["outcome"] = np.where(known, 1, np.where(closed.notna(), 2, 0)).astype("int64")
     out["duration"] = (end - out["first_seen"]) / DAY
     out["entry"] = (out["at_risk_from"] - out["first_seen"]) / DAY
     out["extract_date"] = when
@@ -182,40 +206,89 @@ def as_of(table: pd.DataFrame, extract_date: Any) -> pd.DataFrame:
 def survival_rows(table: pd.DataFrame) -> pd.DataFrame:
     """Rows usable by the survival engine (``entry < duration``).
 
-    An identification on the very day a victim became at risk (``duration ==
-    entry``, possible with whole-day dates) is kept and counted half a day
-    later, as identified within the first day; a censored row with no time at
-    risk is dropped (it carries no information).
+    An identification or closure on the very day a victim became at risk
+    (``duration == entry``, possible with whole-day dates) is kept and counted half a
+    day later, as happening within the first day; a censored row with no time at risk is
+    dropped (it carries no information).
     """
     _require(table, ["duration", "event", "entry"], "a survival estimate")
     duration = table["duration"].to_numpy(float)
     entry = table["entry"].to_numpy(float)
-    event = table["event"].to_numpy()
+    status = table["outcome"] if "outcome" in table.columns else table["event"]
+    ended = status.to_numpy() > 0
     same_day = duration <= entry
     if not same_day.any():
         return table
-    out = table.loc[~same_day | (event == 1)].copy()
+    out = table.loc[~same_day | ended].copy()
     fix = out["duration"].to_numpy(float) <= out["entry"].to_numpy(float)
     out.loc[fix, "duration"] = out.loc[fix, "entry"] + 0.5
     return out
 
 
+Variance = Literal["cluster", "independent"]
+_VARIANCES = ("cluster", "independent")
+Closures = Literal["competing", "censoring"]
+
+
 class Definition(ABC):
     """One candidate indicator: compute, compare and document it the same way.
 
-    Subclasses set ``name`` and ``metadata`` and implement :meth:`_compute`
-    (and :meth:`_replicates` for the bootstrap).
+    Subclasses set ``name`` and ``metadata`` and implement :meth:`_estimate` (estimate and
+    per-cluster influence values) and :meth:`_replicates` (for the bootstrap).
+
+    Parameters
+    ----------
+    level : float
+        Confidence level.
+    delay_adjust : bool
+        Correct for identifications made but not yet recorded at the extract (default;
+        :func:`idjourney.survival.delay.delay_adjusted`). ``False``: count only recorded
+        identifications, as the extract shows them.
+    variance : {"cluster", "independent"}
+        ``"cluster"`` (default): cluster-robust variance with the series (``cluster_col``) as
+        cluster — the grouped infinitesimal jackknife for curve quantities, the cluster
+        sandwich for rates. ``"independent"``: each victim its own cluster.
+    cluster_col : str
+        Column naming the cluster (series).
+    closures : {"competing", "censoring"}
+        ``"competing"`` (default): a case closed without identification is never identified
+        (Aalen–Johansen; person-time stops at closure). ``"censoring"``: the old treatment,
+        closure as censoring (kept for comparison; biased when closures happen).
     """
 
     name: ClassVar[str]
     metadata: ClassVar[IndicatorMetadata]
     #: parameters a subclass takes, with their unit, for the CLI and the card
     parameters: ClassVar[dict[str, str]] = {}
+    #: options every definition takes (not part of the label)
+    options: ClassVar[tuple[str, ...]] = (
+        "level",
+        "delay_adjust",
+        "variance",
+        "cluster_col",
+        "closures",
+    )
 
-    def __init__(self, level: float = 0.95) -> None:
+    def __init__(
+        self,
+        level: float = 0.95,
+        *,
+        delay_adjust: bool = True,
+        variance: Variance = "cluster",
+        cluster_col: str = "series_id",
+        closures: Closures = "competing",
+    ) -> None:
         if not 0 < level < 1:
             raise IndicatorError(f"level must be in (0, 1); got {level!r}")
+        if variance not in _VARIANCES:
+            raise IndicatorError(f"variance must be one of {_VARIANCES}; got {variance!r}")
+        if closures not in ("competing", "censoring"):
+            raise IndicatorError(f"closures must be 'competing' or 'censoring'; got {closures!r}")
         self.level = level
+        self.delay_adjust = bool(delay_adjust)
+        self.variance = variance
+        self.cluster_col = cluster_col
+        self.closures = closures
 
     # ------------------------------------------------------------------ API
     @property
@@ -229,13 +302,82 @@ class Definition(ABC):
         params = ", ".join(f"{k}={getattr(self, k):g}" for k in self.parameters)
         return f"{self.name}({params})" if params else self.name
 
+    @property
+    def variance_method(self) -> str:
+        """How the standard error is obtained (stated in the card and in results)."""
+        if self.variance == "cluster":
+            return f"cluster-robust by {self.cluster_col} ({self.metadata.variance_by_cluster})"
+        return f"victims treated as independent ({self.metadata.variance_by_cluster})"
+
+    @property
+    def delay_method(self) -> str:
+        """How the reporting delay is handled."""
+        if self.delay_adjust:
+            return (
+                "adjusted: recording delay estimated by Lynden-Bell's estimator (right-"
+                "truncated at the extract); follow-up censored at the extract minus the "
+                "lower-quartile delay; earlier identifications weighted by 1/P(recorded by "
+                "the extract), with the risk set corrected (idjourney.survival.delay)"
+            )
+        return "not adjusted: only identifications recorded by the extract are counted"
+
+    def prepare(self, table: pd.DataFrame, extract_date: Any = None) -> pd.DataFrame:
+        """The analysis table as this definition uses it: as of ``extract_date``, corrected for
+        the reporting delay (``delay_adjust``), with ``weight`` and ``outcome`` columns.
+
+        Computing many years on one prepared table avoids repeating the delay estimate.
+        """
+        key = self._prepare_key()
+        if extract_date is None and table.attrs.get("idjourney_prepared") == key:
+            return table
+        if extract_date is not None:
+            table = as_of(table, extract_date)
+        _require(table, ["duration", "event", "entry", "entry_year", "extract_date"], self.name)
+        out = table.copy()
+        if "outcome" not in out.columns:
+            closed = (
+                out["closed_on"].notna() & (out["event"] == 0)
+                if "closed_on" in out.columns
+                else False
+            )
+            out["outcome"] = np.where(out["event"] == 1, 1, np.where(closed, 2, 0))
+        if self.delay_adjust:
+            from idjourney.survival.delay import DelayError, delay_adjusted
+
+            _require(
+                out,
+                ["identified_on", "identification_recorded_on", "first_seen", "at_risk_from"],
+                "the reporting-delay adjustment (or use delay_adjust=False)",
+            )
+            try:
+                out = delay_adjusted(out)
+            except DelayError as exc:
+                raise IndicatorError(f"{self.name}: {exc} (or use delay_adjust=False)") from exc
+        else:
+            out["weight"] = 1.0
+            out["delay_correction"] = False
+        if self.variance == "cluster":
+            _require(out, [self.cluster_col], "the cluster-robust variance (the series key)")
+            if out[self.cluster_col].isna().any():
+                row = int(np.flatnonzero(out[self.cluster_col].isna().to_numpy())[0]) + 1
+                raise IndicatorError(
+                    f"column {self.cluster_col!r} (the cluster for the variance) is missing in "
+                    f"row {row}; give every victim its series, or use variance='independent'"
+                )
+            out["_cluster"] = out[self.cluster_col].astype(str)
+        else:
+            ids = out["victim_id"] if "victim_id" in out.columns else pd.Series(out.index)
+            out["_cluster"] = ids.astype(str).to_numpy()
+        out.attrs["idjourney_prepared"] = key
+        return out
+
     def compute(self, table: pd.DataFrame, year: int, extract_date: Any = None) -> Estimate:
         """The indicator for ``year`` (cohort or calendar year, see ``time_basis``).
 
         Parameters
         ----------
         table : DataFrame
-            The analysis table (one row per victim).
+            The analysis table (one row per victim), or a table from :meth:`prepare`.
         year : int
             Entry cohort (cohort definitions) or calendar year.
         extract_date : date-like, optional
@@ -247,15 +389,42 @@ class Definition(ABC):
         Estimate
             ``estimate``, ``se``, ``lower``, ``upper`` plus ``n`` (victims used),
             ``n_at_risk``, ``events`` and ``followup_days`` (days of follow-up
-            needed after the end of ``year``).
+            needed after the end of ``year``); ``extra`` names the variance and delay
+            methods.
         """
-        data = self._prepare(table, extract_date)
+        return self.compute_with_influence(table, year, extract_date)[0]
+
+    def compute_with_influence(
+        self, table: pd.DataFrame, year: int, extract_date: Any = None
+    ) -> tuple[Estimate, pd.Series]:
+        r"""The estimate and its per-cluster influence values :math:`U_c`.
+
+        :math:`\widehat{var} = \sum_c U_c^2`, and two estimates A, B on the same table have
+        :math:`\widehat{cov}(A, B) = \sum_c U_{Ac} U_{Bc}` (the index is indexed by cluster
+        label; used for the index and year-to-year changes).
+        """
+        data = self.prepare(table, extract_date)
         year = self._check_year(data, year)
-        return self._compute(data, year)
+        est, influence = self._estimate(data, year)
+        extra = dict(est.extra)
+        extra.update(variance=self.variance_method, delay=self.delay_method)
+        if "delay" in data.attrs:
+            extra["delay_lag_days"] = data.attrs["delay"]["lag_days"]
+        return replace(est, extra=extra), influence
 
     def replicates(self, table: pd.DataFrame, year: int, weights: np.ndarray) -> np.ndarray:
-        """Point estimates for a (rows × replicates) matrix of case weights."""
-        return self._replicates(table, int(year), np.asarray(weights, dtype=float))
+        """Point estimates for a (rows × replicates) matrix of case weights.
+
+        ``table`` must be a table from :meth:`prepare` (rows match ``weights``).
+        """
+        data = self.prepare(table)
+        if len(data) != len(table):
+            raise IndicatorError(
+                "replicates() needs the prepared table (definition.prepare(table)) so that "
+                "weight rows match its rows"
+            )
+        w = np.asarray(weights, dtype=float) * data["weight"].to_numpy(float)[:, None]
+        return self._replicates(data, int(year), w)
 
     def card(self) -> str:
         """The metadata card (Markdown, UN SDG metadata layout)."""
@@ -267,11 +436,14 @@ class Definition(ABC):
         return f"{type(self).__name__}({self.label})"
 
     # ------------------------------------------------------------ helpers
-    def _prepare(self, table: pd.DataFrame, extract_date: Any) -> pd.DataFrame:
-        if extract_date is not None:
-            return as_of(table, extract_date)
-        _require(table, ["duration", "event", "entry", "entry_year", "extract_date"], self.name)
-        return table
+    def _prepare_key(self) -> tuple[Any, ...]:
+        return (self.delay_adjust, self.variance, self.cluster_col)
+
+    def _status(self, table: pd.DataFrame) -> np.ndarray:
+        status = table["outcome"].to_numpy(int)
+        if self.closures == "censoring":
+            status = np.where(status == 2, 0, status)
+        return status
 
     def _check_year(self, table: pd.DataFrame, year: Any) -> int:
         try:
@@ -294,13 +466,15 @@ class Definition(ABC):
             if year < first or year_end(year) > last:
                 raise IndicatorError(
                     f"{self.name}: calendar year {year} is outside the data (victims at risk "
-                    f"from {first}; extract date {last.date()}, so the last complete year is "
+                    f"from {first}; extract date {last.date()}"
+                    + (" after the reporting-delay lag" if self.delay_adjust else "")
+                    + f", so the last complete year is "
                     f"{last.year - 1 if last < year_end(last.year) else last.year})"
                 )
         return year
 
     @abstractmethod
-    def _compute(self, table: pd.DataFrame, year: int) -> Estimate: ...
+    def _estimate(self, table: pd.DataFrame, year: int) -> tuple[Estimate, pd.Series]: ...
 
     @abstractmethod
     def _replicates(self, table: pd.DataFrame, year: int, weights: np.ndarray) -> np.ndarray: ...

@@ -45,6 +45,8 @@ def render_card(definition: Definition) -> str:
 ## 2. Definition, concepts and classifications
 - **2.a Definition and concepts:** {meta.definition}
 - **2.b Unit of measure:** {meta.unit}
+- **2.d Estimand ({meta.estimand_kind}):** {meta.estimand}
+- **Recommended:** {"yes" if meta.recommended else "NO — see 4.b"}
 - **2.c Classifications:** Year = {year_meaning}. Index: value / value in the baseline
   year × 100.
 
@@ -59,11 +61,17 @@ def render_card(definition: Definition) -> str:
 - **4.a Rationale:** {meta.rationale}
 - **4.b Comment and limitations:** {meta.limitations}
 - **4.c Method of computation:** {meta.computation}
+- **4.c Variance (this series):** {definition.variance_method}.
+- **4.c Reporting delay (this series):** {definition.delay_method}.
 - **4.e Adjustments (coverage):** Three indices are offered: naive (all jurisdictions each
   year), fixed-panel (jurisdictions connected throughout the baseline year only) and chain-linked
   (year-on-year ratios over jurisdictions connected in both years, multiplied).
-- **4.f Treatment of missing values:** Victims are censored at the extract date;
-  identifications not yet recorded at the extract are not counted (reporting delay).
+- **4.f Treatment of missing values:** Victims are censored at the extract date (with the
+  delay adjustment: at the extract date minus the lower quartile of the recording delay).
+  Identifications made but not yet recorded at the extract are estimated from the recording-delay
+  distribution (Lynden-Bell estimator for right-truncated delays; Lawless 1994) unless the
+  series is computed with `delay_adjust=False`. Closed-without-identification cases are a
+  competing outcome (never identified), not censored.
 - **4.g Regional aggregates and disaggregation:** computed on the pooled records of the
   jurisdictions, not averaged over them.
 - **Data lag:** {meta.data_lag}

@@ -1,25 +1,30 @@
 r"""The five candidate indicator definitions (one small class each).
 
-Cohort definitions (``year`` = year first seen, ``entry_year``) use the
-Kaplan–Meier curve of the cohort with left truncation at ``entry`` (victims join
-the risk set when their jurisdiction connects):
+Cohort definitions (``year`` = year first seen, ``entry_year``) use the Aalen–Johansen
+cumulative incidence of identification :math:`F_{1,Y}(t)` of the cohort, with closure
+without identification as the competing outcome and left truncation at ``entry``
+(:mod:`idjourney.indicator.curve`); :math:`U_Y(t) = 1 - F_{1,Y}(t)` is the share not
+identified by ``t`` (closed cases count as never identified):
 
-* :class:`CohortUnidentifiedAt` — :math:`\hat S_Y(h)`, share still unidentified
-  ``h`` days after first seen;
-* :class:`MedianTimeToIdentification` — :math:`\inf\{t: \hat S_Y(t) \le 1/2\}`;
-* :class:`RMSTUnidentified` — :math:`\int_0^\tau \hat S_Y(t)\,dt`.
+* :class:`CohortUnidentifiedAt` — :math:`U_Y(h)`;
+* :class:`MedianTimeToIdentification` — :math:`\inf\{t: U_Y(t) \le 1/2\}`;
+* :class:`RMSTUnidentified` — :math:`\int_0^\tau U_Y(t)\,dt`.
 
 Calendar definitions (``year`` = calendar year):
 
 * :class:`StockIndex` — :math:`N_Y`, victims in the database at the end of
   31 December (``at_risk_from`` before then) and not identified by then;
 * :class:`PeriodIdentificationRate` — :math:`D_Y / PY_Y`, identifications in
-  the year over victim-years at risk in the year.
+  the year over victim-years at risk (open: neither identified nor closed) in the year.
+
+By default every definition corrects for identifications not yet recorded at the
+extract (:mod:`idjourney.survival.delay`) and uses a cluster-robust variance with the
+series as cluster (see :class:`~idjourney.indicator.base.Definition`).
 """
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
@@ -37,7 +42,7 @@ from idjourney.indicator.base import (
     year_end,
     year_start,
 )
-from idjourney.survival import KaplanMeier, KaplanMeierStatistic, rmst
+from idjourney.indicator.curve import IncidenceCurve, curve_replicates, fit_curve
 
 __all__ = [
     "CohortUnidentifiedAt",
@@ -49,6 +54,23 @@ __all__ = [
 
 _DAYS_PER_YEAR = 365.25
 
+_COHORT_ESTIMAND = (
+    "Process-level: the value of S for the victims first seen in year Y in connected "
+    "jurisdictions (including those identified or closed before their jurisdiction "
+    "connected), as expected under the process generating the database — the quantity the "
+    "left-truncated curve estimates under independent truncation. Closed-without-"
+    "identification cases count as never identified."
+)
+_CURVE_VARIANCE = (
+    "grouped infinitesimal jackknife of the Aalen–Johansen curve, as R survfit(id=, "
+    "cluster=, robust=TRUE); delay weights treated as known"
+)
+_CLOSURE_NOTE = (
+    " Closure without identification is a competing outcome: a closed case is never "
+    "identified (Aalen–Johansen cumulative incidence of identification); with no closures "
+    "the curve is the Kaplan–Meier curve."
+)
+
 
 def _garwood(count: float, level: float) -> tuple[float, float]:
     """Exact (Garwood 1936) Poisson interval for an observed count."""
@@ -58,11 +80,15 @@ def _garwood(count: float, level: float) -> tuple[float, float]:
     return lower, upper
 
 
+def _z(level: float) -> float:
+    return float(stats.norm.ppf(0.5 + level / 2))
+
+
 # ---------------------------------------------------------------------- cohort definitions
 
 
 class _CohortDefinition(Definition):
-    """Shared cohort selection and follow-up checks."""
+    """Shared cohort selection, follow-up checks and the cohort's curve."""
 
     def _cohort(self, table: pd.DataFrame, year: int) -> pd.DataFrame:
         cohort = survival_rows(table.loc[table["entry_year"] == year])
@@ -71,10 +97,23 @@ class _CohortDefinition(Definition):
         if not (cohort["event"] == 1).any():
             raise IndicatorError(
                 f"{self.name}: no identifications yet in the {year} cohort (column 'event' "
-                "is 0 for all its victims); the survival curve is flat and this indicator "
+                "is 0 for all its victims); the curve is flat and this indicator "
                 "cannot be estimated for that cohort"
             )
         return cohort
+
+    def _curve(self, cohort: pd.DataFrame) -> IncidenceCurve:
+        return fit_curve(
+            cohort["entry"].to_numpy(float),
+            cohort["duration"].to_numpy(float),
+            self._status(cohort),
+            cohort["weight"].to_numpy(float),
+            cohort["_cluster"].to_numpy(),
+        )
+
+    def _influence(self, curve: IncidenceCurve, cohort: pd.DataFrame, u: np.ndarray) -> pd.Series:
+        labels = pd.factorize(cohort["_cluster"].to_numpy())[1]
+        return pd.Series(u, index=pd.Index(labels, name="cluster"))
 
     def _check_followup(
         self, table: pd.DataFrame, cohort: pd.DataFrame, year: int, days: float, what: str
@@ -84,106 +123,134 @@ class _CohortDefinition(Definition):
         needed = year_end(year) + pd.Timedelta(days=days)
         if needed > extract:
             available = (extract - year_end(year)) / DAY
+            lag = " (the extract date minus the reporting-delay lag)" if self.delay_adjust else ""
             raise IndicatorError(
                 f"{self.name}: {what} = {days:g} days is longer than the follow-up available "
-                f"for the {year} cohort: the extract date {extract.date()} is "
+                f"for the {year} cohort: the extract date{lag} {extract.date()} is "
                 f"{max(available, 0):.0f} days after the end of {year}, and the whole cohort "
                 f"needs {days:g} (until {needed.date()}); choose {what} <= "
                 f"{max(available, 0):.0f} or an earlier cohort"
             )
 
-    def _cohort_estimate(
-        self, result: Estimate, cohort: pd.DataFrame, year: int, followup: float
+    def _finish(
+        self,
+        value: float,
+        se: float,
+        lower: float,
+        upper: float,
+        cohort: pd.DataFrame,
+        curve: IncidenceCurve,
+        year: int,
+        followup: float,
+        **extra: Any,
     ) -> Estimate:
-        """``result`` restated for this definition: its level, cohort size and follow-up."""
+        real = ~cohort["delay_correction"].to_numpy(bool)
         return Estimate(
-            result.estimate,
-            result.se,
-            result.lower,
-            result.upper,
+            value,
+            se,
+            lower,
+            upper,
             level=self.level,
-            n=len(cohort),
-            n_at_risk=result.n_at_risk,
-            events=result.events,
+            n=int(real.sum()),
+            n_at_risk=int(real.sum()),
+            events=int(((cohort["event"] == 1).to_numpy() & real).sum()),
             followup_days=followup,
             label=f"{self.label} {year}",
-            extra={"year": year},
+            extra={"year": year, **extra},
         )
 
-    def _stat_replicates(
-        self, table: pd.DataFrame, year: int, weights: np.ndarray, statistic: KaplanMeierStatistic
+    def _cohort_replicates(
+        self, table: pd.DataFrame, year: int, weights: np.ndarray, statistic: str, value: Any
     ) -> np.ndarray:
         rows = (table["entry_year"] == year).to_numpy()
         cohort = survival_rows(table.loc[rows])
         keep = table.index[rows].get_indexer(cohort.index)
-        return statistic(cohort, weights[rows][keep])
+        return curve_replicates(
+            cohort["entry"].to_numpy(float),
+            cohort["duration"].to_numpy(float),
+            self._status(cohort),
+            weights[rows][keep],
+            statistic,
+            value,
+        )
 
 
 class CohortUnidentifiedAt(_CohortDefinition):
-    """Share of an entry cohort still unidentified ``horizon`` days after first seen.
+    """Share of an entry cohort not identified ``horizon`` days after first seen.
 
     Parameters
     ----------
     horizon : float
         Days since first seen (e.g. 365).
-    level : float
-        Confidence level.
+    level, delay_adjust, variance, cluster_col, closures
+        See :class:`~idjourney.indicator.base.Definition`.
     """
 
     name = "cohort-unidentified-at"
     parameters: ClassVar[dict[str, str]] = {"horizon": "days"}
     metadata = IndicatorMetadata(
-        title="Share of victims still unidentified h days after first seen (entry cohort)",
+        title="Share of victims not identified h days after first seen (entry cohort)",
         definition=(
-            "For the victims first seen in year Y, the probability of remaining unidentified "
-            "h days after being first seen, S_Y(h) = P(T > h), where T is the time from first "
-            "entry in a victim-identification database to identification. Estimated by the "
-            "Kaplan–Meier curve of the cohort with left truncation at the date the victim's "
-            "jurisdiction connected. Higher is worse."
+            "For the victims first seen in year Y, the probability of not being identified "
+            "within h days of being first seen, U_Y(h) = 1 - P(T <= h, identified), where T is "
+            "the time from first entry in a victim-identification database to identification "
+            "or closure without identification. Estimated by one minus the Aalen–Johansen "
+            "cumulative incidence of identification of the cohort, with left truncation at the "
+            "date the victim's jurisdiction connected. Higher is worse." + _CLOSURE_NOTE
         ),
-        unit="Proportion (0–1) of the entry cohort; the index is 100 × S_Y(h) / S_base(h).",
+        unit="Proportion (0–1) of the entry cohort; the index is 100 × U_Y(h) / U_base(h).",
         computation=(
-            "Kaplan–Meier estimate at h of the cohort (risk set entry < t <= duration, R "
-            "survfit convention); standard error by Greenwood's formula; log-scale interval. "
-            "Index intervals: delta method on the log ratio to the baseline, or cluster "
-            "bootstrap by series."
+            "One minus the Aalen–Johansen cumulative incidence at h (risk set entry < t <= "
+            "duration, R survfit convention), corrected for identifications not yet recorded "
+            "(see 4.f); log-scale interval from the cluster-robust standard error. Index and "
+            "changes: delta method on the log ratio using the joint covariance of the two "
+            "years (per-series influence values), or cluster bootstrap by series."
         ),
         rationale=(
             "Follows one cohort, so it is not inflated by coverage growth or by the backlog of "
             "earlier years; it measures how fast newly seen victims are identified."
         ),
         limitations=(
-            "Needs h days of follow-up after the cohort's year: the latest cohorts are "
-            "available only after a lag of h days plus the reporting delay. Assumes "
-            "identification is independent of when the victim entered the risk set "
-            "(independent truncation)."
+            "Needs h days of follow-up after the cohort's year plus the reporting-delay lag. "
+            "Assumes identification is independent of when the victim entered the risk set "
+            "(independent truncation) and that the recording delay does not change over time."
         ),
         revision_policy=(
-            "Values for recent cohorts are provisional: identifications recorded late (reporting "
-            "delay) and censored follow-up shrink the estimate in later extracts. Published "
-            "values are revised each year; see the revision triangle."
+            "Values for recent cohorts are provisional: the delay correction is replaced by "
+            "recorded identifications in later extracts. Published values are revised each "
+            "year; see the revision triangle."
         ),
         time_basis="cohort",
-        data_lag="h days after 31 December of the cohort year, plus reporting delay.",
+        data_lag="h days after 31 December of the cohort year, plus the reporting-delay lag.",
         references=COMMON_REFERENCES,
+        estimand="U_Y(h). " + _COHORT_ESTIMAND,
+        estimand_kind="process",
+        variance_by_cluster=_CURVE_VARIANCE,
     )
 
-    def __init__(self, horizon: float = 365.0, level: float = 0.95) -> None:
-        super().__init__(level)
+    def __init__(self, horizon: float = 365.0, level: float = 0.95, **options: Any) -> None:
+        super().__init__(level, **options)
         if not np.isfinite(horizon) or horizon <= 0:
             raise IndicatorError(f"horizon must be a positive number of days; got {horizon!r}")
         self.horizon = float(horizon)
 
-    def _compute(self, table: pd.DataFrame, year: int) -> Estimate:
+    def _estimate(self, table: pd.DataFrame, year: int) -> tuple[Estimate, pd.Series]:
         cohort = self._cohort(table, year)
         self._check_followup(table, cohort, year, self.horizon, "horizon")
-        km = KaplanMeier(ci="log", alpha=1 - self.level).fit_table(cohort)
-        return self._cohort_estimate(km.survival_estimate(self.horizon), cohort, year, self.horizon)
+        curve = self._curve(cohort)
+        value = curve.unidentified_at(self.horizon)
+        u = curve.influence_unidentified_at(self.horizon)
+        se = float(np.sqrt(np.sum(u**2)))
+        if value > 0:
+            half = _z(self.level) * se / value
+            lower, upper = value * np.exp(-half), min(value * np.exp(half), 1.0)
+        else:
+            lower = upper = 0.0
+        est = self._finish(value, se, lower, upper, cohort, curve, year, self.horizon)
+        return est, self._influence(curve, cohort, u)
 
     def _replicates(self, table: pd.DataFrame, year: int, weights: np.ndarray) -> np.ndarray:
-        return self._stat_replicates(
-            table, year, weights, KaplanMeierStatistic("survival", self.horizon)
-        )
+        return self._cohort_replicates(table, year, weights, "unidentified", self.horizon)
 
 
 class MedianTimeToIdentification(_CohortDefinition):
@@ -193,21 +260,24 @@ class MedianTimeToIdentification(_CohortDefinition):
     metadata = IndicatorMetadata(
         title="Median time from first seen to identification (entry cohort)",
         definition=(
-            "For the victims first seen in year Y, the median of the time T from first entry "
-            "in a victim-identification database to identification: inf{t : S_Y(t) <= 1/2}, "
-            "from the left-truncated Kaplan–Meier curve. Higher is worse."
+            "For the victims first seen in year Y, the time by which half of them are "
+            "identified: inf{t : U_Y(t) <= 1/2}, from the left-truncated Aalen–Johansen curve. "
+            "Higher is worse." + _CLOSURE_NOTE
         ),
         unit="Days.",
         computation=(
-            "Kaplan–Meier median; confidence interval by inverting the pointwise log-scale "
-            "band (Brookmeyer–Crowley, as R's survfit). No closed-form standard error: the "
-            "index interval uses the log-scale half-width of that interval."
+            "First event time where U_Y(t) <= 1/2; confidence interval by inverting the "
+            "pointwise test of U_Y(t) = 1/2 with the cluster-robust standard error (Brookmeyer–"
+            "Crowley, linear scale). Standard error: the interval's log-scale half-width over "
+            "z, times the median; its per-series influence is that of U_Y at the median scaled "
+            "to this standard error (for the joint covariance of changes)."
         ),
         rationale="Easy to communicate ('half of the victims are identified within …').",
         limitations=(
-            "Undefined when fewer than half of a cohort is ever identified (a cure fraction "
-            "above one half) or not yet reached within follow-up; insensitive to changes in "
-            "the slowest half of the journeys. Its upper confidence bound may be unreached."
+            "Undefined when half of a cohort is never identified (never-identifiable or closed "
+            "first) or not yet within follow-up: the harness counts these replicates. "
+            "Insensitive to changes in the slowest half of the journeys. Its upper confidence "
+            "bound may be unreached."
         ),
         revision_policy=(
             "Provisional until the cohort's curve has passed one half with its upper "
@@ -216,35 +286,39 @@ class MedianTimeToIdentification(_CohortDefinition):
         time_basis="cohort",
         data_lag="At least the median itself (often years) after the cohort year.",
         references=COMMON_REFERENCES,
+        estimand="The median of T (identification time, never if closed or never "
+        "identifiable). " + _COHORT_ESTIMAND,
+        estimand_kind="process",
+        variance_by_cluster="test-based interval from the " + _CURVE_VARIANCE,
     )
 
-    def _compute(self, table: pd.DataFrame, year: int) -> Estimate:
+    def _estimate(self, table: pd.DataFrame, year: int) -> tuple[Estimate, pd.Series]:
         cohort = self._cohort(table, year)
-        km = KaplanMeier(ci="log", alpha=1 - self.level).fit_table(cohort)
-        m = km.median_estimate()
-        if not np.isfinite(m.estimate):
-            reached = 1 - float(km.table_.survival.min())
+        curve = self._curve(cohort)
+        m = curve.median()
+        if not np.isfinite(m):
+            reached = float(curve.cif.max())
             raise IndicatorError(
                 f"{self.name}: the median is not reached for the {year} cohort (only "
                 f"{reached:.0%} identified within the follow-up available); use "
                 "cohort-unidentified-at or rmst-unidentified instead"
             )
-        return Estimate(
-            m.estimate,
-            float("nan"),
-            m.lower,
-            m.upper,
-            level=self.level,
-            n=len(cohort),
-            n_at_risk=len(cohort),
-            events=m.events,
-            followup_days=m.upper,
-            label=f"{self.label} {year}",
-            extra={"year": year, "se_from_interval": True},
-        )
+        lower, upper = curve.median_interval(self.level)
+        z = _z(self.level)
+        if np.isfinite(upper) and lower > 0:
+            se = float((np.log(upper) - np.log(lower)) / (2 * z) * m)
+        elif lower > 0:
+            se = float((np.log(m) - np.log(lower)) / z * m)
+        else:
+            se = float("nan")
+        u_s = curve.influence_unidentified_at(m)
+        se_s = float(np.sqrt(np.sum(u_s**2)))
+        u = u_s * (se / se_s) if se_s > 0 and np.isfinite(se) else np.zeros_like(u_s)
+        est = self._finish(m, se, lower, upper, cohort, curve, year, upper, se_from_interval=True)
+        return est, self._influence(curve, cohort, u)
 
     def _replicates(self, table: pd.DataFrame, year: int, weights: np.ndarray) -> np.ndarray:
-        return self._stat_replicates(table, year, weights, KaplanMeierStatistic("median"))
+        return self._cohort_replicates(table, year, weights, "median", None)
 
 
 class RMSTUnidentified(_CohortDefinition):
@@ -256,40 +330,52 @@ class RMSTUnidentified(_CohortDefinition):
         title="Restricted mean time unidentified within tau days of first seen (entry cohort)",
         definition=(
             "For the victims first seen in year Y, the expected number of days, out of the "
-            "first tau, spent unidentified: E[min(T, tau)] = integral of S_Y(t) from 0 to tau. "
-            "Higher is worse."
+            "first tau, spent not identified: E[min(T_1, tau)] = integral of U_Y(t) from 0 to "
+            "tau, with T_1 the identification time (infinite if closed first or never "
+            "identified). Higher is worse." + _CLOSURE_NOTE
         ),
         unit="Days (0 to tau).",
         computation=(
-            "Area under the left-truncated Kaplan–Meier curve up to tau; standard error as "
-            "survRM2::rmst2 (Greenwood plug-in); Wald interval."
+            "Area under one minus the left-truncated Aalen–Johansen cumulative incidence up to "
+            "tau, delay-corrected; cluster-robust standard error (grouped infinitesimal "
+            "jackknife); Wald interval."
         ),
         rationale=(
             "Always defined (unlike the median), uses the whole curve up to tau, and is "
             "additive over time: a summary of time lost unidentified."
         ),
-        limitations="Needs tau days of follow-up; the choice of tau changes the value.",
+        limitations=(
+            "Needs tau days of follow-up plus the reporting-delay lag; the choice of tau "
+            "changes the value."
+        ),
         revision_policy="As cohort-unidentified-at: recent cohorts are provisional and revised.",
         time_basis="cohort",
-        data_lag="tau days after 31 December of the cohort year, plus reporting delay.",
+        data_lag="tau days after 31 December of the cohort year, plus the reporting-delay lag.",
         references=COMMON_REFERENCES,
+        estimand="E[min(T_1, tau)]. " + _COHORT_ESTIMAND,
+        estimand_kind="process",
+        variance_by_cluster=_CURVE_VARIANCE,
     )
 
-    def __init__(self, tau: float = 730.0, level: float = 0.95) -> None:
-        super().__init__(level)
+    def __init__(self, tau: float = 730.0, level: float = 0.95, **options: Any) -> None:
+        super().__init__(level, **options)
         if not np.isfinite(tau) or tau <= 0:
             raise IndicatorError(f"tau must be a positive number of days; got {tau!r}")
         self.tau = float(tau)
 
-    def _compute(self, table: pd.DataFrame, year: int) -> Estimate:
+    def _estimate(self, table: pd.DataFrame, year: int) -> tuple[Estimate, pd.Series]:
         cohort = self._cohort(table, year)
         self._check_followup(table, cohort, year, self.tau, "tau")
-        return self._cohort_estimate(
-            rmst(cohort, self.tau, level=self.level), cohort, year, self.tau
-        )
+        curve = self._curve(cohort)
+        value = curve.rmst(self.tau)
+        u = curve.influence_rmst(self.tau)
+        se = float(np.sqrt(np.sum(u**2)))
+        half = _z(self.level) * se
+        est = self._finish(value, se, value - half, value + half, cohort, curve, year, self.tau)
+        return est, self._influence(curve, cohort, u)
 
     def _replicates(self, table: pd.DataFrame, year: int, weights: np.ndarray) -> np.ndarray:
-        return self._stat_replicates(table, year, weights, KaplanMeierStatistic("rmst", self.tau))
+        return self._cohort_replicates(table, year, weights, "rmst", self.tau)
 
 
 # -------------------------------------------------------------------- calendar definitions
@@ -303,58 +389,119 @@ class StockIndex(Definition):
         title="Unidentified victims in the database at year end (stock)",
         definition=(
             "N_Y: the number of victims in the database on 31 December of year Y (at risk "
-            "from on or before that day) and not identified by then. The index is "
-            "100 × N_Y / N_base (ECPAT's original proposal). Higher is worse."
+            "from on or before that day) and not identified by then (closed-without-"
+            "identification cases count as unidentified). The index is 100 × N_Y / N_base "
+            "(ECPAT's original proposal). Higher is worse."
         ),
         unit="Victims (count).",
         computation=(
-            "Count from the analysis table; uncertainty as a Poisson count (SE sqrt(N), exact "
-            "Garwood interval), i.e. treating the stock as one realisation of the process."
+            "A census count from the analysis table. With the delay adjustment, identifications "
+            "made by 31 December but not yet recorded are estimated (each recorded one weighted "
+            "by 1/P(recorded by the extract)); the interval covers only that estimated part: "
+            "Horvitz–Thompson variance sum w(w - 1) over recorded identifications (recording "
+            "independent between victims) plus the variance from estimating the delay "
+            "distribution (infinitesimal jackknife of the Lynden-Bell estimator). Without the "
+            "adjustment the count is a census and has no sampling interval (lower = upper = N_Y)."
         ),
         rationale="Simple, timely and close to what databases already report.",
         limitations=(
-            "Confounded by coverage: it grows when jurisdictions connect, when more material "
-            "is reported, and as never-identified victims accumulate, even if identification "
-            "is as fast as ever. Use the fixed-panel or chain-linked index, or a cohort "
-            "definition. Index intervals ignore the correlation of overlapping stocks."
+            "NOT RECOMMENDED as an indicator of identification performance. It is confounded "
+            "by coverage: it grows when jurisdictions connect, when more material is reported, "
+            "and as never-identified victims accumulate, even if identification is as fast as "
+            "ever. Evidence: in the shipped simulation study's constant scenario (no change in "
+            "identification at all) the stock index for 2022 against 2015 reads about 249 under "
+            "both coverage adjustments (issue #12), and in synthetic/simstudy-delay-closures.toml "
+            "(300 worlds per scenario, identification unchanged) the true stock grows by a "
+            "factor exp(0.54) = 1.72 from 2019 to 2022 — the index measures the backlog, not "
+            "the speed of identification. Its target is the realised ratio of stocks. Use a "
+            "cohort definition."
         ),
         revision_policy=(
             "Revised downwards as identifications made before 31 December are recorded late."
         ),
         time_basis="calendar",
-        data_lag="None beyond the reporting delay.",
+        data_lag="The reporting-delay lag (adjusted) or none (unadjusted census).",
         references=COMMON_REFERENCES,
+        estimand=(
+            "Realised: the number of this database's victims in the database and not "
+            "identified (true identification dates) at the end of 31 December of Y. The index "
+            "targets the realised ratio N_Y / N_base."
+        ),
+        estimand_kind="realised",
+        variance_by_cluster=(
+            "only the delay-estimated part is uncertain: sum of w(w - 1) over recorded "
+            "identifications before the year end plus the delay-distribution estimation term "
+            "(the cluster option does not apply)"
+        ),
+        recommended=False,
     )
 
-    def _stock_mask(self, table: pd.DataFrame, year: int) -> tuple[np.ndarray, np.ndarray]:
+    @property
+    def variance_method(self) -> str:
+        if not self.delay_adjust:
+            return "none: a census count (no sampling interval)"
+        return self.metadata.variance_by_cluster
+
+    def _stock_weights(self, table: pd.DataFrame, year: int) -> tuple[np.ndarray, np.ndarray]:
         t = year_end(year)
         in_db = (table["at_risk_from"] < t).to_numpy()
         identified_by = (table["event"] == 1).to_numpy() & (table["identified_on"] < t).to_numpy()
-        return in_db & ~identified_by, in_db
+        return np.where(in_db & ~identified_by, 1.0, 0.0), in_db
 
-    def _compute(self, table: pd.DataFrame, year: int) -> Estimate:
-        stock, in_db = self._stock_mask(table, year)
-        count = float(stock.sum())
-        if count == 0:
+    def _estimate(self, table: pd.DataFrame, year: int) -> tuple[Estimate, pd.Series]:
+        t = year_end(year)
+        stock, in_db = self._stock_weights(table, year)
+        w = table["weight"].to_numpy(float)
+        count = float(np.round(stock @ w, 9))  # exact for a census (all weights 1)
+        if count <= 0:
             raise IndicatorError(f"{self.name}: no unidentified victims at the end of {year}")
-        lower, upper = _garwood(count, self.level)
-        return Estimate(
+        before = (table["event"] == 1).to_numpy() & (table["identified_on"] < t).to_numpy()
+        u = np.where(before, np.sqrt(np.clip(w * (w - 1.0), 0.0, None)), 0.0)
+        ids = table["victim_id"] if "victim_id" in table.columns else pd.Series(table.index)
+        ids = ids.astype(str).to_numpy()
+        parts = [pd.Series(u, index=np.char.add("recorded:", ids.astype(str)))]
+        if self.delay_adjust and "delay_days" in table.columns:
+            parts.append(self._delay_estimation_influence(table, before, ids))
+        influence = pd.concat(parts).groupby(level=0).sum()
+        se = float(np.sqrt(np.sum(influence.to_numpy() ** 2)))
+        half = _z(self.level) * se
+        real = ~table["delay_correction"].to_numpy(bool)
+        est = Estimate(
             count,
-            float(np.sqrt(count)),
-            lower,
-            upper,
+            se,
+            count - half,
+            count + half,
             level=self.level,
-            n=int(in_db.sum()),
-            n_at_risk=int(count),
-            events=int(in_db.sum() - count),
+            n=int((in_db & real).sum()),
+            n_at_risk=round(count),
+            events=int((before & real).sum()),
             followup_days=0.0,
             label=f"{self.label} {year}",
-            extra={"year": year, "interval": "Garwood"},
+            extra={"year": year, "interval": "delay part only" if self.delay_adjust else "none"},
         )
+        return est, influence
+
+    @staticmethod
+    def _delay_estimation_influence(
+        table: pd.DataFrame, before: np.ndarray, ids: np.ndarray
+    ) -> pd.Series:
+        """Influence of each recorded delay on the estimated unrecorded identifications
+        (:func:`idjourney.survival.delay.inverse_weight_sum_influence`): the variance the
+        estimation of the delay distribution adds to the stock."""
+        from idjourney.survival.delay import inverse_weight_sum_influence
+
+        obs = table["delay_days"].notna().to_numpy()
+        targets = table.loc[before, "delay_bound_days"].to_numpy(float)
+        g = -inverse_weight_sum_influence(
+            table.loc[obs, "delay_days"].to_numpy(float),
+            table.loc[obs, "delay_bound_days"].to_numpy(float),
+            targets,
+        )
+        return pd.Series(g, index=np.char.add("delay:", ids[obs].astype(str)))
 
     def _replicates(self, table: pd.DataFrame, year: int, weights: np.ndarray) -> np.ndarray:
-        stock, _ = self._stock_mask(table, year)
-        return weights[stock].sum(axis=0)
+        stock, _ = self._stock_weights(table, year)
+        return stock @ weights
 
 
 class PeriodIdentificationRate(Definition):
@@ -365,13 +512,16 @@ class PeriodIdentificationRate(Definition):
         title="Identifications per victim-year at risk in the year (period rate)",
         definition=(
             "D_Y / PY_Y: identifications made in calendar year Y divided by the victim-years "
-            "spent at risk (in the database, unidentified) during Y. Higher is better."
+            "spent at risk during Y: in the database, not identified and not closed (person-"
+            "time stops at closure without identification). Higher is better."
         ),
         unit="Identifications per victim-year.",
         computation=(
-            "Person-time from at_risk_from (or 1 January) to identification, extract date or "
-            "31 December; D_Y treated as Poisson: SE sqrt(D)/PY, exact Garwood interval for D "
-            "divided by PY."
+            "Person-time from at_risk_from (or 1 January) to identification, closure, the "
+            "extract date or 31 December, corrected for identifications not yet recorded (each "
+            "recorded identification weighted, and the person-time of the unrecorded ones "
+            "removed; see 4.f). Cluster-robust sandwich standard error of the ratio, "
+            "U_c = sum over series c of (d_i - rate × y_i) / PY; Wald interval on the log scale."
         ),
         rationale=(
             "Timely (needs only the year itself) and uses everyone at risk, old and new; "
@@ -379,19 +529,29 @@ class PeriodIdentificationRate(Definition):
         ),
         limitations=(
             "Averages the hazard over the time-since-first-seen mix of the stock: a rate "
-            "falls when the stock ages even if no one's chances change. Late-recorded "
-            "identifications bias recent years downwards."
+            "falls when the stock ages even if no one's chances change. The same series are "
+            "at risk in several years: changes use the joint covariance of the years."
         ),
-        revision_policy="Revised upwards as identifications made in Y are recorded late.",
+        revision_policy="Revised as identifications made in Y are recorded late.",
         time_basis="calendar",
-        data_lag="The year itself plus the reporting delay.",
+        data_lag="The year itself plus the reporting-delay lag.",
         references=COMMON_REFERENCES,
+        estimand=(
+            "Process-level: the expected identification rate per victim-year at risk in year "
+            "Y among victims in the database (true identification and closure dates), under "
+            "the process generating the database."
+        ),
+        estimand_kind="process",
+        variance_by_cluster="sandwich (linearised ratio) summed within cluster",
     )
 
     def _parts(self, table: pd.DataFrame, year: int) -> tuple[np.ndarray, np.ndarray]:
         s, t = year_start(year), year_end(year)
         extract = table_extract_date(table)
+        outcome = table["outcome"].to_numpy(int) if self.closures == "competing" else None
         end = table["identified_on"].where(table["event"] == 1, table["extract_date"])
+        if outcome is not None and "closed_on" in table.columns:
+            end = end.where(outcome != 2, table["closed_on"])
         end = end.fillna(extract)
         start = table["at_risk_from"].clip(lower=s)
         stop = end.clip(upper=t)
@@ -402,25 +562,32 @@ class PeriodIdentificationRate(Definition):
         ).to_numpy()
         return events.astype(float), years
 
-    def _compute(self, table: pd.DataFrame, year: int) -> Estimate:
+    def _estimate(self, table: pd.DataFrame, year: int) -> tuple[Estimate, pd.Series]:
         events, years = self._parts(table, year)
-        d, py = float(events.sum()), float(years.sum())
-        if d == 0:
+        w = table["weight"].to_numpy(float)
+        d, py = float(events @ w), float(years @ w)
+        if d <= 0 or py <= 0:
             raise IndicatorError(f"{self.name}: no identifications in {year}; the rate is 0")
-        lower, upper = _garwood(d, self.level)
-        return Estimate(
-            d / py,
-            float(np.sqrt(d)) / py,
-            lower / py,
-            upper / py,
+        rate = d / py
+        contrib = w * (events - rate * years) / py
+        influence = pd.Series(contrib, index=table["_cluster"].to_numpy()).groupby(level=0).sum()
+        se = float(np.sqrt(np.sum(influence.to_numpy() ** 2)))
+        half = _z(self.level) * se / rate
+        real = ~table["delay_correction"].to_numpy(bool)
+        est = Estimate(
+            rate,
+            se,
+            rate * np.exp(-half),
+            rate * np.exp(half),
             level=self.level,
-            n=int((years > 0).sum()),
-            n_at_risk=int((years > 0).sum()),
-            events=int(d),
+            n=int(((years > 0) & real).sum()),
+            n_at_risk=int(((years > 0) & real).sum()),
+            events=int((events.astype(bool) & real).sum()),
             followup_days=0.0,
             label=f"{self.label} {year}",
-            extra={"year": year, "victim_years": py, "interval": "Garwood"},
+            extra={"year": year, "victim_years": py, "interval": "Wald, log scale"},
         )
+        return est, influence
 
     def _replicates(self, table: pd.DataFrame, year: int, weights: np.ndarray) -> np.ndarray:
         events, years = self._parts(table, year)

@@ -61,10 +61,12 @@ def make_definition(name: str, **parameters: Any) -> Definition:
     """
     cls = get_definition(name)
     given = {k: v for k, v in parameters.items() if v is not None}
-    extra = sorted(set(given) - set(cls.parameters) - {"level"})
+    extra = sorted(set(given) - set(cls.parameters) - set(cls.options))
     if extra:
         raise IndicatorError(
             f"{cls.name} does not take {', '.join(extra)}; it takes "
             f"{', '.join(cls.parameters) or 'no parameters'}"
         )
+    if "delay_adjust" in given:  # designs may give options as numbers (0/1) or booleans
+        given["delay_adjust"] = bool(given["delay_adjust"])
     return cls(**given)

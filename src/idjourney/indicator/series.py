@@ -4,12 +4,12 @@ For a definition with yearly values :math:`v_Y` the index is
 :math:`I_Y = 100\, v_Y / v_B` (:math:`B` the baseline year). Its interval
 accounts for the baseline's own uncertainty:
 
-* ``method="delta"`` (default): delta method on the log ratio,
-  :math:`\operatorname{se}(\log I_Y)^2 = \operatorname{se}(\log v_Y)^2 +
-  \operatorname{se}(\log v_B)^2` with :math:`\operatorname{se}(\log v) =
-  \operatorname{se}(v)/v` (from the interval's log half-width when a value has
-  no standard error, e.g. a median). Years are treated as independent: exact
-  for disjoint entry cohorts, conservative for overlapping stocks.
+* ``method="delta"`` (default): delta method on the log ratio with the joint
+  covariance of the two years' estimates, from per-cluster (series) influence values:
+  :math:`\operatorname{var}(\log I_Y) = \sum_c (U_{Yc}/v_Y - U_{Bc}/v_B)^2`
+  (:meth:`~idjourney.indicator.base.Definition.compute_with_influence`). The same series
+  appear in several years for the stock and the period rate, so the years are not treated
+  as independent; entry cohorts hold disjoint series and the covariance term is then 0.
 * ``method="bootstrap"``: cluster bootstrap by series — one multinomial draw
   of series per replicate, applied to every year at once (so correlations
   between years are kept); percentile interval of :math:`100\, v^*_Y / v^*_B`.
@@ -23,13 +23,13 @@ Coverage (jurisdictions connect over time):
   :math:`L_Y = v_Y(J_{Y-1}) / v_{Y-1}(J_{Y-1})` over the jurisdictions
   :math:`J_{Y-1}` connected throughout both years (on or before 1 January of
   :math:`Y-1`), chained from the baseline: :math:`I_Y = 100 \prod_{B < y \le Y} L_y`
-  (and divided backwards before the baseline). For the delta variance the
-  log index is regrouped by year: an intermediate year enters as
-  :math:`\log v_y(J_{y-1}) - \log v_y(J_y)`, a difference over nested panels
-  with variance :math:`\operatorname{var}_y(J_{y-1}) - \operatorname{var}_y(J_y)`
-  (exact for means of independent victims, approximate for Kaplan–Meier
-  quantities); years are taken as independent. The ``estimate`` column stays
-  the naive value of each year.
+  (and divided backwards before the baseline). The delta variance of the chained log
+  index is that of the sum of its log values on nested panels, with their joint
+  covariance (influence values summed within series). The ``estimate`` column stays the
+  naive value of each year.
+
+Every value is computed on the table as the definition prepares it once
+(:meth:`~idjourney.indicator.base.Definition.prepare`: reporting-delay correction, cluster).
 """
 
 from __future__ import annotations
@@ -52,7 +52,7 @@ from idjourney.indicator.base import (
 )
 from idjourney.indicator.registry import make_definition
 
-__all__ = ["indicator_series", "log_se"]
+__all__ = ["indicator_series", "log_ratio", "log_se"]
 
 Coverage = Literal["naive", "fixed-panel", "chain-linked"]
 _COVERAGES = ("naive", "fixed-panel", "chain-linked")
@@ -81,9 +81,10 @@ def log_se(est: Estimate) -> float:
 
 def _victims(definition: Definition, table: pd.DataFrame, year: int) -> int:
     """Victims a (year, group) cell describes, for small-cell suppression."""
+    real = ~table["delay_correction"] if "delay_correction" in table.columns else True
     if definition.time_basis == "cohort":
-        return int((table["entry_year"] == year).sum())
-    return int((table["at_risk_from"] < year_end(year)).sum())
+        return int(((table["entry_year"] == year) & real).sum())
+    return int(((table["at_risk_from"] < year_end(year)) & real).sum())
 
 
 def _resolve(definition: Definition | str) -> Definition:
@@ -102,6 +103,11 @@ def _series_weights(
             f"column {cluster_col!r} (the series key) is needed for the cluster bootstrap"
         )
     codes = pd.factorize(table[cluster_col].to_numpy())[0]
+    if (codes < 0).any():
+        raise IndicatorError(
+            f"column {cluster_col!r} (the series key) has missing values; the cluster "
+            "bootstrap needs every victim's series"
+        )
     n_clusters = int(codes.max()) + 1
     if n_clusters < 2:
         raise IndicatorError(f"need at least 2 series in {cluster_col!r} to bootstrap")
@@ -111,20 +117,33 @@ def _series_weights(
 
 
 class _Cell:
-    """Computes values (and bootstrap replicates) on row subsets of one table."""
+    """Values, influence values and bootstrap replicates on row subsets of one prepared table."""
 
     def __init__(self, definition: Definition, table: pd.DataFrame, weights: np.ndarray | None):
         self.definition = definition
         self.table = table
         self.weights = weights
+        self._cache: dict[int, tuple[Estimate, pd.Series]] = {}
 
     def subset(self, mask: np.ndarray) -> _Cell:
         pos = np.flatnonzero(mask)
         sub = self.table.iloc[pos].reset_index(drop=True)
+        sub.attrs = dict(self.table.attrs)  # still prepared: no second delay estimate
         return _Cell(self.definition, sub, None if self.weights is None else self.weights[pos])
 
+    def both(self, year: int) -> tuple[Estimate, pd.Series]:
+        if year not in self._cache:
+            self._cache[year] = self.definition.compute_with_influence(self.table, year)
+        return self._cache[year]
+
     def value(self, year: int) -> Estimate:
-        return self.definition.compute(self.table, year)
+        return self.both(year)[0]
+
+    def log_influence(self, year: int) -> pd.Series:
+        """Per-cluster influence of ``log(value)``: :math:`U_c / v`."""
+        est, infl = self.both(year)
+        log_se(est)  # raises for a value that cannot be indexed
+        return infl / est.estimate
 
     def reps(self, year: int) -> np.ndarray:
         assert self.weights is not None
@@ -136,6 +155,16 @@ class _Cell:
                 "definition"
             )
         return out
+
+
+def _log_var(terms: list[tuple[float, pd.Series]]) -> float:
+    r"""Variance of :math:`\sum_k s_k \log v_k` from per-cluster influence values:
+    :math:`\sum_c (\sum_k s_k U_{kc}/v_k)^2` (joint covariance of all the terms)."""
+    total: pd.Series | None = None
+    for sign, infl in terms:
+        part = sign * infl
+        total = part if total is None else total.add(part, fill_value=0.0)
+    return 0.0 if total is None else float(np.sum(total.to_numpy() ** 2))
 
 
 def _index_for_group(
@@ -169,29 +198,27 @@ def _index_for_group(
         for year in years:
             est = base if year == baseline else cell.value(year)
             log_i = float(np.log(est.estimate / base.estimate))
-            var = 0.0 if year == baseline else log_se(est) ** 2 + log_se(base) ** 2
+            var = 0.0
+            if year != baseline and not boot:
+                var = _log_var(
+                    [(1.0, cell.log_influence(year)), (-1.0, cell.log_influence(baseline))]
+                )
             reps = None
             if boot:
                 reps = cell.reps(year) / base_reps if year != baseline else np.ones(1)
             out[year] = finish(log_i, var, reps)
         return out
 
-    # chain-linked: links between consecutive years of the span
+    # chain-linked: links between consecutive years of the span, each on the panel J_{b-1}
     span = list(range(min([*years, baseline]), max([*years, baseline]) + 1))
-    # per link b (years b-1 -> b on the panel J_{b-1}): log ratio, var log v_{b-1}(J_{b-1}),
-    # var log v_b(J_{b-1}), replicates of the ratio
-    links: dict[int, tuple[float, float, float, np.ndarray | None]] = {}
+    links: dict[int, tuple[float, list[tuple[float, pd.Series]], np.ndarray | None]] = {}
     for a, b in itertools.pairwise(span):
         panel = connected_by(full, a)
         sub = cell.subset(cell.table["jurisdiction"].isin(panel).to_numpy())
         va, vb = sub.value(a), sub.value(b)
+        terms = [] if boot else [(1.0, sub.log_influence(b)), (-1.0, sub.log_influence(a))]
         link_reps = sub.reps(b) / sub.reps(a) if boot else None
-        links[b] = (
-            float(np.log(vb.estimate / va.estimate)),
-            log_se(va) ** 2,
-            log_se(vb) ** 2,
-            link_reps,
-        )
+        links[b] = (float(np.log(vb.estimate / va.estimate)), terms, link_reps)
     for year in years:
         if year == baseline:
             out[year] = finish(0.0, 0.0, np.ones(1) if boot else None)
@@ -200,17 +227,31 @@ def _index_for_group(
         steps = [links[y] for y in range(lo + 1, hi + 1)]
         sign = 1.0 if year > baseline else -1.0
         log_i = sign * sum(s[0] for s in steps)
-        # Regrouped by year: the two end years enter once; an intermediate year y enters
-        # as log v_y(J_{y-1}) - log v_y(J_y), nested panels, whose variance is
-        # var_y(J_{y-1}) - var_y(J_y) (exact for means of independent victims).
-        var = links[lo + 1][1] + links[hi][2]
-        var += sum(max(links[y][2] - links[y + 1][1], 0.0) for y in range(lo + 1, hi))
+        # the log index is a sum of log values on nested panels: its variance uses the
+        # joint covariance of all of them (per-cluster influence values summed)
+        var = 0.0 if boot else _log_var([t for s in steps for t in s[1]])
         reps = None
         if boot:
-            log_reps = sum((np.log(s[3]) for s in steps), np.zeros(1))
+            log_reps = sum((np.log(s[2]) for s in steps), np.zeros(1))
             reps = np.exp(sign * log_reps)
         out[year] = finish(log_i, var, reps)
     return out
+
+
+def log_ratio(
+    table: pd.DataFrame, definition: Definition | str, year: int, baseline: int
+) -> tuple[float, float]:
+    r"""``log(v_year / v_baseline)`` and its standard error from the joint covariance.
+
+    :math:`\operatorname{var} = \sum_c (U_{Yc}/v_Y - U_{Bc}/v_B)^2` over clusters (series),
+    so series present in both years (stock, period rate) are not treated as independent.
+    """
+    definition = _resolve(definition)
+    cell = _Cell(definition, definition.prepare(table), None)
+    est_y, est_b = cell.value(year), cell.value(baseline)
+    log_r = float(np.log(est_y.estimate / est_b.estimate))
+    var = _log_var([(1.0, cell.log_influence(year)), (-1.0, cell.log_influence(baseline))])
+    return log_r, float(np.sqrt(var))
 
 
 def indicator_series(
@@ -285,7 +326,7 @@ def indicator_series(
     baseline = int(baseline)
     if extract_date is not None:
         table = as_of(table, extract_date)
-    table = table.reset_index(drop=True)
+    table = definition.prepare(table.reset_index(drop=True))
     # The baseline must be computable on all the data (clear error otherwise).
     try:
         definition.compute(table, baseline)
@@ -380,8 +421,11 @@ def indicator_series(
         method=method,
         baseline=baseline,
         by=by,
+        variance=definition.variance_method,
+        delay=definition.delay_method,
         index_interval=(
-            "delta method on the log ratio to the baseline"
+            "delta method on the log ratio to the baseline with the joint covariance of the "
+            "years (per-series influence values)"
             if method == "delta"
             else f"cluster bootstrap by {cluster_col} ({n_boot} replicates, percentile)"
         ),

@@ -180,7 +180,7 @@ def _list_columns(histories: pd.DataFrame, counts: str | None, lists: Sequence[s
     if len(names) > MAX_LISTS:
         raise MSEDataError(
             f"{len(names)} lists is more than the {MAX_LISTS} supported; merge small lists "
-            "or pass lists=[...] to choose some"
+            "or choose some: lists=[...] in Python, --lists a,b,c on the command line"
         )
     if len(histories) == 0:
         raise MSEDataError("the capture histories have no rows")

@@ -87,7 +87,7 @@ class MethodSpec:
 
     name: str
     definition: str
-    options: dict[str, float]
+    options: dict[str, float | str | bool]
 
 
 @dataclass(frozen=True)
@@ -357,7 +357,8 @@ def _methods(value: Any, source: str, level: float) -> tuple[MethodSpec, ...]:
             make_definition(definition, level=level, **options)
         except (IndicatorError, TypeError) as exc:
             raise SimstudyError(f"{source}: method {item['name']!r}: {exc}") from exc
-        out.append(MethodSpec(item["name"], definition, {k: float(v) for k, v in options.items()}))
+        options = {k: v if isinstance(v, (str, bool)) else float(v) for k, v in options.items()}
+        out.append(MethodSpec(item["name"], definition, options))
     return tuple(out)
 
 

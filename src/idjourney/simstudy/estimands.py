@@ -20,10 +20,20 @@ their :math:`S_Y(t) = |\{i \in C_Y: T_i > t\}| / |C_Y|` under independent trunca
 
 Calendar definitions (:func:`stock_index`, :func:`period_identification_rate`): the victims
 the database holds (``in_database``), with their true identification and closure dates.
+
+Closures are a competing outcome everywhere, as in the definitions: the generator sets the
+identification time of a case closed first to never (:math:`T_i = \infty`), so cohort values
+count it as never identified, and the period rate's person-time stops at closure.
+
+Realised or process-level (:func:`estimand_kind`, from each definition's card): the stock is a
+realised quantity of the database (scored against each world's own value); the cohort
+definitions and the period rate estimate process-level quantities (scored against the mean of
+the worlds' realised values, the expected value under the scenario).
 """
 
 from __future__ import annotations
 
+import inspect
 import math
 from collections.abc import Callable
 from typing import Any
@@ -34,6 +44,7 @@ import pandas as pd
 __all__ = [
     "TRUTH_FUNCTIONS",
     "cohort_unidentified_at",
+    "estimand_kind",
     "median_time_to_identification",
     "period_identification_rate",
     "rmst_unidentified",
@@ -126,12 +137,28 @@ TRUTH_FUNCTIONS: dict[str, Callable[..., float]] = {
 }
 
 
+def estimand_kind(definition: str) -> str:
+    """``"process"`` or ``"realised"``: what the definition's card says it estimates.
+
+    A process-level estimand is scored against the mean of the worlds' realised values (the
+    expected value under the scenario); a realised one against each world's own value.
+    """
+    from idjourney.indicator import get_definition
+
+    return get_definition(definition).metadata.estimand_kind
+
+
 def true_value(definition: str, truth: pd.DataFrame, year: int, **options: Any) -> float:
-    """The true value of ``definition`` (with its ``options``) in ``year``."""
+    """The true value of ``definition`` (with its ``options``) in ``year``.
+
+    Options that do not change the estimand (``delay_adjust``, ``variance``, ``level`` …)
+    are ignored; the definition's parameters (``horizon``, ``tau``) are passed on.
+    """
     try:
         function = TRUTH_FUNCTIONS[definition]
     except KeyError:
         raise ValueError(
             f"no truth function for definition {definition!r}; known: {', '.join(TRUTH_FUNCTIONS)}"
         ) from None
-    return function(truth, int(year), **options)
+    accepted = set(inspect.signature(function).parameters) - {"truth", "year"}
+    return function(truth, int(year), **{k: v for k, v in options.items() if k in accepted})

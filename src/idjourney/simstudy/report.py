@@ -12,44 +12,138 @@ from idjourney.io import write_table
 from idjourney.simstudy.performance import performance
 from idjourney.simstudy.store import load_results, read_manifest
 
-__all__ = ["summarize"]
+__all__ = ["format_summary", "study_performance", "summarize"]
 
 BY = ("scenario", "estimand", "method")
 
+#: summary columns printed by ``idjourney simstudy summarize`` (stat, printed name)
+PRINTED = (
+    ("nsim", "n used"),
+    ("n_undefined", "undefined"),
+    ("n_truth_undefined", "truth undef."),
+    ("bias", "bias"),
+    ("empse", "empSE"),
+    ("modelse", "modelSE"),
+    ("cover", "coverage"),
+    ("reject", "rejects 0"),
+)
+
 
 def study_performance(
-    results: pd.DataFrame, level: float, truth: Literal["expected", "realised"] = "expected"
+    results: pd.DataFrame,
+    level: float,
+    truth: Literal["own", "expected", "realised"] = "own",
 ) -> pd.DataFrame:
-    r"""Performance per scenario × estimand × method.
+    r"""Performance per scenario × estimand × method, with what was dropped.
 
-    ``truth="expected"``: :math:`\theta` is the mean over replicates of the realised true
-    values (the superpopulation estimand, which model SEs describe); ``"realised"``: each
-    replicate is compared with its own world's true value.
+    ``truth="own"`` (default): each definition is scored against its own estimand, as its
+    card states (:func:`idjourney.simstudy.estimands.estimand_kind`): process-level
+    (:math:`\theta` = the mean over replicates of the realised true values, the expected
+    value under the scenario) or realised (each replicate against its own world's value).
+    ``"expected"`` / ``"realised"`` force one for every method. The ``target`` column says
+    which was used. A realised estimand is scored on the errors :math:`\hat\theta_i -
+    \theta_i` (so ``empse`` is the SD of the errors, comparable with ``modelse``).
+
+    Replicates are never dropped silently: ``n_undefined`` counts those whose estimate was
+    undefined or failed (e.g. a median not reached, a horizon beyond follow-up) and
+    ``n_truth_undefined`` those whose true value does not exist (a true median of a cohort
+    more than half never identified); ``nsim`` is what remains. For a contrast
+    (``change-…``) ``reject`` is the share of replicates whose interval excludes no change
+    (the false-alarm rate where the true change is 0, the power otherwise); a level has no
+    rejection rate.
     """
+    from idjourney.simstudy.estimands import estimand_kind
+
+    kinds = {d: estimand_kind(d) for d in pd.unique(results["definition"])}
     data = results.loc[results["error"] == ""].copy()
-    if truth == "expected":
-        data["theta"] = data.groupby(list(BY), sort=False)["true"].transform("mean")
-    else:
-        data["theta"] = data["true"]
+    data["target"] = data["definition"].map(kinds) if truth == "own" else truth
+    data["target"] = data["target"].replace({"process": "expected"})
+    expected = data.groupby(list(BY), sort=False)["true"].transform("mean")
+    data["theta"] = np.where(data["target"] == "expected", expected, data["true"])
+    # A realised estimand is scored on the errors est - theta_i (truth 0): bias, its MCSE and
+    # empSE then describe the errors, not the spread of worlds (comparable with the model SE).
+    scored = data.copy()
+    realised = (scored["target"] == "realised").to_numpy()
+    for col in ("est", "lower", "upper"):
+        scored.loc[realised, col] = scored.loc[realised, col] - scored.loc[realised, "theta"]
+    scored.loc[realised, "theta"] = 0.0
     perf = performance(
-        data, "est", "se", "theta", by=BY[:2], level=level, method="method",
+        scored, "est", "se", "theta", by=BY[:2], level=level, method="method",
         lower="lower", upper="upper",
     )  # fmt: skip
-    failed = (
-        results.assign(failed=results["error"] != "")
-        .groupby(list(BY), sort=False)["failed"]
+    rejects = performance(data, "est", "se", "theta", by=BY[:2], level=level, method="method")
+    rejects = rejects.loc[rejects["stat"] == "power"]
+    perf = pd.concat([perf.loc[perf["stat"] != "power"], rejects], ignore_index=True)
+    contrast = results.groupby(list(BY), sort=False)["baseline"].first() >= 0
+    is_contrast = perf.set_index(list(BY)).index.map(contrast.to_dict()).to_numpy(bool)
+    perf = perf.loc[~((perf["stat"] == "power") & ~is_contrast)].copy()
+    perf["stat"] = perf["stat"].replace({"power": "reject"})
+    errors = results["error"].fillna("")
+    counts = (
+        results.assign(
+            n_undefined=errors.str.contains("estimate"),
+            n_truth_undefined=errors.str.contains("truth") & ~errors.str.contains("estimate"),
+        )
+        .groupby(list(BY), sort=False)[["n_undefined", "n_truth_undefined"]]
         .sum()
         .reset_index()
-        .rename(columns={"failed": "est"})
-        .assign(stat="nfailed", mcse=np.nan)
+        .melt(id_vars=list(BY), var_name="stat", value_name="est")
+        .assign(mcse=np.nan)
     )
-    return pd.concat([perf, failed[perf.columns]], ignore_index=True)
+    out = pd.concat([perf, counts[perf.columns]], ignore_index=True)
+    targets = data.groupby(list(BY), sort=False)["target"].first().to_dict()
+    fallback = {
+        key: kinds.get(d, "expected")
+        for key, d in results.groupby(list(BY), sort=False)["definition"].first().items()
+    }
+    keys = list(zip(out["scenario"], out["estimand"], out["method"], strict=True))
+    out["target"] = [targets.get(k, fallback.get(k)) for k in keys]
+    out["target"] = out["target"].replace({"process": "expected"})
+    return out
+
+
+def format_summary(perf: pd.DataFrame) -> str:
+    """The printed summary: one row per cell, coverage and rejection rate with their MCSE.
+
+    ``coverage`` and ``rejects 0`` read ``estimate ± MCSE``; ``undefined`` is the count of
+    replicates whose estimate was undefined or failed (not in ``n used``); ``target`` is the
+    estimand scored (``expected``: process-level; ``realised``: each world's own value).
+    """
+    rows = []
+    for key, cell in perf.groupby(list(BY), sort=False):
+        stat = cell.set_index("stat")
+        row = dict(zip(BY, key, strict=True))
+        row["target"] = cell["target"].iloc[0]
+        for name, label in PRINTED:
+            if name not in stat.index:
+                row[label] = ""
+                continue
+            est, mcse = stat.loc[name, "est"], stat.loc[name, "mcse"]
+            if name in ("nsim", "n_undefined", "n_truth_undefined"):
+                row[label] = f"{est:.0f}"
+            elif name in ("cover", "reject"):
+                row[label] = "–" if np.isnan(est) else f"{est:.3f} ± {mcse:.3f}"
+            else:
+                row[label] = "–" if np.isnan(est) else f"{est:.4g} ± {mcse:.2g}"
+        rows.append(row)
+    table = pd.DataFrame(rows)
+    note = (
+        "± is one Monte Carlo SE. target: 'expected' = process-level estimand (mean of the "
+        "worlds' true values), 'realised' = each world's own value. 'rejects 0' (contrasts "
+        "only): share of intervals excluding no change — a false-alarm rate where the true "
+        "change is 0, power otherwise. 'undefined': replicates whose estimate was undefined "
+        "or failed; 'truth undef.': true value undefined; neither is in 'n used'."
+    )
+    return table.to_string(index=False) + "\n" + note
 
 
 def summarize(
-    out_dir: str | Path, truth: Literal["expected", "realised"] = "expected"
+    out_dir: str | Path, truth: Literal["own", "expected", "realised"] = "own"
 ) -> pd.DataFrame:
     """Write ``performance.csv``, ``bias.png``, ``coverage.png`` and ``power.png`` into the folder.
+
+    ``power.png`` shows the rejection rate of the contrasts (false alarms where nothing
+    changes).
 
     Returns the tidy performance table (``scenario, estimand, method, stat, est, mcse``).
     """
@@ -94,7 +188,7 @@ def _plots(perf: pd.DataFrame, out: Path, level: float) -> None:
     contrasts = [e for e in estimands if e.startswith("change")] or estimands
     fig, axes = plt.subplots(1, len(contrasts), figsize=(5 * len(contrasts), 3.6), squeeze=False)
     for ax, estimand in zip(axes[0], contrasts, strict=True):
-        cell = perf.loc[(perf["stat"] == "power") & (perf["estimand"] == estimand)]
+        cell = perf.loc[(perf["stat"] == "reject") & (perf["estimand"] == estimand)]
         for method in methods:
             rows = cell.loc[cell["method"] == method].set_index("scenario").reindex(scenarios)
             ax.errorbar(

@@ -63,6 +63,14 @@ def _log_se_value(est: Any) -> float:
     return log_se(est)
 
 
+def _log_ratio_se(e_y: Any, e_b: Any, u_y: Any, u_b: Any) -> float:
+    """SE of log(e_y / e_b) with the joint covariance of the two years (per-cluster influence
+    values of each estimate, summed within cluster; issue #11)."""
+    _log_se_value(e_y), _log_se_value(e_b)  # raise for values that cannot be logged
+    diff = (u_y / e_y.estimate).sub(u_b / e_b.estimate, fill_value=0.0)
+    return float(np.sqrt(np.sum(diff.to_numpy() ** 2)))
+
+
 def run_chunk(design: Design, scenario: str, start: int, stop: int) -> pd.DataFrame:
     """Results of replicates ``start .. stop-1`` of one scenario (one row per method × estimand).
 
@@ -86,9 +94,18 @@ def run_chunk(design: Design, scenario: str, start: int, stop: int) -> pd.DataFr
             definition = make_definition(method.definition, level=design.level, **method.options)
             values: dict[int, Any] = {}
             truths: dict[int, Any] = {}
+            influence: dict[int, Any] = {}
+            try:
+                prepared = definition.prepare(table)
+            except IndicatorError as exc:
+                prepared = f"estimate: {exc}"
             for year in years:
                 try:
-                    values[year] = definition.compute(table, year)
+                    if isinstance(prepared, str):
+                        raise IndicatorError(prepared)
+                    values[year], influence[year] = definition.compute_with_influence(
+                        prepared, year
+                    )
                 except IndicatorError as exc:
                     values[year] = f"estimate {year}: {exc}"
                 try:
@@ -107,7 +124,9 @@ def run_chunk(design: Design, scenario: str, start: int, stop: int) -> pd.DataFr
                         if estimand.is_contrast:
                             e_b, t_b = values[estimand.baseline], truths[estimand.baseline]
                             est = float(np.log(e_y.estimate / e_b.estimate))
-                            se = float(np.hypot(_log_se_value(e_y), _log_se_value(e_b)))
+                            se = _log_ratio_se(
+                                e_y, e_b, influence[estimand.year], influence[estimand.baseline]
+                            )
                             lower, upper = est - z * se, est + z * se
                             true = float(np.log(t_y / t_b)) if t_y > 0 and t_b > 0 else np.nan
                             if not np.isfinite(true):

@@ -40,6 +40,7 @@ from idjourney.survival._data import (
     _labels,
     check_survival_data,
     require_columns,
+    resolve_entry_col,
     to_float_array,
 )
 from idjourney.survival._design import Design, check_identifiable
@@ -160,7 +161,7 @@ class CoxPH:
         df: pd.DataFrame,
         duration_col: str = DURATION_COL,
         event_col: str = EVENT_COL,
-        entry_col: str | None = None,
+        entry_col: str | None = ENTRY_COL,
         strata: str | Sequence[str] | None = None,
         cluster_col: str | None = None,
         weights_col: str | None = None,
@@ -176,7 +177,11 @@ class CoxPH:
         duration_col, event_col : str
             Follow-up time and 0/1 event columns.
         entry_col : str, optional
-            Left-truncation time; at risk on ``(entry, duration]``.
+            Left-truncation time; at risk on ``(entry, duration]``. The default
+            ``"entry"`` is used when ``df`` has that column (never as a covariate) and
+            means no delayed entry otherwise; ``None`` ignores it, with a warning when
+            an ``entry`` column with delayed entries is present (one rule for every
+            DataFrame method: :func:`idjourney.survival._data.resolve_entry_col`).
         strata : str or list of str, optional
             Stratification columns (separate baseline hazards).
         cluster_col : str, optional
@@ -194,6 +199,7 @@ class CoxPH:
             ``self``.
         """
         strata_cols = [strata] if isinstance(strata, str) else list(strata or [])
+        entry_col = resolve_entry_col(df, entry_col)
         require_columns(
             df,
             {
@@ -221,10 +227,13 @@ class CoxPH:
                 "no covariates: pass covariates=[...] or formula=..., or use KaplanMeier / "
                 "logrank_test for a model without covariates"
             )
+        entry = None if entry_col is None else to_float_array(df[entry_col], entry_col)
+        if entry is not None and entry.size and not np.isnan(entry).any() and not entry.any():
+            entry = None  # zero everywhere: no delayed entry (same-day events stay valid)
         data = check_survival_data(
             df[duration_col],
             df[event_col],
-            None if entry_col is None else df[entry_col],
+            entry,
             None if weights_col is None else df[weights_col],
             names=(duration_col, event_col, entry_col or "entry", weights_col or "weights"),
             index=df.index,

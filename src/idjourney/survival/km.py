@@ -449,20 +449,35 @@ class KaplanMeier:
             raise SurvivalDataError(f"alpha must be in (0, 1), got {alpha!r}")
         self.ci = ci
         self.alpha = alpha
+        self.label = "KM_estimate"
 
     def fit(
         self,
         durations: Any,
-        events: Any,
+        events: Any = None,
         entry: Any = None,
         weights: Any = None,
         cluster: Any = None,
+        *,
+        event_observed: Any = None,
+        label: str | None = None,
     ) -> KaplanMeier:
         """Fit the curve to durations and 0/1 events (optionally truncated/weighted).
 
         ``cluster`` (one label per row, e.g. the series id) switches the
         variance to the cluster-robust one; without it Greenwood is used.
+        ``event_observed`` is lifelines' name for ``events``; ``label`` names the
+        curve (plots, :attr:`survival_function_`). Arrays carry no ``entry``
+        column, so pass ``entry=`` for left-truncated data (the analysis table's
+        :meth:`fit_table` picks it up by itself).
         """
+        if event_observed is not None:
+            if events is not None:
+                raise SurvivalDataError("give events or event_observed (the same thing), not both")
+            events = event_observed
+        if events is None:
+            raise SurvivalDataError("events is missing: pass the 0/1 event indicator")
+        self.label = label or "KM_estimate"
         data = check_survival_data(durations, events, entry, weights)
         clusters = (
             None if cluster is None else check_cluster(cluster, data.n, cluster_name(cluster))
@@ -477,12 +492,16 @@ class KaplanMeier:
         entry_col: str | None = ENTRY_COL,
         weights_col: str | None = None,
         cluster_col: Any = None,
+        *,
+        label: str | None = None,
     ) -> KaplanMeier:
         """Fit from a DataFrame; defaults pick the analysis table's columns.
 
         ``cluster_col`` is a column name (e.g. ``"series_id"``) or an array of
-        one cluster label per row; ``None`` (default) gives Greenwood.
+        one cluster label per row; ``None`` (default) gives Greenwood. The
+        ``entry`` column, when present, is the left-truncation time.
         """
+        self.label = label or "KM_estimate"
         data = arrays_from_table(table, duration_col, event_col, entry_col, weights_col)
         return self._fit_arrays(data, table_clusters(table, cluster_col, data.n))
 
@@ -677,6 +696,76 @@ class KaplanMeier:
             extra={"variance_method": self.variance_},
         )
 
+    # ----------------------------------------------------- lifelines-style names
+    @property
+    def survival_function_(self) -> pd.DataFrame:
+        r""":math:`\hat S(t)` as lifelines shows it: indexed by ``timeline``, one column."""
+        return self.survival_[["survival"]].rename(columns={"survival": self.label})
+
+    @property
+    def confidence_interval_(self) -> pd.DataFrame:
+        """Pointwise lower and upper limits, lifelines' column names."""
+        level = 1 - self.alpha
+        return self.survival_[["lower", "upper"]].set_axis(
+            [f"{self.label}_lower_{level:g}", f"{self.label}_upper_{level:g}"], axis=1
+        )
+
+    @property
+    def median_survival_time_(self) -> float:
+        """lifelines' name for :attr:`median_`."""
+        self._check_fitted()
+        return self.median_
+
+    @property
+    def timeline(self) -> np.ndarray:
+        """The distinct observed times (lifelines' name)."""
+        self._check_fitted()
+        return self.table_.time
+
+    def predict(self, times: Any) -> np.ndarray:
+        """lifelines' name for :meth:`survival_at`."""
+        return self.survival_at(times)
+
+    def plot(self, ax: Any = None, ci: bool = True, at_risk: bool = True, **kwargs: Any) -> Any:
+        r"""Step plot of :math:`\hat S(t)` with its band and a number-at-risk table.
+
+        Parameters
+        ----------
+        ax : matplotlib Axes, optional
+            Where to draw (a new figure when omitted).
+        ci : bool
+            Shade the pointwise confidence band (Greenwood or cluster-robust, as fitted).
+        at_risk : bool
+            Print the number at risk at each x tick under the axis, as lifelines'
+            ``add_at_risk_counts`` and survminer's risk table do.
+        **kwargs
+            ``xlabel`` / ``ylabel``.
+
+        Returns
+        -------
+        matplotlib Axes
+        """
+        from idjourney.survival._plot import plot_step
+
+        self._check_fitted()
+        curve = self.survival_
+        return plot_step(
+            [
+                {
+                    "time": curve.index.to_numpy(),
+                    "value": curve["survival"].to_numpy(),
+                    "lower": curve["lower"].to_numpy(),
+                    "upper": curve["upper"].to_numpy(),
+                    "at_risk": curve["at_risk"].to_numpy(),
+                    "label": "" if self.label == "KM_estimate" else self.label,
+                }
+            ],
+            ax=ax,
+            ci=ci,
+            at_risk=at_risk,
+            **kwargs,
+        )
+
     def __repr__(self) -> str:
         head = f"KaplanMeier(ci={self.ci!r}, alpha={self.alpha!r})"
         if not hasattr(self, "table_"):
@@ -709,7 +798,9 @@ def table_clusters(table: pd.DataFrame, cluster_col: Any, n: int) -> ClusterCode
         return None
     if isinstance(cluster_col, str):
         if cluster_col not in table.columns:
-            available = ", ".join(map(str, table.columns[:20]))
+            available = ", ".join(map(str, table.columns[:20])) + (
+                f" and {len(table.columns) - 20} more" if len(table.columns) > 20 else ""
+            )
             raise SurvivalDataError(
                 f"cluster column {cluster_col!r} is not in the data; available columns: "
                 f"{available}. Pass cluster_col=None for the Greenwood variance"

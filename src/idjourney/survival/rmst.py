@@ -333,8 +333,9 @@ def rmst_difference(
     if levels is None:
         if len(present) != 2:
             raise SurvivalDataError(
-                f"{name!r} has {len(present)} groups ({sorted(map(str, present))}); pass "
-                "levels=(a, b) to choose the two to compare"
+                f"{name!r} has {len(present)} groups ({sorted(map(str, present))}); give "
+                "levels=(a, b) in Python, or --levels a,b on the command line, to choose the "
+                "two to compare"
             )
         b, a = sorted(present)
     else:

@@ -129,6 +129,9 @@ class Scenario:
     def to_dict(self) -> dict[str, Any]:
         """Parameters as plain JSON-ready values."""
         out = dataclasses.asdict(self)
+        # the file's name, not the path as typed: the same scenario given as
+        # synthetic/baseline.toml or ./synthetic/../synthetic/baseline.toml is the same world
+        out["source"] = Path(self.source).name if self.source else self.source
         out["schedule"] = [[d.isoformat(), n] for d, n in self.schedule]
         out["calendar_effects"] = [
             {"from": e.start.isoformat(), "factor": e.factor} for e in self.calendar_effects
