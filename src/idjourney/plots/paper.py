@@ -160,12 +160,15 @@ def _plot_coverage(
     methods = list(dict.fromkeys(perf["method"]))
     fig = Figure(figsize=(width, 0.32 * len(scenarios) + 1.3), layout="constrained")
     axes = fig.subplots(1, len(estimands), sharey=True, squeeze=False)[0]
+    shown = perf.loc[(perf["stat"] == "cover") & perf["estimand"].isin(list(estimands))]
+    low = float(np.nanmin(shown["est"] - 1.96 * shown["mcse"].fillna(0.0)))
+    left = 0.5 if not np.isfinite(low) or low >= 0.5 else max(low - 0.02, -0.02)
     for ax, estimand in zip(axes, estimands, strict=True):
         _dot_rows(ax, _cell(perf, "cover", estimand), scenarios, methods)
         ax.axvline(level, color="grey", lw=0.8, ls="--")
         ax.set_title(estimand)
         ax.set_xlabel(f"coverage of the {level:.0%} interval (proportion)")
-        ax.set_xlim(-0.02, 1.02)
+        ax.set_xlim(left, 1.01)
     handles, labels = axes[0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="outside upper center", ncol=len(methods), frameon=False)
     _apply(fig)
