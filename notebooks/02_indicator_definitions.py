@@ -15,10 +15,13 @@ OUT = "paper/generated"
 # %%
 from pathlib import Path
 
+import matplotlib.pyplot as plt
+
 from idjourney.indicator import DEFINITIONS, indicator_series, make_definition, revision_triangle
 from idjourney.io import write_json
 from idjourney.linkage import analysis_table
-from idjourney.plots.indicator import plot_index, plot_revision_triangle
+from idjourney.plots.indicator import plot_index
+from idjourney.plots.paper import FULL_WIDTH_IN, UNITS, paper_rc, plot_revision_triangle_clean
 from idjourney.synthetic import generate, load_scenario
 
 out = Path(OUT)
@@ -44,11 +47,13 @@ for name in DEFINITIONS:
         series[(name, coverage)] = indicator_series(
             table, definition, years, baseline=BASELINE, coverage=coverage
         )
-fig = plot_index(
-    {name: series[(name, "chain-linked")] for name in DEFINITIONS},
-    title="Index (2015 = 100), chain-linked over connected jurisdictions",
-)
-fig.savefig(figures / "02_index_all_definitions.png", dpi=120, metadata={"Software": None})
+with plt.rc_context(paper_rc()):  # printed size, 8 pt text; the caption carries the title
+    fig = plot_index(
+        {name: series[(name, "chain-linked")] for name in DEFINITIONS},
+        figsize=(FULL_WIDTH_IN, 3.2),
+    )
+    fig.axes[0].set_ylabel("index (2015 = 100)")
+    fig.savefig(figures / "02_index_all_definitions.png", dpi=200, metadata={"Software": None})
 fig
 
 # %% [markdown]
@@ -58,8 +63,12 @@ fig
 triangle = revision_triangle(
     table, make_definition("period-identification-rate"), range(2015, 2022), lags=[1, 2, 3]
 )
-fig = plot_revision_triangle(triangle, title="Period identification rate by extract lag")
-fig.savefig(figures / "02_revision_triangle.png", dpi=120, metadata={"Software": None})
+# revisions below REVISION_TOLERANCE % are floating-point noise and are drawn as zero
+REVISION_TOLERANCE = 1e-6
+fig = plot_revision_triangle_clean(
+    triangle, tolerance=REVISION_TOLERANCE, unit=UNITS["period-identification-rate"]
+)
+fig.savefig(figures / "02_revision_triangle.png", dpi=200, metadata={"Software": None})
 triangle
 
 # %%
@@ -78,5 +87,19 @@ numbers = {
         }
         for (name, coverage), frame in series.items()
     },
+}
+revisions = triangle["revision"].abs()
+numbers["revision"] = {
+    "tolerance_pct": REVISION_TOLERANCE,
+    "max_abs_revision_pct": float(revisions.where(revisions >= REVISION_TOLERANCE, 0.0).max()),
+}
+# each definition's estimand, from its definition card
+numbers["definitions"] = {
+    name: {
+        "estimand": getattr(DEFINITIONS[name].metadata, "estimand", ""),
+        "kind": getattr(DEFINITIONS[name].metadata, "estimand_kind", ""),
+        "unit": DEFINITIONS[name].metadata.unit,
+    }
+    for name in DEFINITIONS
 }
 write_json(out / "02_indicator_definitions.json", numbers)

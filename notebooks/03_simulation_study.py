@@ -18,10 +18,16 @@ OUT = "paper/generated"
 
 # %%
 import dataclasses
-import shutil
+import tomllib
 from pathlib import Path
 
 from idjourney.io import write_json
+from idjourney.plots.paper import (
+    UNITS,
+    plot_bias_by_definition,
+    plot_coverage,
+    plot_rejection,
+)
 from idjourney.simstudy import load_design, run, summarize
 
 out = Path(OUT)
@@ -30,11 +36,11 @@ figures.mkdir(parents=True, exist_ok=True)
 design = dataclasses.replace(
     load_design("synthetic/simstudy-indicators.toml", n_rep=N_REP), n_victims=SIZE
 )
+# replicate-level results stay in OUT/simstudy (git-ignored): rerun the summary with
+# `idjourney simstudy summarize OUT/simstudy`; a rerun of this notebook resumes from them
 results_dir = out / "simstudy"
 report = run(design, results_dir, progress=False)
 performance = summarize(results_dir)
-for name in ("bias", "coverage", "power"):
-    shutil.copyfile(results_dir / f"{name}.png", figures / f"03_{name}.png")
 performance.head()
 
 # %% [markdown]
@@ -52,21 +58,61 @@ level = wide[wide["estimand"] == "level-2022"]
 change = wide[wide["estimand"] == "change-2022"]
 level[["scenario", "method", "bias", "cover", "empse", "modelse"]]
 
+# %% [markdown]
+# ## Figures at printed size (bars: ±1.96 Monte Carlo SE)
+
 # %%
+units = {m.name: UNITS.get(m.definition, "unit of the definition") for m in design.methods}
+null = [sc.name for sc in design.scenarios if not sc.overrides]  # the unchanged process
+dpi = {"dpi": 200, "metadata": {"Software": None}}
+plot_bias_by_definition(performance, "level-2022", units).savefig(figures / "03_bias.png", **dpi)
+plot_coverage(performance, ["level-2022", "change-2022"], design.level).savefig(
+    figures / "03_coverage.png", **dpi
+)
+plot_rejection(performance, "change-2022", null, design.level).savefig(
+    figures / "03_power.png", **dpi
+)
+
+
+# %%
+def cells(estimand: str, stats: tuple[str, ...]) -> dict[str, dict[str, float]]:
+    """{"scenario|method": {stat: est, stat_mcse: mcse}} for one estimand."""
+    part = performance.loc[performance["estimand"] == estimand]
+    table: dict[str, dict[str, float]] = {}
+    for r in part.itertuples():
+        if r.stat in stats:
+            name = "reject" if r.stat == reject else r.stat  # older harness: "power"
+            entry = table.setdefault(f"{r.scenario}|{r.method}", {})
+            entry[name] = float(r.est)
+            entry[f"{name}_mcse"] = float(r.mcse)
+    return table
+
+
+spec = tomllib.loads(Path("synthetic/simstudy-indicators.toml").read_text(encoding="utf-8"))
+reject = "reject" if "reject" in set(performance["stat"]) else "power"
+measures = (
+    "nsim",
+    "n_undefined",
+    "n_truth_undefined",
+    "bias",
+    "empse",
+    "modelse",
+    "relerror",
+    "cover",
+)
 numbers = {
     "synthetic": True,
     "size": SIZE,
     "n_rep": N_REP,
     "seed": design.seed,
-    "coverage_level_2022": {f"{r.scenario}|{r.method}": float(r.cover) for r in level.itertuples()},
-    "relerror_level_2022": {
-        f"{r.scenario}|{r.method}": float(r.relerror) for r in level.itertuples()
+    "level": design.level,
+    "null_scenarios": null,
+    "scenarios": {sc["name"]: sc.get("description", "") for sc in spec["scenarios"]},
+    "methods": {
+        m.name: {"definition": m.definition, "unit": units[m.name], "options": dict(m.options)}
+        for m in design.methods
     },
-    # share of intervals of the change excluding 0: power where identification changed,
-    # the false-alarm rate where it did not (constant scenario)
-    "power_change_2022": {
-        f"{r.scenario}|{r.method}": float(r.reject) for r in change.itertuples()
-    },
+    "level_2022": cells("level-2022", measures),
+    "change_2022": cells("change-2022", (*measures, reject)),
 }
 write_json(out / "03_simulation_study.json", numbers)
-shutil.rmtree(results_dir / "chunks", ignore_errors=True)  # replicate-level results stay local

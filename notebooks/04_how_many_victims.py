@@ -24,6 +24,7 @@ import pandas as pd
 from idjourney.io import write_json
 from idjourney.linkage import link
 from idjourney.mse import estimate, share_identified
+from idjourney.plots.paper import FULL_WIDTH_IN, paper_rc
 from idjourney.synthetic import generate, load_scenario
 
 out = Path(OUT)
@@ -59,20 +60,6 @@ true_share = float(
 )
 {s: r.summary() for s, r in results.items()}
 
-# %%
-fig, ax = plt.subplots(figsize=(6, 3.2))
-labels = list(results)
-for i, s in enumerate(labels):
-    r = results[s]
-    ax.errorbar(r.total, i, xerr=[[r.total - r.lower], [r.upper - r.total]], fmt="o", capsize=4)
-ax.axvline(true_total, color="k", linestyle="--", label="true total (generator)")
-ax.axvline(len(linked.table), color="grey", linestyle=":", label="victims observed")
-ax.set_yticks(range(len(labels)), [f"MSE, {s}" for s in labels])
-ax.set_xlabel("victims")
-ax.legend(loc="lower right", fontsize=8)
-fig.tight_layout()
-fig.savefig(figures / "04_mse_total.png", dpi=120, metadata={"Software": None})
-
 # %% [markdown]
 # ## The recommended denominator
 #
@@ -97,12 +84,36 @@ denominator.sensitivity.round(3)
 # %%
 denominator.strata.round(3)
 
+# %% [markdown]
+# ## The three estimates against the truth (one figure: totals, with 95% intervals)
+
+# %%
+plt.rcParams.update(paper_rc())  # printed size, 8 pt text
+rows = [
+    (f"log-linear, {s}, pooled", results[s].total, results[s].lower, results[s].upper)
+    for s in results
+] + [("recommended: stratified LCMCR,\nsplit-corrected", denominator.total,
+      denominator.lower, denominator.upper)]  # fmt: skip
+fig, ax = plt.subplots(figsize=(FULL_WIDTH_IN, 1.9))
+for i, (_label, total, lower, upper) in enumerate(rows):
+    ax.errorbar(total, i, xerr=[[total - lower], [upper - total]], fmt="o", capsize=3, color="C0")
+ax.axvline(true_total, color="k", linestyle="--", label="true total (generator)")
+ax.axvline(len(linked.table), color="grey", linestyle=":", label="victims observed (linked)")
+ax.set_yticks(range(len(rows)), [r[0] for r in rows])
+ax.set_ylim(len(rows) - 0.5, -0.5)
+ax.set_xlabel("victims (total who could have been held by at least one database)")
+ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=2, frameon=False)
+fig.tight_layout()
+fig.savefig(figures / "04_mse_total.png", dpi=200, metadata={"Software": None})
+
 # %%
 numbers = {
     "synthetic": True,
     "seed": SEED,
     "size": SIZE,
     "observed": len(linked.table),
+    "n_databases": int(histories.shape[1]),
+    "true_unobserved": true_total - len(linked.table),
     "true_total": true_total,
     "true_share_identified": true_share,
     "linkage": linked.summary,
@@ -120,6 +131,8 @@ numbers = {
     },
 }
 numbers["recommended"] = denominator.to_dict()
+numbers["recommended_covers_truth"] = bool(denominator.lower <= true_total <= denominator.upper)
+numbers["covers_truth"] = {s: bool(r.lower <= true_total <= r.upper) for s, r in results.items()}
 numbers["true_share_identified_held"] = float(
     (
         truth.loc[

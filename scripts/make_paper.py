@@ -4,6 +4,12 @@ Usage::
 
     python scripts/make_paper.py                 # full size, into paper/generated/
     python scripts/make_paper.py --small --out DIR   # small runs (the tests)
+    python scripts/make_paper.py --only 03_simulation_study --out /tmp/nb03
+                                                 # one notebook at full size, elsewhere
+
+The replicate-level results of the simulation study stay in ``OUT/simstudy/`` (git-ignored
+under paper/generated/), so ``idjourney simstudy summarize OUT/simstudy`` can be rerun on
+them; a later build resumes from them instead of recomputing.
 
 The notebooks write ``OUT/<name>.json`` and ``OUT/figures/*.png``; ``paper/paper.typ``
 reads every number from those files. The PDF is compiled with the ``typst`` Python
@@ -113,12 +119,14 @@ def write_text_atomic(path: Path, text: str) -> None:
         raise
 
 
-def run_notebooks(out: Path, small: bool) -> dict[str, dict[str, Any]]:
-    """Run every notebook into ``out``; return the parameters each one ran with."""
+def run_notebooks(
+    out: Path, small: bool, only: list[str] | None = None
+) -> dict[str, dict[str, Any]]:
+    """Run every notebook (or those in ``only``) into ``out``; return their parameters."""
     from idjourney.notebooks import execute_notebook
 
     used: dict[str, dict[str, Any]] = {}
-    for name in NOTEBOOKS:
+    for name in only or NOTEBOOKS:
         overrides = {**(SMALL[name] if small else {}), "OUT": str(out)}
         parameters = {**notebook_defaults(name), **overrides}
         start = time.perf_counter()
@@ -209,12 +217,23 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="only compile the PDF from what OUT already holds",
     )
+    parser.add_argument(
+        "--only",
+        action="append",
+        choices=NOTEBOOKS,
+        metavar="NOTEBOOK",
+        help="run only this notebook (repeatable) into OUT and do not compile the PDF",
+    )
     args = parser.parse_args(argv)
     out = args.out.resolve()
     default_out = (PAPER / "generated").resolve()
     pdf = args.pdf or (PAPER / "paper.pdf" if out == default_out else out.parent / "paper.pdf")
     start = time.perf_counter()
     out.mkdir(parents=True, exist_ok=True)
+    if args.only:
+        run_notebooks(out, args.small, args.only)
+        print(f">> wrote {', '.join(args.only)} into {out} (no PDF: --only)", flush=True)
+        return 0
     if not args.skip_notebooks:
         parameters = run_notebooks(out, args.small)
         env = environment(parameters, args.small, out)

@@ -20,11 +20,16 @@ NOTEBOOKS = {
             "figures/03_bias.png",
             "figures/03_coverage.png",
             "figures/03_power.png",
+            "simstudy/manifest.json",  # replicate-level results are kept for `summarize`
         ],
     ),
     "01_typical_journey": (
         {"SIZE": 6_000, "SEED": 3},
-        ["01_typical_journey.json", "figures/01_km_by_traded.png"],
+        [
+            "01_typical_journey.json",
+            "figures/01_km_by_traded.png",
+            "figures/01_calibration_fit.png",
+        ],
     ),
     "02_indicator_definitions": (
         {"SIZE": 12_000, "SEED": 3},

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import re
 import subprocess
 import sys
@@ -124,3 +125,52 @@ def test_environment_records_commit_versions_and_seeds(built):
     assert env["small"] is True
     assert set(env["seeds"]) == set(NOTEBOOKS)
     assert all(isinstance(seed, int) for seed in env["seeds"].values())
+
+
+def test_replicate_level_results_are_kept_and_summarize_reruns_on_them(built):
+    """The simulation study's chunks stay in OUT/simstudy; summarize gives the paper's numbers."""
+    from idjourney.simstudy import summarize
+
+    folder = built / "generated" / "simstudy"
+    chunks = list((folder / "chunks").rglob("*.parquet"))
+    assert chunks, "notebook 03 deleted its replicate-level results"
+    perf = summarize(folder)
+    written = json.loads((built / "generated" / "03_simulation_study.json").read_text())
+    cell = perf.loc[(perf["estimand"] == "level-2022") & (perf["stat"] == "cover")].set_index(
+        ["scenario", "method"]
+    )
+    for key, measures in written["level_2022"].items():
+        scenario, method = key.split("|")
+        if "cover" not in measures:  # every replicate undefined: counted, no measures
+            assert measures["n_undefined"] + measures["n_truth_undefined"] > 0, key
+            assert (scenario, method) not in cell.index
+            continue
+        expected = float(cell.loc[(scenario, method), "est"])
+        got = measures["cover"]
+        if got is None or math.isnan(got):
+            assert math.isnan(expected)  # undefined in both
+        else:
+            assert got == pytest.approx(expected, rel=1e-12)
+
+
+def test_every_simulation_table_cell_has_its_mcse(built):
+    written = json.loads((built / "generated" / "03_simulation_study.json").read_text())
+    for table in ("level_2022", "change_2022"):
+        for key, measures in written[table].items():
+            if "nsim" not in measures:  # every replicate undefined: only the counts exist
+                assert measures["n_undefined"] + measures["n_truth_undefined"] > 0, key
+                continue
+            for stat in ("bias", "cover", "relerror", *(("reject",) if "change" in table else ())):
+                assert stat in measures and f"{stat}_mcse" in measures, (table, key, stat)
+
+
+def test_figures_are_drawn_at_printed_size(built):
+    """Figures made by idjourney.plots.paper are at most the text width (fonts not shrunk)."""
+    from PIL import Image
+
+    from idjourney.plots.paper import FULL_WIDTH_IN
+
+    for name in ("03_bias.png", "03_coverage.png", "03_power.png", "02_revision_triangle.png"):
+        with Image.open(built / "generated" / "figures" / name) as image:
+            width_in = image.size[0] / image.info.get("dpi", (200, 200))[0]
+        assert width_in <= FULL_WIDTH_IN + 0.05, name
