@@ -62,6 +62,9 @@ def test_notebook_runs_small_and_writes_its_outputs(name, tmp_path):
     assert numbers["size"] == parameters["SIZE"]
     # aggregates only: no synthetic victim or series keys in what the paper reads
     assert "SYN-" not in (out / f"{name}.json").read_text()
+    if name == "01_typical_journey":  # the journey passes the publishing gate: no row-level date
+        assert numbers["summary"]["disclosure_k"] == 10
+        assert all(isinstance(y, int) for y in numbers["summary"]["first_seen_range"])
 
 
 def test_every_notebook_is_tested():
