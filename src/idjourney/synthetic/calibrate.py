@@ -56,7 +56,7 @@ import pandas as pd
 from scipy import optimize
 
 from idjourney.io import atomic_write
-from idjourney.synthetic.scenario import Scenario, ScenarioError, load_scenario
+from idjourney.synthetic.scenario import Scenario, ScenarioError, load_scenario, parse_date
 from idjourney.synthetic.world import World, generate
 
 __all__ = [
@@ -298,14 +298,7 @@ def _number(value: Any, key: str, source: str) -> float:
 
 
 def _date(value: Any, key: str, source: str) -> dt.date:
-    if isinstance(value, dt.datetime):
-        return value.date()
-    if isinstance(value, dt.date):
-        return value
-    try:
-        return dt.date.fromisoformat(str(value))
-    except ValueError as exc:
-        raise CalibrationError(f"{source}: '{key}' must be a date YYYY-MM-DD") from exc
+    return parse_date(value, key, source, error=CalibrationError)
 
 
 # ------------------------------------------------------------------------------ measuring

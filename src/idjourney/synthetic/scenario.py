@@ -461,7 +461,10 @@ def _extra_databases(content: Any, source: str) -> tuple[ExtraDatabase, ...]:
     return tuple(out)
 
 
-def _date(value: Any, key: str, source: str) -> dt.date:
+def parse_date(
+    value: Any, key: str, source: str, error: type[Exception] = ScenarioError
+) -> dt.date:
+    """A TOML date or ISO ``YYYY-MM-DD`` string; ``error`` names ``source`` and ``key``."""
     if isinstance(value, dt.datetime):
         return value.date()
     if isinstance(value, dt.date):
@@ -469,7 +472,10 @@ def _date(value: Any, key: str, source: str) -> dt.date:
     try:
         return dt.date.fromisoformat(str(value))
     except ValueError as exc:
-        raise ScenarioError(f"{source}: '{key}' must be a date YYYY-MM-DD (got {value!r})") from exc
+        raise error(f"{source}: '{key}' must be a date YYYY-MM-DD (got {value!r})") from exc
+
+
+_date = parse_date
 
 
 def _shares(value: Any, column: str, key: str, source: str) -> dict[str, float]:
