@@ -397,23 +397,21 @@ def cox_command(
     clustered = f", robust SE by {cluster_col}" if cluster_col else ""
     level = round(100 * (1 - alpha))
     se_column = "robust se" if cluster_col else "se"
-    compact = pd.DataFrame(
-        {
-            f"HR ({level}% CI)": [
-                f"{_fmt(h)} ({_fmt(lo)}–{_fmt(hi)})"
-                for h, lo, hi in summary[
-                    ["exp(coef)", f"exp(lower {level}%)", f"exp(upper {level}%)"]
-                ].to_numpy()
-            ],
-            se_column: summary[se_column],
-            "p": summary["p"],
-        },
-        index=summary.index,
-    )
     title = f"Cox ({ties}) n={model.n_:,.0f}, events={model.events_:,.0f}{clustered}"
     if wide_enough(summary, "covariate"):
         print_frame(summary, title, index_name="covariate")
     else:  # the terminal is narrow: hazard ratio with its interval; --json has every column
+        ratios = summary[["exp(coef)", f"exp(lower {level}%)", f"exp(upper {level}%)"]]
+        compact = pd.DataFrame(
+            {
+                f"HR ({level}% CI)": [
+                    f"{_fmt(h)} ({_fmt(lo)}–{_fmt(hi)})" for h, lo, hi in ratios.to_numpy()
+                ],
+                se_column: summary[se_column],
+                "p": summary["p"],
+            },
+            index=summary.index,
+        )
         print_frame(compact, title, index_name="covariate")
     print_frame(
         tests,
