@@ -9,6 +9,7 @@ integer times, left truncation, weights in [0.5, 2]).
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -148,3 +149,94 @@ def test_lookup_index_equals_searchsorted() -> None:
     np.testing.assert_array_equal(_index_right(times, x), np.searchsorted(times, x, "right"))
     y = x + 0.25  # not half days: falls back to searchsorted
     np.testing.assert_array_equal(_index_right(times, y), np.searchsorted(times, y, "right"))
+
+
+def test_event_times_on_the_grid_equal_unique_and_searchsorted() -> None:
+    """The O(n) grid path for the event times gives np.unique's times and positions exactly."""
+    from idjourney.indicator.curve import _event_times
+
+    rng = np.random.default_rng(4)
+    exit_ = rng.integers(1, 8000, 60_000) / 2.0
+    is_event = rng.random(exit_.size) < 0.4
+    times, hi = _event_times(exit_, is_event)
+    expected = np.unique(exit_[is_event])
+    np.testing.assert_array_equal(times, expected)
+    np.testing.assert_array_equal(hi, np.searchsorted(expected, exit_, "right"))
+    none, hi_none = _event_times(exit_, np.zeros(exit_.size, dtype=bool))
+    assert none.size == 0 and not hi_none.any()
+
+
+STORED = Path(__file__).parent / "data" / "stored"
+
+
+@pytest.mark.parametrize("case", ["large", "large_half_negative", "small"])
+@pytest.mark.parametrize("clustered", [True, False], ids=["cluster", "rows"])
+def test_values_unchanged_against_stored_outputs(case: str, clustered: bool) -> None:
+    """Regression: every indicator quantity equals the stored output of the fit_curve of
+    commit 9c04fab (tests/data/stored/make_indicator_curve_before.py wrote it before the
+    engine changes of issue #11), to 1e-10 relative: tied whole and half days, left
+    truncation, closures, clusters and negative (delay-correction) weights, on both the
+    grid (>= 10,000 rows) and the searchsorted path."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "make_before", STORED / "make_indicator_curve_before.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    stored = json.loads((STORED / "indicator_curve_before.json").read_text())
+    expected = stored[f"{case}|{'cluster' if clustered else 'rows'}"]
+    got = module.outputs(fit_curve, module.cases()[case], clustered)
+    assert got["n_times"] == expected["n_times"]
+    for key in ("times_sum", "cif_at", "se_at", "rmst", "rmst_se", "median", "median_interval"):
+        np.testing.assert_allclose(got[key], expected[key], rtol=1e-10, err_msg=key)
+    np.testing.assert_allclose(
+        got["influence_head"], expected["influence_head"], rtol=1e-10, atol=1e-15
+    )
+
+
+def test_cluster_given_as_categorical_or_codes_is_bit_identical() -> None:
+    """Labels, a categorical of them (the prepared table's _cluster) and ClusterCodes give
+    the same codes (first appearance), labels and SE to the last bit."""
+    from idjourney.indicator.base import _factorized_once
+    from idjourney.survival import check_cluster
+
+    rng = np.random.default_rng(5)
+    n = 3000
+    entry = np.where(rng.random(n) < 0.3, rng.integers(0, 50, n), 0).astype(float)
+    exit_ = entry + rng.integers(1, 400, n)
+    status = rng.choice([0, 1, 2], n)
+    labels = pd.Series([f"SYN-S{c}" for c in rng.integers(0, 300, n)], name="series_id")
+    # a cohort: a subset whose first appearances differ from the whole table's
+    rows = rng.random(n) < 0.5
+    rows[:40] = False
+    subset = np.flatnonzero(rows)
+    by_labels = fit_curve(entry[rows], exit_[rows], status[rows], None, labels[rows].to_numpy())
+    by_category = fit_curve(
+        entry[rows], exit_[rows], status[rows], None, _factorized_once(labels)[rows]
+    )
+    by_codes = fit_curve(
+        entry[rows],
+        exit_[rows],
+        status[rows],
+        None,
+        check_cluster(labels, n, "series_id").take(subset),
+    )
+    for other in (by_category, by_codes):
+        np.testing.assert_array_equal(other.cluster, by_labels.cluster)
+        assert list(other.labels) == list(by_labels.labels)
+        assert other.se_unidentified_at(100.0) == by_labels.se_unidentified_at(100.0)
+        np.testing.assert_array_equal(other.influence_rmst(200.0), by_labels.influence_rmst(200.0))
+
+
+def test_bad_cluster_arguments_name_the_column() -> None:
+    from idjourney.survival import SurvivalDataError
+
+    entry, exit_, status = np.zeros(4), np.array([1.0, 2.0, 3.0, 4.0]), np.array([1, 0, 2, 1])
+    series = pd.Series(["a", None, "b", "b"], name="series_id")
+    with pytest.raises(SurvivalDataError, match="'series_id' is missing at row 2"):
+        fit_curve(entry, exit_, status, None, series)
+    with pytest.raises(SurvivalDataError, match=r"'series_id' has 3 labels but .* 4 rows"):
+        fit_curve(entry, exit_, status, None, series[:3])
+    with pytest.raises(ValueError, match="status must be 0"):
+        fit_curve(entry, exit_, np.array([1, 0, 3, 1]))

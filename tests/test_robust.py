@@ -433,3 +433,43 @@ def test_covariance_of_two_cohorts_from_padded_influence() -> None:
     covariance = sums.T @ sums
     assert covariance[0, 1] != 0.0  # the same series in both cohorts
     assert abs(covariance[0, 1]) <= np.sqrt(covariance[0, 0] * covariance[1, 1])
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    raw=st.lists(st.integers(-1, 6), min_size=0, max_size=40),
+    n_categories=st.integers(7, 9),
+)
+def test_first_appearance_numbers_codes_as_factorize_numbers_labels(
+    raw: list[int], n_categories: int
+) -> None:
+    """Property: renumbering integer codes by first appearance (O(n), no hashing) gives
+    pd.factorize's codes and uniques of the labels; -1 (missing) stays -1."""
+    from idjourney.survival._robust import first_appearance
+
+    codes_in = np.array(raw, dtype=np.int64)
+    names = np.array([f"L{i}" for i in range(n_categories)], dtype=object)
+    values = np.array([names[c] if c >= 0 else None for c in raw], dtype=object)
+    expected_codes, expected_labels = pd.factorize(values, use_na_sentinel=True)
+    codes, kept = first_appearance(codes_in, n_categories)
+    np.testing.assert_array_equal(codes, expected_codes)
+    assert names[kept].tolist() == list(expected_labels)
+
+
+def test_categorical_cluster_is_numbered_like_its_labels() -> None:
+    """A categorical column (codes read in O(n)) gives the same codes, labels and robust SE
+    to the last bit as the same labels as strings, whatever the category order."""
+    from idjourney.survival import check_cluster
+
+    time, event, entry, weight, cluster = _clustered_data(14, n=300, n_clusters=40)
+    labels = pd.Series([f"SYN-S{c}" for c in cluster], name="series_id")
+    categorical = labels.astype(pd.CategoricalDtype(sorted(set(labels), reverse=True)))
+    by_labels = check_cluster(labels, labels.size, "series_id")
+    by_category = check_cluster(categorical, labels.size, "series_id")
+    np.testing.assert_array_equal(by_category.codes, by_labels.codes)
+    assert list(by_category.labels) == list(by_labels.labels)
+    se = [
+        KaplanMeier().fit(time, event, entry, weight, cluster=c).survival_["std_err"].to_numpy()
+        for c in (labels, categorical)
+    ]
+    np.testing.assert_array_equal(se[0], se[1])

@@ -59,7 +59,7 @@ def journey_curve(prepared: pd.DataFrame) -> IncidenceCurve:
         rows["duration"].to_numpy(float),
         rows["outcome"].to_numpy(int),
         rows["weight"].to_numpy(float),
-        rows["_cluster"].to_numpy(),
+        rows["_cluster"],
     )
 
 

@@ -225,6 +225,21 @@ def survival_rows(table: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def _factorized_once(column: pd.Series) -> pd.Series:
+    """The cluster labels as strings in a categorical, factorized once per prepared table.
+
+    Every cell (year, group) of a definition then takes its clusters from the codes
+    (:func:`idjourney.survival.check_cluster` reads a categorical in O(n)) instead of
+    hashing the labels again; values are unchanged (issue #11 cost target).
+    """
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        names = column.cat.categories.astype(str)
+        if names.is_unique:
+            return pd.Series(pd.Categorical.from_codes(column.cat.codes, names), index=column.index)
+    codes, labels = pd.factorize(column.astype(str).to_numpy(), sort=False)
+    return pd.Series(pd.Categorical.from_codes(codes, labels), index=column.index)
+
+
 Variance = Literal["cluster", "independent"]
 _VARIANCES = ("cluster", "independent")
 Closures = Literal["competing", "censoring"]
@@ -364,7 +379,7 @@ class Definition(ABC):
                     f"column {self.cluster_col!r} (the cluster for the variance) is missing in "
                     f"row {row}; give every victim its series, or use variance='independent'"
                 )
-            out["_cluster"] = out[self.cluster_col].astype(str)
+            out["_cluster"] = _factorized_once(out[self.cluster_col])
         else:
             ids = out["victim_id"] if "victim_id" in out.columns else pd.Series(out.index)
             out["_cluster"] = ids.astype(str).to_numpy()

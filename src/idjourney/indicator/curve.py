@@ -41,10 +41,14 @@ uncertainty is not propagated).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
 from scipy import stats
+
+from idjourney.survival import check_cluster
+from idjourney.survival._robust import cluster_name
 
 __all__ = ["IncidenceCurve", "curve_replicates", "fit_curve"]
 
@@ -63,6 +67,11 @@ class IncidenceCurve:
         :math:`S_j`, still open (neither identified nor closed) just after :math:`t_j`.
     cif : ndarray
         :math:`F_1(t_j)`, cumulative incidence of identification.
+    cluster : ndarray of int64
+        Each row's cluster code (``0 .. n_clusters - 1``, in order of first appearance).
+    labels : Index
+        The cluster labels, ``labels[c]`` of code ``c`` (the index of the per-cluster
+        influence values; row positions when no cluster was given).
     """
 
     times: np.ndarray
@@ -78,6 +87,7 @@ class IncidenceCurve:
     weight: np.ndarray
     cluster: np.ndarray
     n_clusters: int
+    labels: pd.Index
 
     # ------------------------------------------------------------------ point values
     def index_at(self, t: float) -> int:
@@ -128,13 +138,12 @@ class IncidenceCurve:
         e2 = big_a * c
         g = s_prev * lam1 * alpha * inv_y + lam * big_a * c
         cum_g = np.concatenate([[0.0], np.cumsum(g)])
-        d = -(cum_g[self.hi] - cum_g[self.lo])
-        m = self.hi - 1
-        ev1 = self.status == 1
-        ev2 = self.status == 2
-        d[ev1] += e1[m[ev1]]
-        d[ev2] += e2[m[ev2]]
-        return d
+        # the jump e_k(m) of a row ending in outcome k at time index m = hi - 1, looked up
+        # by (hi, status) in one gather (0 for censored rows)
+        jump = np.zeros((y.size + 1, 3))
+        jump[1:, 1] = e1
+        jump[1:, 2] = e2
+        return jump[self.hi, self.status] - (cum_g[self.hi] - cum_g[self.lo])
 
     def cluster_influence(self, a: np.ndarray) -> np.ndarray:
         r"""Per-cluster :math:`U_c = \sum_{r\in c} w_r D_r` (length ``n_clusters``)."""
@@ -183,20 +192,48 @@ class IncidenceCurve:
         return first(-1.0), first(1.0)
 
 
-def _index_right(times: np.ndarray, x: np.ndarray) -> np.ndarray:
-    """``searchsorted(times, x, side="right")``, by a lookup table when every value is a
-    whole or half day within a range of at most 2e7 (the usual case; much faster)."""
-    if x.size < 10_000 or times.size == 0:
-        return np.searchsorted(times, x, side="right")
+def _half_days(x: np.ndarray) -> tuple[np.ndarray, int] | None:
+    """``(2x - low, low)`` as integers when every value is a whole or half day within a
+    range of at most 2e7 and there are at least 10,000 of them (the usual case), else None.
+
+    ``x = (offset + low) / 2`` exactly, so lookups on this grid give the same results as
+    sorting and binary search, much faster.
+    """
+    if x.size < 10_000:
+        return None
     doubled = 2.0 * x
     lo, hi = float(doubled.min()), float(doubled.max())
     if not (np.isfinite(lo) and np.isfinite(hi) and hi - lo <= 2e7):
-        return np.searchsorted(times, x, side="right")
+        return None
     if not np.array_equal(doubled, np.floor(doubled)):
+        return None
+    return (doubled - lo).astype(np.int64), int(lo)
+
+
+def _index_right(times: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """``searchsorted(times, x, side="right")``, by a lookup table on whole or half days."""
+    half = _half_days(x) if times.size else None
+    if half is None:
         return np.searchsorted(times, x, side="right")
-    grid = (np.arange(int(lo), int(hi) + 1) / 2.0).astype(float)
-    table = np.searchsorted(times, grid, side="right")
-    return table[(doubled - lo).astype(np.int64)]
+    offset, low = half
+    grid = (np.arange(low, low + int(offset.max()) + 1) / 2.0).astype(float)
+    return np.searchsorted(times, grid, side="right")[offset]
+
+
+def _event_times(exit: np.ndarray, is_event: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct event times (sorted) and ``searchsorted(times, exit, side="right")``.
+
+    On whole or half days: mark the event days on the grid and count them (O(n), no sort).
+    """
+    half = _half_days(exit)
+    if half is None:
+        times = np.unique(exit[is_event])
+        return times, np.searchsorted(times, exit, side="right")
+    offset, low = half
+    present = np.zeros(int(offset.max()) + 1, dtype=bool)
+    present[offset[is_event]] = True
+    times = (np.flatnonzero(present) + low) / 2.0
+    return times, np.cumsum(present)[offset]
 
 
 def fit_curve(
@@ -204,7 +241,7 @@ def fit_curve(
     exit: np.ndarray,
     status: np.ndarray,
     weight: np.ndarray | None = None,
-    cluster: np.ndarray | None = None,
+    cluster: Any = None,
 ) -> IncidenceCurve:
     """Fit the Aalen–Johansen curve.
 
@@ -216,40 +253,50 @@ def fit_curve(
         0 censored, 1 identified, 2 closed without identification.
     weight : array, optional
         Case weights (default 1; negative weights allowed, see module docstring).
-    cluster : array, optional
-        Cluster labels (default: each row its own cluster).
+    cluster : array-like, categorical or ClusterCodes, optional
+        One cluster label per row (default: each row its own cluster). A pandas
+        categorical (e.g. the prepared table's ``_cluster`` column) or a
+        :class:`~idjourney.survival.ClusterCodes` is used without hashing the labels
+        again; codes are numbered in order of first appearance either way.
+
+    Raises
+    ------
+    SurvivalDataError
+        ``cluster`` of the wrong length or with missing labels (the message names it
+        and the rows).
     """
     entry = np.asarray(entry, float)
     exit = np.asarray(exit, float)
     status = np.asarray(status, int)
     n = entry.size
+    if n and (status.min() < 0 or status.max() > 2):
+        raise ValueError("status must be 0 (censored), 1 (identified) or 2 (closed)")
     weight = np.ones(n) if weight is None else np.asarray(weight, float)
     if cluster is None:
-        codes, n_clusters = np.arange(n), n
+        codes, n_clusters, labels = np.arange(n), n, pd.RangeIndex(n)
     else:
-        codes_raw = pd.factorize(np.asarray(cluster))[0]
-        if (codes_raw < 0).any():
-            raise ValueError("cluster labels have missing values; give every row its series")
-        codes, n_clusters = codes_raw, int(codes_raw.max()) + 1 if n else 0
+        clusters = check_cluster(cluster, n, cluster_name(cluster))
+        codes, n_clusters, labels = clusters.codes, clusters.n_clusters, clusters.labels
     is_event = (status > 0) & (weight != 0)
-    times = np.unique(exit[is_event])
+    times, hi = _event_times(exit, is_event)
     lo = _index_right(times, entry)
-    hi = _index_right(times, exit)
     j = times.size
     diff = np.bincount(lo, weights=weight, minlength=j + 1) - np.bincount(
         hi, weights=weight, minlength=j + 1
     )
     at_risk = np.cumsum(diff)[:j]
-    idx = hi - 1
-    d1 = np.bincount(idx[status == 1], weights=weight[status == 1], minlength=j)[:j]
-    d2 = np.bincount(idx[status == 2], weights=weight[status == 2], minlength=j)[:j]
+    # weighted counts by (time index + 1, outcome) in one pass; row 0: before the first time
+    by_outcome = np.bincount(hi * 3 + status, weights=weight, minlength=3 * (j + 1))
+    by_outcome = by_outcome.reshape(j + 1, 3)
+    d1 = by_outcome[1:, 1].copy()
+    d2 = by_outcome[1:, 2].copy()
     lam1 = np.divide(d1, at_risk, out=np.zeros(j), where=at_risk > 0)
     lam = np.divide(d1 + d2, at_risk, out=np.zeros(j), where=at_risk > 0)
     surv = np.cumprod(1.0 - lam)
     s_prev = np.concatenate([[1.0], surv[:-1]])
     cif = np.cumsum(s_prev * lam1)
     return IncidenceCurve(
-        times, at_risk, d1, d2, surv, cif, lo, hi, status, weight, codes, n_clusters
+        times, at_risk, d1, d2, surv, cif, lo, hi, status, weight, codes, n_clusters, labels
     )
 
 

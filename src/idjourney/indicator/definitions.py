@@ -108,12 +108,11 @@ class _CohortDefinition(Definition):
             cohort["duration"].to_numpy(float),
             self._status(cohort),
             cohort["weight"].to_numpy(float),
-            cohort["_cluster"].to_numpy(),
+            cohort["_cluster"],
         )
 
     def _influence(self, curve: IncidenceCurve, cohort: pd.DataFrame, u: np.ndarray) -> pd.Series:
-        labels = pd.factorize(cohort["_cluster"].to_numpy())[1]
-        return pd.Series(u, index=pd.Index(labels, name="cluster"))
+        return pd.Series(u, index=pd.Index(curve.labels, name="cluster"))
 
     def _check_followup(
         self, table: pd.DataFrame, cohort: pd.DataFrame, year: int, days: float, what: str

@@ -38,6 +38,7 @@ __all__ = [
     "ClusterCodes",
     "check_cluster",
     "cluster_sums",
+    "first_appearance",
     "grouped_quadratic_form",
     "quadratic_at",
 ]
@@ -76,18 +77,16 @@ class ClusterCodes:
         Factorizing string labels is the costly step of a robust fit; factorize a
         table once with :func:`check_cluster` and ``take`` the rows of each subset
         (e.g. each entry-year cohort) instead of passing the labels again.
-        The subset's codes are renumbered (only clusters present are kept), so
-        to combine estimates from different subsets, put each influence back on
-        the parent's rows (zeros elsewhere) and sum with the parent's
-        :meth:`sums`, or align :func:`cluster_sums` Series by label.
+        The subset's codes are renumbered in order of first appearance in the
+        subset (only clusters present are kept), exactly as factorizing the
+        subset's labels would number them, so results are the same to the last
+        bit whichever way the clusters are given.  To combine estimates from
+        different subsets, put each influence back on the parent's rows (zeros
+        elsewhere) and sum with the parent's :meth:`sums`, or align
+        :func:`cluster_sums` Series by label.
         """
-        codes = self.codes[rows]
-        counts = np.bincount(codes, minlength=self.n_clusters)
-        occurs = counts > 0
-        if occurs.all():
-            return ClusterCodes(codes, self.labels, self.name)
-        new_code = np.cumsum(occurs) - 1
-        return ClusterCodes(new_code[codes], self.labels[occurs], self.name)
+        codes, kept = first_appearance(self.codes[rows], self.n_clusters)
+        return ClusterCodes(codes, self.labels[kept], self.name)
 
     def sums(self, values: np.ndarray) -> np.ndarray:
         """Sum ``values`` (rows, or rows x columns) within each cluster."""
@@ -111,6 +110,35 @@ class ClusterCodes:
 
     def __repr__(self) -> str:
         return f"ClusterCodes({self.name!r}, n_clusters={self.n_clusters})"
+
+
+def first_appearance(raw: np.ndarray, n_categories: int) -> tuple[np.ndarray, np.ndarray]:
+    """Renumber integer codes ``0 .. n_categories - 1`` in order of first appearance.
+
+    Returns the new codes (``-1`` stays ``-1``: missing) and, in the new code order,
+    the old codes kept (those that occur), so that ``labels[kept]`` are the labels of
+    the new codes.  The numbering is the one ``pd.factorize(labels, sort=False)``
+    gives, computed in O(n) from the codes (a categorical's codes, or a factorized
+    table's) without hashing the labels again.
+    """
+    raw = np.asarray(raw)
+    n = raw.shape[0]
+    valid = raw >= 0
+    every = bool(valid.all())
+    present = raw if every else raw[valid]
+    positions = np.arange(n) if every else np.flatnonzero(valid)
+    first = np.full(n_categories, n, dtype=np.int64)
+    np.minimum.at(first, present, positions)  # first row of each code (n: absent)
+    occurs = first < n
+    is_first = np.zeros(n, dtype=bool)
+    is_first[first[occurs]] = True
+    rank = np.cumsum(is_first) - 1  # at a code's first row: how many codes appeared before
+    new_code = np.full(n_categories, -1, dtype=np.int64)
+    new_code[occurs] = rank[first[occurs]]
+    kept = np.empty(int(occurs.sum()), dtype=np.int64)
+    kept[new_code[occurs]] = np.flatnonzero(occurs)
+    codes = new_code[raw] if every else np.where(valid, new_code[np.maximum(raw, 0)], -1)
+    return codes, kept
 
 
 def _describe_rows(mask: np.ndarray, index: Sequence[Any] | None) -> str:
@@ -196,13 +224,10 @@ def check_cluster(
 def _factorize(values: Any) -> tuple[np.ndarray, Any]:
     """Codes (-1 for missing) and labels, taking the fast route for each kind of column."""
     if isinstance(values, pd.Categorical):
-        # codes are already there: keep the categories that occur, in O(n)
-        raw = values.codes.astype(np.int64)
-        counts = np.bincount(raw + 1, minlength=len(values.categories) + 1)[1:]
-        occurs = counts > 0
-        new_code = np.cumsum(occurs) - 1
-        codes = np.where(raw >= 0, new_code[np.maximum(raw, 0)], -1)
-        return codes, values.categories[occurs]
+        # codes are already there: keep the categories that occur, numbered in order of
+        # first appearance as pd.factorize numbers labels, in O(n) (no hashing of labels)
+        codes, kept = first_appearance(values.codes, len(values.categories))
+        return codes, values.categories[kept]
     if isinstance(values, pd.api.extensions.ExtensionArray) and pd.api.types.is_string_dtype(
         values.dtype
     ):
