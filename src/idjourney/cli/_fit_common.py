@@ -97,7 +97,8 @@ def data_errors(function: F) -> F:
         try:
             return function(*args, **kwargs)
         except SurvivalError as exc:
-            raise DataError(str(exc)) from exc
+            source = kwargs.get("data_path")  # name the file, as the other commands do
+            raise DataError(f"{source}: {exc}" if source is not None else str(exc)) from exc
         except KeyError as exc:
             raise DataError(f"column {exc} is not in the data") from exc
 

@@ -260,8 +260,14 @@ def _km_by_group(
     requested = [float(t) for t in split_list(times) or []] if times else [365.0, 730.0, 1826.0]
     percent = round(100 * (1 - estimator.alpha))
     rows, records = [], []
+    # check and factorize the clusters once on the whole table: bad rows are named by their
+    # row in the file (not within a group), and each group takes its rows' codes
+    from idjourney.survival import check_cluster
+
+    clusters = None if cluster is None else check_cluster(table[cluster], len(table), cluster)
     for value, part in table.groupby(group_col, observed=True, sort=True):
-        model = copy.copy(estimator).fit_table(part, cluster_col=cluster, **columns)
+        own = None if clusters is None else clusters.take(table.index.get_indexer(part.index))
+        model = copy.copy(estimator).fit_table(part, cluster_col=own, **columns)
         lo, hi = model.median_ci_
         row = {
             "n": model.n_,
