@@ -225,18 +225,20 @@ def survival_rows(table: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def _factorized_once(column: pd.Series) -> pd.Series:
+def _factorized_once(column: pd.Series, *, sort: bool = False) -> pd.Series:
     """The cluster labels as strings in a categorical, factorized once per prepared table.
 
     Every cell (year, group) of a definition then takes its clusters from the codes
     (:func:`idjourney.survival.check_cluster` reads a categorical in O(n)) instead of
-    hashing the labels again; values are unchanged (issue #11 cost target).
+    hashing the labels again; values are unchanged (issue #11 cost target). ``sort``
+    orders the categories as sorting the labels does (for sums grouped by label in the
+    order pandas' ``groupby`` gives them).
     """
-    if isinstance(column.dtype, pd.CategoricalDtype):
+    if isinstance(column.dtype, pd.CategoricalDtype) and not sort:
         names = column.cat.categories.astype(str)
         if names.is_unique:
             return pd.Series(pd.Categorical.from_codes(column.cat.codes, names), index=column.index)
-    codes, labels = pd.factorize(column.astype(str).to_numpy(), sort=False)
+    codes, labels = pd.factorize(column.astype(str).to_numpy(), sort=sort)
     return pd.Series(pd.Categorical.from_codes(codes, labels), index=column.index)
 
 
@@ -275,6 +277,8 @@ class Definition(ABC):
     metadata: ClassVar[IndicatorMetadata]
     #: parameters a subclass takes, with their unit, for the CLI and the card
     parameters: ClassVar[dict[str, str]] = {}
+    #: prepare the cluster column with its categories sorted (definitions summing by label)
+    _sorted_clusters: ClassVar[bool] = False
     #: options every definition takes (not part of the label)
     options: ClassVar[tuple[str, ...]] = (
         "level",
@@ -379,7 +383,7 @@ class Definition(ABC):
                     f"column {self.cluster_col!r} (the cluster for the variance) is missing in "
                     f"row {row}; give every victim its series, or use variance='independent'"
                 )
-            out["_cluster"] = _factorized_once(out[self.cluster_col])
+            out["_cluster"] = _factorized_once(out[self.cluster_col], sort=self._sorted_clusters)
         else:
             ids = out["victim_id"] if "victim_id" in out.columns else pd.Series(out.index)
             out["_cluster"] = ids.astype(str).to_numpy()

@@ -507,6 +507,7 @@ class PeriodIdentificationRate(Definition):
     """Identifications per victim-year at risk in a calendar year (period analysis)."""
 
     name = "period-identification-rate"
+    _sorted_clusters = True
     metadata = IndicatorMetadata(
         title="Identifications per victim-year at risk in the year (period rate)",
         definition=(
@@ -569,7 +570,15 @@ class PeriodIdentificationRate(Definition):
             raise IndicatorError(f"{self.name}: no identifications in {year}; the rate is 0")
         rate = d / py
         contrib = w * (events - rate * years) / py
-        influence = pd.Series(contrib, index=table["_cluster"].to_numpy()).groupby(level=0).sum()
+        cluster = table["_cluster"]
+        if (
+            isinstance(cluster.dtype, pd.CategoricalDtype)
+            and cluster.cat.categories.is_monotonic_increasing
+        ):  # the prepared codes, grouped in label order: no hashing or sorting of labels
+            sums = pd.Series(contrib).groupby(cluster.array, observed=True, sort=True).sum()
+            influence = pd.Series(sums.to_numpy(), index=sums.index.astype(object))
+        else:
+            influence = pd.Series(contrib, index=cluster.to_numpy()).groupby(level=0).sum()
         se = float(np.sqrt(np.sum(influence.to_numpy() ** 2)))
         half = _z(self.level) * se / rate
         real = ~table["delay_correction"].to_numpy(bool)
