@@ -14,7 +14,10 @@ Targets (robust side / Greenwood side):
 
 (a) ``S(365)`` and its SE: ``fit_curve`` + ``se_unidentified_at`` / KM fit +
     ``survival_estimate``;
-(b) ``S(365)`` and ``RMST(730)`` with SEs: + ``influence_rmst`` / + ``rmst(km)``.
+(b) ``S(365)`` and ``RMST(730)`` with SEs: + ``influence_rmst`` / + ``rmst(km)``;
+(c) the median and its interval (the median definition): ``median`` + ``median_interval``
+    (a binary search, one pass over the rows per event time tested) / ``median_estimate``
+    (Greenwood's interval from the whole band).
 
 How the series arrive (robust side):
 
@@ -83,11 +86,18 @@ def main() -> None:
         km.survival_estimate(HORIZON)
         rmst(km, TAU)
 
-    def robust(cluster: Any, both: bool) -> Callable[[], None]:
+    def greenwood_median() -> None:
+        KaplanMeier().fit(exit_, event, entry=entry).median_estimate()
+
+    def robust(cluster: Any, target: str) -> Callable[[], None]:
         def run() -> None:
             curve = fit_curve(entry, exit_, status, None, cluster)
+            if target == "c":
+                curve.median()
+                curve.median_interval(0.95)
+                return
             curve.se_unidentified_at(HORIZON)
-            if both:
+            if target == "b":
                 curve.influence_rmst(TAU)
 
         return run
@@ -96,17 +106,15 @@ def main() -> None:
     same = fit_curve(entry, exit_, status, None, prepared)
     assert check.se_unidentified_at(HORIZON) == same.se_unidentified_at(HORIZON)  # bit-identical
 
-    functions = {
+    targets = ("a", "b", "c")
+    functions: dict[str, Callable[[], Any]] = {
         "greenwood (a)": greenwood_point,
         "greenwood (b)": greenwood_both,
-        "prepared (a)": robust(prepared, False),
-        "prepared (b)": robust(prepared, True),
-        "string (a)": robust(labels, False),
-        "string (b)": robust(labels, True),
-        "integer (a)": robust(series, False),
-        "integer (b)": robust(series, True),
-        "factorize once": lambda: _factorized_once(labels),
+        "greenwood (c)": greenwood_median,
     }
+    for kind, cluster in (("prepared", prepared), ("string", labels), ("integer", series)):
+        functions.update({f"{kind} ({t})": robust(cluster, t) for t in targets})
+    functions["factorize once"] = lambda: _factorized_once(labels)
     best = best_times(functions, args.repeat)
     load = os.getloadavg()[0]
     print(
@@ -114,7 +122,8 @@ def main() -> None:
         f"{n_series:,} series; best of {args.repeat}; load average {load:.1f} on "
         f"{os.cpu_count()} cores"
     )
-    for target, title in (("a", f"S({HORIZON:g}) and SE"), ("b", f"+ RMST({TAU:g}) and SE")):
+    titles = (f"S({HORIZON:g}) and SE", f"+ RMST({TAU:g}) and SE", "median and its interval")
+    for target, title in zip(targets, titles, strict=True):
         g_cpu, g_wall = best[f"greenwood ({target})"]
         print(f"({target}) {title}: Greenwood CPU {g_cpu:.3f} s, wall {g_wall:.3f} s")
         for kind, note in (

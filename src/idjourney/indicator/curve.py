@@ -41,6 +41,7 @@ uncertainty is not propagated).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -143,13 +144,22 @@ class IncidenceCurve:
         jump = np.zeros((y.size + 1, 3))
         jump[1:, 1] = e1
         jump[1:, 2] = e2
-        return jump[self.hi, self.status] - (cum_g[self.hi] - cum_g[self.lo])
+        return jump.ravel()[self._jump_index] - (cum_g[self.hi] - cum_g[self.lo])
+
+    @cached_property
+    def _jump_index(self) -> np.ndarray:
+        """Each row's position ``3 hi + status`` in the flattened (time + 1, outcome) table."""
+        return self.hi * 3 + self.status
+
+    @cached_property
+    def _unit_weights_only(self) -> bool:
+        return bool(np.all(self.weight == 1.0))
 
     def cluster_influence(self, a: np.ndarray) -> np.ndarray:
         r"""Per-cluster :math:`U_c = \sum_{r\in c} w_r D_r` (length ``n_clusters``)."""
-        return np.bincount(
-            self.cluster, weights=self.weight * self.row_derivatives(a), minlength=self.n_clusters
-        )
+        d = self.row_derivatives(a)
+        weighted = d if self._unit_weights_only else self.weight * d  # 1.0 * d == d exactly
+        return np.bincount(self.cluster, weights=weighted, minlength=self.n_clusters)
 
     def influence_unidentified_at(self, t: float) -> np.ndarray:
         """Per-cluster influence of :math:`U(t)`."""
@@ -169,14 +179,29 @@ class IncidenceCurve:
         Lower bound: the first event time where :math:`U - z\,\mathrm{se} \le 1/2`; upper
         bound: the first where :math:`U + z\,\mathrm{se} \le 1/2` (``inf`` if never), the
         linear-scale analogue of Brookmeyer & Crowley (1982) as R's survfit does it.
-        Binary search over event times (the bounds are monotone in the curve).
+        Binary search over event times (the bounds are monotone in the curve), one pass
+        over the rows per distinct event time whose test needs the SE.
         """
         z = float(stats.norm.ppf(0.5 + level / 2))
         u = 1.0 - self.cif
+        # the two searches test the same event times until their paths part (the bounds are
+        # close together): compute each SE once
+        se_at: dict[int, float] = {}
+
+        def se(j: int) -> float:
+            if j not in se_at:
+                se_at[j] = self.se_unidentified_at(self.times[j])
+            return se_at[j]
 
         def first(sign: float) -> float:
             def ok(j: int) -> bool:
-                return u[j] + sign * z * self.se_unidentified_at(self.times[j]) <= 0.5
+                # the SE (>= 0) cannot change the answer where U alone decides it:
+                # U <= 1/2 passes the lower test, U > 1/2 fails the upper one
+                if sign < 0 and u[j] <= 0.5:
+                    return True
+                if sign > 0 and u[j] > 0.5:
+                    return False
+                return u[j] + sign * z * se(j) <= 0.5
 
             lo, hi = 0, self.times.size - 1
             if hi < 0 or not ok(hi):
