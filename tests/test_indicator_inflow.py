@@ -441,3 +441,18 @@ def test_plots_take_the_new_victims_index(world_table) -> None:
     assert fig.axes
     tri = revision_triangle(world_table, "new-victims", [2018, 2020], [0, 1, 2])
     assert plot_revision_triangle(tri).axes
+
+
+def test_panel_of_databases_on_a_linked_table() -> None:
+    """A database joins the panel once it held someone at risk by 1 January of the year."""
+    from idjourney.indicator.inflow import panel_mask
+
+    world = generate(load_scenario("four_databases"), 2, n_victims=4000)
+    table = link(world.records, check=False).table
+    lists = table["sources"].str.get_dummies(sep="+").astype(bool)
+    rows = panel_mask(table, 2013)  # CAID starts in December 2014
+    only_caid = lists["caid"] & ~lists.drop(columns="caid").any(axis=1)
+    assert only_caid.any() and not rows[only_caid.to_numpy()].any()
+    assert rows[lists["icse"].to_numpy()].any()
+    later = panel_mask(table, 2016)
+    assert later[only_caid.to_numpy()].any()  # connected by 2016

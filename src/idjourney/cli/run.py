@@ -553,11 +553,12 @@ def build_report(
         out.attrs = {k: v for k, v in frame.attrs.items() if k != "disclosure"}
         return out
 
-    stock = {k: unnoted(v) for k, v in series.items() if k == "stock-index"}
-    others = {k: unnoted(v) for k, v in series.items() if k != "stock-index"}
+    counts = ("stock-index", "new-victims")  # counts of victims: one figure
+    stock = {k: unnoted(v) for k, v in series.items() if k in counts}
+    others = {k: unnoted(v) for k, v in series.items() if k not in counts}
     index_note = esc(next(iter(series.values())).attrs.get("disclosure", ""))
     stock_uri = figure_to_data_uri(
-        plot_index(stock, title=f"Stock of unidentified victims: index ({baseline} = 100)",
+        plot_index(stock, title=f"Unidentified stock and new victims: index ({baseline} = 100)",
                    figsize=(8.0, 3.8))
     )  # fmt: skip
     others_uri = figure_to_data_uri(
