@@ -87,8 +87,8 @@ def panel_mask(table: pd.DataFrame, year: int) -> np.ndarray:
 
     Jurisdictions: :func:`~idjourney.indicator.base.connected_by` (as the index's fixed
     panel and chain links). Databases (a linked table whose ``sources`` name several): a
-    database is connected when it held a victim at risk on or before 1 January of ``year``
-    (its first at-risk date stands for its start); a victim counts when at least one of
+    database is connected when a victim only it holds was at risk on or before 1 January of
+    ``year`` (the first such date stands for its start); a victim counts when at least one of
     the databases holding it is connected. With one database the second condition is void.
 
     Raises
@@ -137,9 +137,15 @@ class _Counter:
             lists = self._lists
             at_risk = table["at_risk_from"].to_numpy()
             start = np.datetime64(year_start(year))
-            started = [
-                n for n in lists.columns if (at_risk[lists[n].to_numpy(bool)] <= start).any()
-            ]
+            alone = lists.to_numpy().sum(axis=1) == 1
+            started = []
+            for name in lists.columns:
+                held_by = lists[name].to_numpy(bool)
+                # a linked victim's at-risk date is its earliest in any database: a database's
+                # start is read off the victims it alone holds (all of its own if none)
+                own = held_by & alone if (held_by & alone).any() else held_by
+                if (at_risk[own] <= start).any():
+                    started.append(name)
             held = (
                 lists[started].to_numpy().sum(axis=1) > 0
                 if started
