@@ -456,3 +456,21 @@ def test_panel_of_databases_on_a_linked_table() -> None:
     assert rows[lists["icse"].to_numpy()].any()
     later = panel_mask(table, 2016)
     assert later[only_caid.to_numpy()].any()  # connected by 2016
+
+
+def test_estimated_variant_stratified_by_region() -> None:
+    """strata= hands the year's histories to mse.stratified.estimate_stratified unchanged."""
+    from idjourney.mse.stratified import estimate_stratified
+
+    world = generate(load_scenario("four_databases"), 1, n_victims=6000)
+    table = link(world.records, check=False).table
+    lists = sorted(table["sources"].str.get_dummies(sep="+").columns)
+    cover = {r: lists if r == "europe" else ["icse", "ncmec"] for r in table["region"].unique()}
+    est = estimated_new_victims(table, 2018, strata="region", selection="main", coverage=cover)
+    rows = table["entry_year"] == 2018
+    histories = table.loc[rows, "sources"].str.get_dummies(sep="+")
+    histories["region"] = table.loc[rows, "region"].to_numpy()
+    direct = estimate_stratified(histories, "region", selection="main", coverage=cover, seed=0)
+    assert est.estimate == pytest.approx(direct.total, rel=1e-12)
+    assert (est.lower, est.upper) == pytest.approx((direct.lower, direct.upper), rel=1e-12)
+    assert est.extra["strata"] == "region" and est.n == rows.sum()
