@@ -168,6 +168,7 @@ def test_registry_names_and_cards() -> None:
         "median-time-to-identification",
         "rmst-unidentified",
         "period-identification-rate",
+        "new-victims",
     ]
     for name, cls in DEFINITIONS.items():
         card = make_definition(name).card()

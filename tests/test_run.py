@@ -34,6 +34,7 @@ def test_run_writes_summary_and_synthetic_data(tmp_path):
         "median-time-to-identification",
         "rmst-unidentified",
         "period-identification-rate",
+        "new-victims",
     }
     d = numbers["denominator"]
     assert d["estimator"] == "strat-lcmcr-corrected"

@@ -274,7 +274,14 @@ def indicator(
 
 #: Definitions whose estimate is a count (or a count over person-time), so that the
 #: estimate, its interval and a naive index are restated from the perturbed count.
-_COUNT_ESTIMATES = {"stock-index": "n_at_risk", "period-identification-rate": "events"}
+_COUNT_ESTIMATES = {
+    "stock-index": "n_at_risk",
+    "period-identification-rate": "events",
+    "new-victims": "n",
+}
+#: Counts whose interval is cluster-robust (over-dispersed): restated by the noise ratio,
+#: not replaced by a Poisson interval.
+_CLUSTERED_COUNTS = {"new-victims"}
 
 
 def publish_series(
@@ -341,6 +348,9 @@ def publish_series(
         alpha = 1 - level
         out["lower"] = np.where(c > 0, stats.chi2.ppf(alpha / 2, 2 * c) / 2, 0.0) * scale
         out["upper"] = stats.chi2.ppf(1 - alpha / 2, 2 * c + 2) / 2 * scale
+        clustered = definition.name in _CLUSTERED_COUNTS
+        if clustered:
+            out["lower"], out["upper"] = raw["lower"] * ratio, raw["upper"] * ratio
         if coverage == "naive":
             z = float(stats.norm.ppf(0.5 + level / 2))
             group_cols = ["group"] if by is not None else []
@@ -353,6 +363,8 @@ def publish_series(
                 idx = part.index
                 log_i = np.log(out.loc[idx, "estimate"] / b)
                 half = z * np.sqrt(1 / out.loc[idx, count_col] + 1 / cb)
+                if clustered:  # keep the cluster-robust width of the unprotected index
+                    half = np.log(raw.loc[idx, "index_upper"] / raw.loc[idx, "index"])
                 half = half.where(out.loc[idx, "year"] != base_year, 0.0)
                 out.loc[idx, "index"] = 100 * np.exp(log_i)
                 out.loc[idx, "index_lower"] = 100 * np.exp(log_i - half)

@@ -250,6 +250,7 @@ _WORSE = {
     "median-time-to-identification": "higher is worse (slower identification)",
     "rmst-unidentified": "higher is worse (longer time unidentified)",
     "period-identification-rate": "higher is better (more identifications per victim-year)",
+    "new-victims": "higher is worse (more previously unseen victims)",
 }
 _KM_YEARS = [0, 2, 4, 6, 8, 10]
 _RHAT_OK, _ESS_OK = 1.05, 100
@@ -289,6 +290,11 @@ def _true_level(name: str, truth: object, year: int, gate: object) -> float | No
     if name == "stock-index":  # a count of victims: perturbed, or withheld when small
         held = truth.loc[truth["in_database"].to_numpy(bool), "victim_id"]  # type: ignore[attr-defined]
         published = gate.counts({"stock": int(value)}, cell_key(record_keys(held)))["stock"]  # type: ignore[attr-defined]
+        return None if published is None else float(published)
+    if name == "new-victims":  # the cohort's count: the same cell and noise as the estimate
+        rows = truth["in_database"].to_numpy(bool) & (truth["first_seen"].dt.year == year)  # type: ignore[index]
+        key = cell_key(record_keys(truth.loc[rows, "victim_id"]))  # type: ignore[attr-defined]
+        published = gate.counts({"n": int(value)}, key)["n"]  # type: ignore[attr-defined]
         return None if published is None else float(published)
     return float(value)
 
@@ -547,11 +553,12 @@ def build_report(
         out.attrs = {k: v for k, v in frame.attrs.items() if k != "disclosure"}
         return out
 
-    stock = {k: unnoted(v) for k, v in series.items() if k == "stock-index"}
-    others = {k: unnoted(v) for k, v in series.items() if k != "stock-index"}
+    counts = ("stock-index", "new-victims")  # counts of victims: one figure
+    stock = {k: unnoted(v) for k, v in series.items() if k in counts}
+    others = {k: unnoted(v) for k, v in series.items() if k not in counts}
     index_note = esc(next(iter(series.values())).attrs.get("disclosure", ""))
     stock_uri = figure_to_data_uri(
-        plot_index(stock, title=f"Stock of unidentified victims: index ({baseline} = 100)",
+        plot_index(stock, title=f"Unidentified stock and new victims: index ({baseline} = 100)",
                    figsize=(8.0, 3.8))
     )  # fmt: skip
     others_uri = figure_to_data_uri(

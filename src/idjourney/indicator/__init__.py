@@ -22,6 +22,7 @@ from idjourney.indicator.definitions import (
     RMSTUnidentified,
     StockIndex,
 )
+from idjourney.indicator.inflow import NewVictims, estimated_new_victims, new_victims_counts
 from idjourney.indicator.registry import DEFINITIONS, get_definition, make_definition
 from idjourney.indicator.revisions import revision_triangle
 from idjourney.indicator.series import indicator_series, log_se
@@ -33,14 +34,17 @@ __all__ = [
     "IndicatorError",
     "IndicatorMetadata",
     "MedianTimeToIdentification",
+    "NewVictims",
     "PeriodIdentificationRate",
     "RMSTUnidentified",
     "StockIndex",
     "as_of",
     "connected_by",
+    "estimated_new_victims",
     "get_definition",
     "indicator_series",
     "log_se",
     "make_definition",
+    "new_victims_counts",
     "revision_triangle",
 ]

@@ -13,6 +13,7 @@ from idjourney.indicator.definitions import (
     RMSTUnidentified,
     StockIndex,
 )
+from idjourney.indicator.inflow import NewVictims
 
 __all__ = ["DEFINITIONS", "get_definition", "make_definition"]
 
@@ -25,6 +26,7 @@ DEFINITIONS: dict[str, type[Definition]] = {
         MedianTimeToIdentification,
         RMSTUnidentified,
         PeriodIdentificationRate,
+        NewVictims,
     )
 }
 

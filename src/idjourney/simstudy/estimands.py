@@ -45,7 +45,9 @@ __all__ = [
     "TRUTH_FUNCTIONS",
     "cohort_unidentified_at",
     "estimand_kind",
+    "expected_new_victims",
     "median_time_to_identification",
+    "new_victims",
     "period_identification_rate",
     "rmst_unidentified",
     "stock_index",
@@ -127,6 +129,86 @@ def period_identification_rate(truth: pd.DataFrame, year: int) -> float:
     return events / years
 
 
+def _inflow_rows(truth: pd.DataFrame, year: int, coverage: str, panel_year: int) -> pd.Series:
+    first = truth["first_seen"].dt.year == year
+    if coverage == "recorded":
+        return first & truth["in_database"].astype(bool)
+    if coverage in ("fixed-panel", "chain-linked"):
+        panel = truth["jurisdiction_connected"] <= pd.Timestamp(year=panel_year, month=1, day=1)
+        if not panel.any():
+            raise EstimandUndefined(f"no jurisdiction connected on 1 January {panel_year}")
+        return first & panel
+    if coverage == "estimated":
+        eligible = [c for c in truth.columns if c.startswith("eligible_")]
+        if eligible:
+            return first & truth[eligible].any(axis=1)
+        return first & truth["at_risk_from"].notna()
+    raise ValueError(f"unknown new-victims coverage {coverage!r}")
+
+
+def new_victims(
+    truth: pd.DataFrame, year: int, coverage: str = "recorded", panel_year: int = 2015
+) -> float:
+    r"""Realised new victims of year :math:`Y` (first seen in :math:`Y`) on a coverage.
+
+    * ``"recorded"``: victims the database holds (``in_database``) first seen in :math:`Y`;
+    * ``"fixed-panel"``, ``"chain-linked"``: every victim of the world first seen in
+      :math:`Y` in the jurisdictions connected on 1 January of ``panel_year`` — also those
+      identified before their jurisdiction connected (had it been connected in :math:`Y`);
+    * ``"estimated"``: every victim first seen in :math:`Y` that some database could hold
+      (``eligible_*`` columns of a multi-database world; else a connected jurisdiction).
+
+    The definition's estimand is process-level: the harness scores it against the mean of
+    these values over the worlds; :func:`expected_new_victims` gives the same expectation
+    from the scenario's inflow model (a cross-check).
+    """
+    return float(_inflow_rows(truth, int(year), coverage, int(panel_year)).sum())
+
+
+def expected_new_victims(
+    scenario: Any,
+    year: int,
+    n_victims: int | None = None,
+    coverage: str = "world",
+    panel_year: int = 2015,
+) -> float:
+    r"""Expected new victims of :math:`Y` under the generator's inflow model (analytic).
+
+        Series are first seen at day :math:`d = \lfloor x
+    floor`, :math:`x` with density
+        :math:`g e^{g x} / (e^{g D} - 1)` on :math:`[0, D)` (:math:`g` = ``growth_per_year`` /
+        365.25, :math:`D` days from the history start to the extract); series sizes are
+        independent of :math:`d` and add up to the world size :math:`n`, so
+        :math:`E[N_Y] = n\,(F(b_Y) - F(a_Y))` with :math:`F(x) = (e^{g x}-1)/(e^{g D}-1)` and
+        :math:`[a_Y, b_Y)` the days of year :math:`Y`. A series' jurisdiction is uniform and
+        independent of :math:`d`: on the panel of ``panel_year`` (``"fixed-panel"``,
+        ``"chain-linked"``) the expectation is multiplied by :math:`|J_P| / J`. ``"world"``:
+        all jurisdictions.
+    """
+    import datetime as dt
+
+    from idjourney.synthetic.world import DAYS_PER_YEAR, connection_days
+
+    n = int(n_victims or scenario.n_victims)
+    origin = scenario.history_start
+    span = (scenario.extract_date - origin).days
+    a = (dt.date(int(year), 1, 1) - origin).days
+    b = (dt.date(int(year) + 1, 1, 1) - origin).days
+    a, b = min(max(a, 0), span), min(max(b, 0), span)
+    g = scenario.growth_per_year / DAYS_PER_YEAR
+    share = (
+        (math.expm1(g * b) - math.expm1(g * a)) / math.expm1(g * span) if g > 0 else (b - a) / span
+    )
+    value = n * share
+    if coverage == "world":
+        return value
+    if coverage not in ("fixed-panel", "chain-linked"):
+        raise ValueError(f"expected_new_victims: coverage {coverage!r} has no analytic form")
+    days = connection_days(scenario, origin)
+    panel = float(np.sum(days <= (dt.date(int(panel_year), 1, 1) - origin).days))
+    return value * panel / scenario.jurisdictions_total
+
+
 #: definition name (command-line spelling) -> truth function
 TRUTH_FUNCTIONS: dict[str, Callable[..., float]] = {
     "stock-index": stock_index,
@@ -134,6 +216,7 @@ TRUTH_FUNCTIONS: dict[str, Callable[..., float]] = {
     "median-time-to-identification": median_time_to_identification,
     "rmst-unidentified": rmst_unidentified,
     "period-identification-rate": period_identification_rate,
+    "new-victims": new_victims,
 }
 
 
