@@ -63,7 +63,14 @@ class TestResult:
     df: int
     p: float
 
-    def summary(self) -> str:
+    def summary(self) -> pd.DataFrame:
+        """One-row table (index: the test's name): ``statistic, df, p``; ``str()`` is one line."""
+        return pd.DataFrame(
+            {"statistic": [self.statistic], "df": [self.df], "p": [self.p]},
+            index=pd.Index([self.name], name="test"),
+        )
+
+    def __str__(self) -> str:
         """One line such as ``likelihood ratio: 33.27 on 7 df, p = 2.36e-05``."""
         return f"{self.name}: {self.statistic:.4g} on {self.df} df, p = {self.p:.3g}"
 
