@@ -21,6 +21,7 @@ def _fitted() -> dict[str, object]:
     rng = np.random.default_rng(3)
     frame = pd.DataFrame({"duration": DURATIONS, "event": EVENTS, "x": rng.normal(size=10)})
     cox = CoxPH().fit(frame)
+    causes = EVENTS * np.tile([1, 2], 5)
     histories = pd.DataFrame(
         [(1, 0, 0), (0, 1, 0), (0, 0, 1), (1, 1, 0), (1, 0, 1), (0, 1, 1), (1, 1, 1)],
         columns=["A", "B", "C"],
@@ -28,8 +29,8 @@ def _fitted() -> dict[str, object]:
     return {
         "KaplanMeier": KaplanMeier().fit(DURATIONS, EVENTS),
         "CoxPH": cox,
-        "AalenJohansen": AalenJohansen().fit(DURATIONS, EVENTS * np.tile([1, 2], 5)),
-        "FineGray": FineGray().fit(frame.assign(event=EVENTS * np.tile([1, 2], 5)), covariates=["x"]),
+        "AalenJohansen": AalenJohansen().fit(DURATIONS, causes),
+        "FineGray": FineGray().fit(frame.assign(event=causes), covariates=["x"]),
         "logrank": logrank_test(DURATIONS, EVENTS, [0, 1] * 5),
         "Estimate": Estimate.from_normal(0.4, 0.1, label="share"),
         "MSEResult": mse.estimate(histories, counts="n"),
