@@ -265,7 +265,11 @@ def _stratified(
             **options,
         )
     payload = result.to_dict()
-    payload["notes"] = [str(w.message) for w in caught]
+    # the library's advice names the Python argument; name the flag too
+    payload["notes"] = [
+        str(w.message).replace("pass coverage={...}", "pass --coverage FILE.json (coverage=)")
+        for w in caught
+    ]
     if status:
         payload["share_identified"] = share_from_strata(result).to_dict()
     return payload
