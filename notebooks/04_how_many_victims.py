@@ -58,7 +58,7 @@ true_share = float(
         <= pd.Timestamp(world.scenario.extract_date)
     ).mean()
 )
-{s: r.summary() for s, r in results.items()}
+pd.concat({s: r.summary() for s, r in results.items()}, names=["selection"])
 
 # %% [markdown]
 # ## The recommended denominator

@@ -78,7 +78,7 @@ def test_definition_lands_within_ci_of_generator_truth(world, definition) -> Non
     w, table = world
     base = definition.compute(table, 2015)
     truth = _truth(w.truth, definition, 2015)
-    assert base.covers(truth), (base.summary(), truth)
+    assert base.covers(truth), (str(base), truth)
     covered = []
     for year in YEARS:
         try:

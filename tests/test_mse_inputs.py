@@ -121,8 +121,13 @@ def test_result_fields_summary_and_dict() -> None:
     assert result.lower <= result.total <= result.upper
     assert len(result.cells) == 7
     assert result.cells["fitted"].sum() == pytest.approx(result.observed, rel=1e-8)
-    text = result.summary()
+    text = str(result)
     assert "total:" in text and "95% CI" in text and "stepwise" in text
+    table = result.summary()
+    assert table.index.tolist() == ["loglinear"]
+    assert table.loc["loglinear", "total"] == result.total
+    assert table.loc["loglinear", "observed"] == result.observed
+    assert table.loc["loglinear", "interactions"] == ", ".join(result.interactions)
     as_dict = result.to_dict()
     assert as_dict["total"] == result.total and as_dict["lists"] == ["A", "B", "C"]
     with pytest.raises(AttributeError):

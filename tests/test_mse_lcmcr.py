@@ -55,7 +55,8 @@ def test_kosovo_result_carries_draws_and_diagnostics(kosovo_result) -> None:
     assert d["rhat"] < 1.05
     assert d["ess_bulk"] >= 100
     assert "lcmcr" in r.to_dict()["model"]
-    assert "posterior median" in r.summary()
+    assert "posterior median" in str(r)
+    assert r.summary().loc["lcmcr", "total"] == r.total
 
 
 def test_same_seed_same_draws(kosovo: pd.DataFrame) -> None:

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 @dataclass(frozen=True)
@@ -70,8 +73,38 @@ class Estimate:
                 out[key] = None
         return out
 
-    def summary(self) -> str:
-        """One line: ``label: estimate (lower, upper)``."""
+    def summary(self) -> pd.DataFrame:
+        """One-row table (index: the label), as every estimator's ``summary()`` is a table.
+
+        Columns ``estimate, se, lower, upper, level, n, n_at_risk, events,
+        followup_days``; ``str(estimate)`` (or :meth:`print_summary`) gives one line.
+        """
+        import pandas as pd  # imported here: `import idjourney` stays fast
+
+        row = {name: getattr(self, name) for name in _SUMMARY_COLUMNS}
+        table = pd.DataFrame([row], index=pd.Index([self.label or "estimate"], name="label"))
+        counts = ["n", "n_at_risk", "events"]
+        return table.astype({name: ("Int64" if name in counts else float) for name in row})
+
+    def __str__(self) -> str:
+        """One line: ``label: estimate (95% CI lower to upper)``."""
         pct = round(self.level * 100)
         head = f"{self.label}: " if self.label else ""
         return f"{head}{self.estimate:.4g} ({pct}% CI {self.lower:.4g} to {self.upper:.4g})"
+
+    def print_summary(self) -> None:
+        """Print the one-line summary (lifelines' ``print_summary``)."""
+        print(self)
+
+
+_SUMMARY_COLUMNS = (
+    "estimate",
+    "se",
+    "lower",
+    "upper",
+    "level",
+    "n",
+    "n_at_risk",
+    "events",
+    "followup_days",
+)

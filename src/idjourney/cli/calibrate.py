@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from idjourney.cli._common import console, fail
+from idjourney.cli._common import console, echo_json, fail, frame_records, json_option
 
 
 @click.command()
@@ -26,6 +26,7 @@ from idjourney.cli._common import console, fail
     help="Override the largest number of objective evaluations.",
 )  # fmt: skip
 @click.option("--quiet", is_flag=True, help="No progress bar.")
+@json_option
 def calibrate(
     targets: Path,
     out: Path,
@@ -33,11 +34,17 @@ def calibrate(
     n_simulated: int | None,
     max_evaluations: int | None,
     quiet: bool,
+    as_json: bool,
 ) -> None:
     """Fit the free parameters of a SYNTHETIC scenario to the published targets in TARGETS.
 
     Simulated method of moments with common random numbers (the same seed in every
     evaluation) and Nelder-Mead; the world size is profiled out. Same inputs, same result.
+
+    \b
+    --json prints calibration.json ({"targets", "seed", "n_simulated", "evaluations",
+    "loss", "parameters", "fixed", ...}) with "fit": one record per target (key, concept,
+    date, published, fitted, relative_error, weight, source).
     """
     import dataclasses
 
@@ -89,36 +96,51 @@ def calibrate(
     write_table(result.fit, out / "calibration-fit.csv")
     write_table(result.curve, out / "calibration-curve.csv")
     plot_fit(result.fit, result.curve, out / "calibration.png")
-    write_json(
-        out / "calibration.json",
-        {
-            "targets": str(targets),
-            "seed": spec.seed,
-            "n_simulated": spec.n_simulated,
-            "max_evaluations": spec.max_evaluations,
-            "evaluations": result.evaluations,
-            "loss": result.loss,
-            "seconds": round(result.seconds, 1),
-            "parameters": result.parameters,
-            "fixed": {
-                "frailty_variance": result.scenario.frailty_variance,
-                "reporting_delay_mean_days": result.scenario.reporting_delay_mean_days,
-            },
-            "synthetic": True,
+    summary = {
+        "targets": str(targets),
+        "seed": spec.seed,
+        "n_simulated": spec.n_simulated,
+        "max_evaluations": spec.max_evaluations,
+        "evaluations": result.evaluations,
+        "loss": result.loss,
+        "seconds": round(result.seconds, 1),
+        "parameters": result.parameters,
+        "fixed": {
+            "frailty_variance": result.scenario.frailty_variance,
+            "reporting_delay_mean_days": result.scenario.reporting_delay_mean_days,
         },
-    )
-    table = Table(title=f"Calibration fit (SYNTHETIC; {result.evaluations} evaluations)")
-    for column in ("target", "concept", "date", "published", "fitted", "rel. error", "weight"):
-        table.add_column(column, justify="left" if column in {"target", "concept"} else "right")
-    for row in result.fit.itertuples(index=False):
-        digits = {"share_identified": ".3f", "daily_rate_since_launch": ".2f"}
-        fmt = digits.get(row.concept, ",.0f")
-        table.add_row(
-            row.key, row.concept, row.date, format(row.published, fmt), format(row.fitted, fmt),
-            f"{row.relative_error:+.1%}", f"{row.weight:g}",
-        )  # fmt: skip
+        "synthetic": True,
+    }
+    write_json(out / "calibration.json", summary)
+    if as_json:
+        echo_json(summary | {"fit": frame_records(result.fit)})
+        err.print(f"wrote fitted-scenario.toml, calibration-fit.csv, calibration.png in {out}")
+        return
+    from rich import box
+
     out_console = console()
+    narrow = out_console.width < 100  # the concept goes under the target's name
+    table = Table(
+        title=f"Calibration fit (SYNTHETIC; {result.evaluations:,} evaluations)",
+        box=box.SIMPLE_HEAD if narrow else box.HEAVY_HEAD,
+    )
+    columns = ["target", "concept", "date", "published", "fitted", "rel. error", "weight"]
+    if narrow:
+        columns.remove("concept")
+    for column in columns:
+        left = column in {"target", "concept"}
+        table.add_column(column, justify="left" if left else "right", overflow="fold")
+    digits = {"share_identified": ".3f", "daily_rate_since_launch": ".2f"}
+    for row in result.fit.itertuples(index=False):
+        fmt = digits.get(row.concept, ",.0f")
+        concept = row.concept.replace("_", " ")
+        names = [f"{row.key}\n{concept}"] if narrow else [row.key, concept]
+        numbers = [format(row.published, fmt), format(row.fitted, fmt)]
+        table.add_row(*names, row.date, *numbers, f"{row.relative_error:+.1%}", f"{row.weight:g}")
     out_console.print(table)
-    params = ", ".join(f"{k} = {v:g}" for k, v in result.parameters.items())
+    params = ", ".join(
+        f"{k} = {v:,.0f}" if float(v).is_integer() and abs(v) >= 1000 else f"{k} = {v:g}"
+        for k, v in result.parameters.items()
+    )
     out_console.print(f"fitted: {params}")
     err.print(f"wrote fitted-scenario.toml, calibration-fit.csv, calibration.png in {out}")

@@ -18,16 +18,27 @@ if TYPE_CHECKING:
 _OUT_SUFFIXES = (".csv", ".parquet")
 
 
-def _list_sources() -> None:
-    from idjourney.cli._common import console
+def _list_sources(as_json: bool) -> None:
+    from rich import box
+    from rich.table import Table
+    from rich.text import Text
+
+    from idjourney.cli._common import console, echo_json
     from idjourney.harmonize import available_sources, load_mapping
 
-    out = console()
-    for name in available_sources():
-        mapping = load_mapping(name)
-        out.print(
-            f"{name:<10} {mapping.layout:<5} {mapping.description}", markup=False, highlight=False
+    mappings = [load_mapping(name) for name in available_sources()]
+    if as_json:
+        echo_json(
+            [{"name": m.name, "layout": m.layout, "description": m.description} for m in mappings]
         )
+        return
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
+    table.add_column("source", no_wrap=True)
+    table.add_column("layout", no_wrap=True)
+    table.add_column("description", overflow="fold")
+    for mapping in mappings:
+        table.add_row(Text(mapping.name), Text(mapping.layout), Text(mapping.description))
+    console().print(table)
 
 
 @click.command("harmonize")
@@ -54,6 +65,12 @@ def _list_sources() -> None:
 )
 @click.option("--list", "list_sources", is_flag=True, help="List the shipped source mappings.")
 @click.option("--quiet", is_flag=True, help="No summary line.")
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help='Print {"source", "direction", "rows", "out"} (with --list: one record per source).',
+)
 def harmonize(
     file: Path | None,
     source: str | None,
@@ -61,6 +78,7 @@ def harmonize(
     to_native: bool,
     list_sources: bool,
     quiet: bool,
+    as_json: bool,
 ) -> None:
     """Harmonise FILE, a source database's native export, to the record standard.
 
@@ -81,7 +99,7 @@ def harmonize(
     column; nothing written), 2 usage error.
     """
     if list_sources:
-        _list_sources()
+        _list_sources(as_json)
         return
     if file is None:
         raise click.UsageError("give the FILE to harmonize (or --list)")
@@ -97,7 +115,7 @@ def harmonize(
             f"{out} is the input file; choose another name", param_hint="--out"
         )
 
-    from idjourney.cli._common import console
+    from idjourney.cli._common import console, echo_json
     from idjourney.harmonize import (
         HarmonizeError,
         MappingError,
@@ -122,7 +140,10 @@ def harmonize(
         n = write(file, mapping, out)
     except (HarmonizeError, MappingError, RecordValidationError, DataFileError) as exc:
         _fail(f"{exc}\nNothing was written.")
-    if not quiet:
+    if as_json:
+        direction = "to-native" if to_native else "to-standard"
+        echo_json({"source": mapping.name, "direction": direction, "rows": n, "out": str(out)})
+    elif not quiet:
         what = f"{mapping.name} export" if to_native else "standard records"
         console().print(f"{n:,} rows of {what} written to {out}", markup=False, highlight=False)
 

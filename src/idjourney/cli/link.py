@@ -41,7 +41,20 @@ HISTORY_EXTRAS = ("region",)
     show_default=True,
     help="exact: link on link_key only; tolerant: also on series/sex/age band/region.",
 )
-def link(files: tuple[Path, ...], histories_path: Path, table_path: Path | None, rule: str) -> None:
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help='Print {"records", "victims", "merged_exact", "merged_tolerant", "lists", '
+    '"histories", "table"} on stdout.',
+)
+def link(
+    files: tuple[Path, ...],
+    histories_path: Path,
+    table_path: Path | None,
+    rule: str,
+    as_json: bool,
+) -> None:
     """Link records of several databases (in the record standard) into victims.
 
     FILES are CSV or Parquet files in the record standard (e.g. written by
@@ -50,7 +63,7 @@ def link(files: tuple[Path, ...], histories_path: Path, table_path: Path | None,
     """
     import pandas as pd
 
-    from idjourney.cli._common import console, fail
+    from idjourney.cli._common import console, echo_json, fail
     from idjourney.io import DataFileError, write_table
     from idjourney.linkage import LinkageError
     from idjourney.linkage import link as link_records
@@ -88,9 +101,21 @@ def link(files: tuple[Path, ...], histories_path: Path, table_path: Path | None,
     except DataFileError as exc:
         fail(str(exc))
     s = linked.summary
+    if as_json:
+        lists = [str(c) for c in linked.histories.columns]
+        echo_json(
+            dict(s)
+            | {
+                "lists": lists,
+                "histories": str(histories_path),
+                "table": None if table_path is None else str(table_path),
+            }
+        )
+        return
     console(stderr=True).print(
         f"linked {s['records']:,} records into {s['victims']:,} victims "
         f"({s['merged_exact']:,} merged on the link key, {s['merged_tolerant']:,} by the "
         f"tolerant rule); histories: {histories_path}"
-        + (f"; table: {table_path}" if table_path else "")
+        + (f"; table: {table_path}" if table_path else ""),
+        markup=False,
     )

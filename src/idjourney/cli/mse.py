@@ -30,7 +30,8 @@ INTERVAL_CHOICES = ("profile", "bootstrap")
 @click.option(
     "--lists",
     default=None,
-    help="Comma-separated list columns (default: every column except --counts).",
+    help="Comma-separated list columns (default: every column except --counts, --by, "
+    "--status and the region/identified columns that `idjourney link` adds).",
 )
 @click.option(
     "--selection",
@@ -134,6 +135,8 @@ def mse(
                 "give at least two comma-separated names", param_hint="--lists"
             )
     by_columns = [c.strip() for c in by.split(",") if c.strip()] if by else []
+    if list_names is None:
+        list_names = _default_lists(histories_path, counts, status, by_columns)
     if coverage_path is not None and not by_columns:
         raise click.UsageError("--coverage needs --by")
     options: dict = {"model": model}
@@ -193,6 +196,26 @@ def mse(
     _print_table(result)
 
 
+#: Columns ``idjourney link`` writes beside the lists (not lists themselves).
+_LINK_EXTRAS = ("region", "identified")
+
+
+def _default_lists(
+    path: Path, counts: str | None, status: str | None, by_columns: list[str]
+) -> list[str] | None:
+    """Every column but the counts, strata, status and the extras ``idjourney link`` adds."""
+    from idjourney.io import DataFileError, read_table
+
+    try:
+        columns = list(read_table(path).columns)
+    except DataFileError:
+        return None  # reported where the file is read
+    if not any(extra in columns for extra in _LINK_EXTRAS):
+        return None  # the estimator's own default: every column but the counts
+    skip = {counts, status, *by_columns, *_LINK_EXTRAS}
+    return [c for c in columns if c not in skip]
+
+
 def _stratified(
     histories, counts, list_names, by_columns, coverage_path, status, level, seed, options
 ) -> dict:
@@ -242,15 +265,20 @@ def _stratified(
             **options,
         )
     payload = result.to_dict()
-    payload["notes"] = [str(w.message) for w in caught]
+    # the library's advice names the Python argument; name the flag too
+    payload["notes"] = [
+        str(w.message).replace("pass coverage={...}", "pass --coverage FILE.json (coverage=)")
+        for w in caught
+    ]
     if status:
         payload["share_identified"] = share_from_strata(result).to_dict()
     return payload
 
 
 def _print_stratified(payload: dict) -> None:
-    from rich.console import Console
     from rich.table import Table
+
+    from idjourney.cli._common import console as shared_console
 
     def show(x):
         return "inf" if x is None else f"{x:,.0f}"
@@ -258,12 +286,13 @@ def _print_stratified(payload: dict) -> None:
     pct = round(payload["level"] * 100)
     table = Table(title=f"Stratified multiple-systems estimate ({payload['model']})")
     for column in ("stratum", "lists", "dropped", "observed", "total", f"{pct}% interval"):
-        table.add_column(column, justify="right" if column in ("observed", "total") else "left")
+        right = column in ("observed", "total")
+        table.add_column(column, justify="right" if right else "left", overflow="fold")
     for s in payload["strata"]:
         table.add_row(
-            s["stratum"],
-            "+".join(s["lists"]),
-            "+".join(s["dropped"]),
+            str(s["stratum"]).replace("/", " / "),  # wraps at the slash, not mid-word
+            ", ".join(s["lists"]),
+            ", ".join(s["dropped"]),
             f"{s['observed']:,}",
             show(s["total"]),
             f"{show(s['lower'])} to {show(s['upper'])}",
@@ -276,7 +305,7 @@ def _print_stratified(payload: dict) -> None:
         show(payload["total"]),
         f"{show(payload['lower'])} to {show(payload['upper'])}",
     )
-    console = Console(soft_wrap=True)
+    console = shared_console()
     console.print(table)
     if "share_identified" in payload:
         sh = payload["share_identified"]
@@ -285,18 +314,19 @@ def _print_stratified(payload: dict) -> None:
             f"({pct}% {sh['share_lower']:.1%} to {sh['share_upper']:.1%})"
         )
     for note in payload["notes"]:
-        console.print(f"note: {note}")
+        console.print(f"note: {note}", markup=False)
 
 
 def _print_table(result: MSEResult) -> None:
-    from rich.console import Console
     from rich.table import Table
+
+    from idjourney.cli._common import console as shared_console
 
     pct = round(result.level * 100)
     upper = "inf" if math.isinf(result.upper) else f"{result.upper:,.0f}"
     table = Table(title=f"Multiple-systems estimate ({len(result.lists)} lists)")
-    table.add_column("quantity")
-    table.add_column("value", justify="right")
+    table.add_column("quantity", overflow="fold")
+    table.add_column("value", justify="right", overflow="fold")
     table.add_row("lists", ", ".join(result.lists))
     table.add_row("observed victims", f"{result.observed:,}")
     table.add_row("estimated unobserved", f"{result.unobserved:,.0f}")
@@ -312,7 +342,7 @@ def _print_table(result: MSEResult) -> None:
             "R-hat / bulk ESS",
             f"{d.get('rhat', float('nan')):.3f} / {d.get('ess_bulk', float('nan')):,.0f}",
         )
-        Console(soft_wrap=True).print(table)
+        shared_console().print(table)
         return
     table.add_row("selection", selection)
     table.add_row("interactions", ", ".join(result.interactions) or "none")
@@ -320,4 +350,4 @@ def _print_table(result: MSEResult) -> None:
         table.add_row("-inf (no overlap)", ", ".join(result.infinite_terms))
     if result.n_boot:
         table.add_row("bootstrap failures", f"{result.n_boot_failed} of {result.n_boot}")
-    Console(soft_wrap=True).print(table)
+    shared_console().print(table)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from idjourney.cli._common import console, fail
+from idjourney.cli._common import console, echo_json, fail, frame_records, json_option
 
 
 @click.group()
@@ -15,7 +15,7 @@ def simstudy() -> None:
 
 
 @simstudy.command("run")
-@click.argument("design", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("design", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option(
     "--out", type=click.Path(file_okay=False, path_type=Path), required=True,
     help="Results folder (resumed if it holds results of the same design).",
@@ -29,6 +29,7 @@ def simstudy() -> None:
 @click.option("--n-rep", type=int, default=None, help="Override the design's n_rep.")
 @click.option("--timeout", type=float, default=10.0, show_default=True, help="Dask connect s.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
+@json_option
 def run_command(
     design: Path,
     out: Path,
@@ -38,6 +39,7 @@ def run_command(
     n_rep: int | None,
     timeout: float,
     quiet: bool,
+    as_json: bool,
 ) -> None:
     """Run (or resume) the study in DESIGN, writing one Parquet file per chunk to --out."""
     from idjourney.simstudy import SimstudyError, run
@@ -50,9 +52,21 @@ def run_command(
     except SimstudyError as exc:
         fail(str(exc))
         return
+    if as_json:
+        echo_json(
+            {
+                "out": str(out),
+                "chunks_run": report.chunks_run,
+                "replicates_run": report.replicates_run,
+                "chunks_skipped": report.chunks_skipped,
+                "seconds": round(report.seconds, 1),
+            }
+        )
+        return
     console(stderr=True).print(
-        f"{report.chunks_run} chunk(s) run ({report.replicates_run} replicates), "
-        f"{report.chunks_skipped} already finished, {report.seconds:.1f} s -> {out}"
+        f"{report.chunks_run:,} chunk(s) run ({report.replicates_run:,} replicates), "
+        f"{report.chunks_skipped:,} already finished, {report.seconds:.1f} s -> {out}",
+        markup=False,
     )
 
 
@@ -64,8 +78,17 @@ def run_command(
     help="Score each definition against its own estimand (own), the mean true value, or "
     "each world's own.",
 )  # fmt: skip
-def summarize_command(out_dir: Path, truth: str) -> None:
-    """Performance table (performance.csv) and plots (bias/coverage/power.png) of OUT_DIR."""
+@json_option
+def summarize_command(out_dir: Path, truth: str, as_json: bool) -> None:
+    """Performance table (performance.csv) and plots (bias/coverage/power.png) of OUT_DIR.
+
+    Each row is a scenario × estimand × method; bias, empirical and model SEs, coverage and
+    the rejection rate are given as estimate ± Monte Carlo SE (Morris et al. 2019).
+
+    \b
+    --json prints {"performance": [records of performance.csv: scenario, estimand,
+    method, target, stat, est, mcse]}.
+    """
     from idjourney.simstudy import SimstudyError, summarize
 
     try:
@@ -73,9 +96,50 @@ def summarize_command(out_dir: Path, truth: str) -> None:
     except SimstudyError as exc:
         fail(str(exc))
         return
-    from idjourney.simstudy.report import format_summary
-
-    click.echo(format_summary(perf))
+    if as_json:
+        echo_json({"performance": frame_records(perf)})
+    else:
+        _print_summary(perf)
     console(stderr=True).print(
-        f"wrote performance.csv, bias.png, coverage.png, power.png in {out_dir}"
+        f"wrote performance.csv, bias.png, coverage.png, power.png in {out_dir}", markup=False
     )
+
+
+def _print_summary(perf) -> None:  # type: ignore[no-untyped-def]
+    """The performance table as a rich table that fits the terminal (cells fold, never cut)."""
+    from rich.table import Table
+    from rich.text import Text
+
+    from idjourney.simstudy.report import SUMMARY_NOTE, summary_table
+
+    table_frame = summary_table(perf)
+    table = Table(title="Simulation study performance (SYNTHETIC)")
+    text_columns = ("scenario", "estimand", "method", "target")
+    for column in table_frame.columns:
+        right = column not in text_columns
+        table.add_column(str(column), justify="right" if right else "left", overflow="fold")
+    for row in table_frame.itertuples(index=False):
+        table.add_row(*(Text(str(cell)) for cell in row))
+    out = console()
+    if out.measure(table, options=out.options.update_width(10_000)).maximum <= out.width:
+        out.print(table)
+    else:  # too narrow for twelve columns: one block per cell of the design
+        out.print(Text("Simulation study performance (SYNTHETIC)", style="bold"))
+        for row in table_frame.to_dict(orient="records"):
+            head = " · ".join(str(row[c]) for c in ("scenario", "estimand", "method"))
+            out.print(Text(f"{head} (target: {row['target']})"))
+            stats = [f"{name} {row[name]}" for name in table_frame.columns[4:] if row[name] != ""]
+            for line in _pack(stats, out.width - 2):
+                out.print(Text("  " + line))
+    out.print(Text(SUMMARY_NOTE))
+
+
+def _pack(items: list[str], width: int) -> list[str]:
+    """Join ``items`` with "; " into lines of at most ``width``, breaking only between items."""
+    lines: list[str] = []
+    for item in items:
+        if lines and len(lines[-1]) + 2 + len(item) <= width:
+            lines[-1] += "; " + item
+        else:
+            lines.append(item)
+    return lines

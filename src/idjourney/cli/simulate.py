@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from idjourney.cli._common import console, fail, scenario_option, step
+from idjourney.cli._common import console, echo_json, fail, json_option, scenario_option, step
 
 
 @click.command()
@@ -31,6 +31,7 @@ from idjourney.cli._common import console, fail, scenario_option, step
     help="File formats to write (repeat for several).",
 )
 @click.option("--quiet", is_flag=True, help="No progress messages.")
+@json_option
 def simulate(
     scenario: str,
     seed: int,
@@ -38,11 +39,16 @@ def simulate(
     n_victims: int | None,
     formats: tuple[str, ...],
     quiet: bool,
+    as_json: bool,
 ) -> None:
     """Generate a SYNTHETIC world and write its database records, analysis table and truth.
 
     Files: records.*, analysis.*, truth.* (Parquet and/or CSV), truth_parameters.json,
     jurisdictions.csv and manifest.json (SHA-256 of every file). Same seed, same bytes.
+
+    \b
+    --json prints {"synthetic": true, "scenario", "seed", "n_victims", "n_records",
+    "out", "files": [names]} on stdout.
     """
     from idjourney.io import DataFileError, OutputBusyError, atomic_folder
     from idjourney.linkage import analysis_table
@@ -72,7 +78,19 @@ def simulate(
         fail(str(exc))
     except OSError as exc:
         fail(f"could not write {out}: {exc.strerror or exc}; the previous {out} is unchanged")
-    if not quiet:
+    if as_json:
+        echo_json(
+            {
+                "synthetic": True,
+                "scenario": spec.name,
+                "seed": seed,
+                "n_victims": len(world.truth),
+                "n_records": len(world.records),
+                "out": str(out),
+                "files": sorted(Path(path).name for path in written.values()),
+            }
+        )
+    elif not quiet:
         console().print(
             f"{len(world.records):,} records of {len(world.truth):,} victims written to "
             f"{out}/ ({len(written)} files; SYNTHETIC)",

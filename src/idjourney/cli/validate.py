@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -131,7 +131,7 @@ def validate(
 
 def _ok_line(report: ValidationReport) -> str:
     n = 0 if report.data is None else len(report.data)
-    return f"{report.source}: OK ({n} rows)"
+    return f"{report.source}: OK ({n:,} rows)"
 
 
 def _problem_frame(report: ValidationReport, path: Path) -> pd.DataFrame:
@@ -170,37 +170,61 @@ def _records(problems: pd.DataFrame) -> list[dict[str, object]]:
     return records
 
 
+#: Below this width each problem is printed as a short block instead of a table row.
+_TABLE_MIN_WIDTH = 110
+
+
 def _print_problems(console: Console, source: str, frame: pd.DataFrame, max_rows: int) -> None:
+    """A table on a wide terminal, one block per problem on a narrow one; nothing is cut.
+
+    The block form (narrow terminal, or a path longer than half the width) names
+    the file in the title only.
+    Values longer than 40 characters are shortened with "…" (given whole by ``--json``).
+    """
     import pandas as pd
     from rich.table import Table
     from rich.text import Text
 
     n = len(frame)
-    table = Table(title=Text(f"{source}: {n} problem(s)"), title_justify="left")
-    table.add_column("file", no_wrap=True)
-    table.add_column("row", justify="right", no_wrap=True)
-    table.add_column("line", justify="right", no_wrap=True)
-    table.add_column("column", no_wrap=True)
-    table.add_column("value", no_wrap=True, max_width=_VALUE_WIDTH)
-    table.add_column("problem", ratio=1)
-    table.add_column("fix", ratio=1)
-    for rec in frame.head(max_rows).itertuples(index=False):
+    title = f"{source}: {n:,} problem(s)"
+
+    def where(rec: Any) -> tuple[str, str, str]:
+        row = "" if pd.isna(rec.row) else f"{int(rec.row):,}"
+        line = "" if pd.isna(rec.line) else f"{int(rec.line):,}"
         value = str(rec.value)
         if len(value) > _VALUE_WIDTH:
             value = value[: _VALUE_WIDTH - 1] + "…"
-        table.add_row(
-            Text(str(rec.file)),
-            "" if pd.isna(rec.row) else str(int(rec.row)),
-            "" if pd.isna(rec.line) else str(int(rec.line)),
-            Text(str(rec.column)),
-            Text(value),
-            Text(str(rec.problem)),
-            Text(str(rec.fix)),
-        )
-    console.print(table)
+        return row, line, value
+
+    shown = list(frame.head(max_rows).itertuples(index=False))
+    longest = max([len(str(rec.file)) for rec in shown] + [4])
+    if console.width >= _TABLE_MIN_WIDTH and longest <= console.width // 2:
+        table = Table(title=Text(title), title_justify="left")
+        table.add_column("file", no_wrap=True)  # fits: at most half the width
+        table.add_column("row", justify="right", no_wrap=True)
+        table.add_column("line", justify="right", no_wrap=True)
+        table.add_column("column", overflow="fold")
+        table.add_column("value", overflow="fold", max_width=_VALUE_WIDTH)
+        table.add_column("problem", overflow="fold")
+        table.add_column("fix", overflow="fold")
+        for rec in shown:
+            row, line, value = where(rec)
+            cells = (rec.file, row, line, rec.column, value, rec.problem, rec.fix)
+            table.add_row(*(Text(str(cell)) for cell in cells))
+        console.print(table)
+    else:
+        console.print(Text(title, style="bold"))
+        for rec in shown:
+            row, line, value = where(rec)
+            head = "file" if not row else f"row {row}" + (f" (line {line})" if line else "")
+            column = "" if pd.isna(rec.column) or not str(rec.column) else f", {rec.column}"
+            shown_value = f" = {value!r}" if value and value not in ("nan", "None", "<NA>") else ""
+            console.print(Text(f"{head}{column}{shown_value}"))
+            console.print(Text(f"  problem: {rec.problem}"))
+            console.print(Text(f"  fix: {rec.fix}"))
     if n > max_rows:
         console.print(
-            f"… and {n - max_rows} more; use --json or --problems-out FILE.csv to see all",
+            f"… and {n - max_rows:,} more; use --json or --problems-out FILE.csv to see all",
             markup=False,
             highlight=False,
         )

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from idjourney.harmonize.errors import MappingError
 from idjourney.schema import (
@@ -33,6 +33,9 @@ from idjourney.schema import (
     OPTIONAL_COLUMNS,
     REQUIRED_COLUMNS,
 )
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 _SLUG = re.compile(r"^[a-z][a-z0-9_-]*$")
 _TOP_KEYS = ("source", "columns", "constants", "dates", "codes", "long")
@@ -129,7 +132,21 @@ class SourceMapping:
             out.setdefault(standard, native)
         return out
 
-    def summary(self) -> str:
+    def summary(self) -> pd.DataFrame:
+        """One-row table: layout, description and the number of mapped columns.
+
+        ``str(mapping)`` gives one line (name, layout and description).
+        """
+        import pandas as pd
+
+        row = {
+            "layout": self.layout,
+            "description": self.description,
+            "columns": len(self.columns),
+        }
+        return pd.DataFrame([row], index=pd.Index([self.name], name="source"))
+
+    def __str__(self) -> str:
         """One line: name, layout and description."""
         return f"{self.name} ({self.layout}): {self.description}"
 

@@ -122,7 +122,32 @@ class MSEResult:
                 out[key] = None
         return out
 
-    def summary(self) -> str:
+    def summary(self) -> pd.DataFrame:
+        """One-row table (index: the model), as every estimator's ``summary()`` is a table.
+
+        Columns ``total, lower, upper, level, observed, unobserved, se, interval,
+        selection, interactions``; ``str(result)`` (or :meth:`print_summary`) gives the
+        same in a few lines of text.
+        """
+        row = {
+            "total": self.total,
+            "lower": self.lower,
+            "upper": self.upper,
+            "level": self.level,
+            "observed": self.observed,
+            "unobserved": self.unobserved,
+            "se": self.se,
+            "interval": self.interval,
+            "selection": self.selection,
+            "interactions": ", ".join(self.interactions),
+        }
+        return pd.DataFrame([row], index=pd.Index([self.model], name="model"))
+
+    def print_summary(self) -> None:
+        """Print the text summary (lifelines' ``print_summary``)."""
+        print(self)
+
+    def __str__(self) -> str:
         """A few lines: the estimate, its interval, the model and the data."""
         pct = round(self.level * 100)
         upper = "inf" if math.isinf(self.upper) else f"{self.upper:,.0f}"

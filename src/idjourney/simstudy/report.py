@@ -12,7 +12,7 @@ from idjourney.io import write_table
 from idjourney.simstudy.performance import performance
 from idjourney.simstudy.store import load_results, read_manifest
 
-__all__ = ["format_summary", "study_performance", "summarize"]
+__all__ = ["SUMMARY_NOTE", "format_summary", "study_performance", "summarize", "summary_table"]
 
 BY = ("scenario", "estimand", "method")
 
@@ -102,6 +102,16 @@ def study_performance(
     return out
 
 
+#: What the printed summary's columns mean (printed under the table).
+SUMMARY_NOTE = (
+    "± is one Monte Carlo SE. target: 'expected' = process-level estimand (mean of the "
+    "worlds' true values), 'realised' = each world's own value. 'rejects 0' (contrasts "
+    "only): share of intervals excluding no change — a false-alarm rate where the true "
+    "change is 0, power otherwise. 'undefined': replicates whose estimate was undefined "
+    "or failed; 'truth undef.': true value undefined; neither is in 'n used'."
+)
+
+
 def format_summary(perf: pd.DataFrame) -> str:
     """The printed summary: one row per cell, coverage and rejection rate with their MCSE.
 
@@ -109,6 +119,11 @@ def format_summary(perf: pd.DataFrame) -> str:
     replicates whose estimate was undefined or failed (not in ``n used``); ``target`` is the
     estimand scored (``expected``: process-level; ``realised``: each world's own value).
     """
+    return summary_table(perf).to_string(index=False) + "\n" + SUMMARY_NOTE
+
+
+def summary_table(perf: pd.DataFrame) -> pd.DataFrame:
+    """The cells of :func:`format_summary` as text: one row per scenario × estimand × method."""
     rows = []
     for key, cell in perf.groupby(list(BY), sort=False):
         stat = cell.set_index("stat")
@@ -120,21 +135,13 @@ def format_summary(perf: pd.DataFrame) -> str:
                 continue
             est, mcse = stat.loc[name, "est"], stat.loc[name, "mcse"]
             if name in ("nsim", "n_undefined", "n_truth_undefined"):
-                row[label] = f"{est:.0f}"
+                row[label] = f"{est:,.0f}"
             elif name in ("cover", "reject"):
                 row[label] = "–" if np.isnan(est) else f"{est:.3f} ± {mcse:.3f}"
             else:
                 row[label] = "–" if np.isnan(est) else f"{est:.4g} ± {mcse:.2g}"
         rows.append(row)
-    table = pd.DataFrame(rows)
-    note = (
-        "± is one Monte Carlo SE. target: 'expected' = process-level estimand (mean of the "
-        "worlds' true values), 'realised' = each world's own value. 'rejects 0' (contrasts "
-        "only): share of intervals excluding no change — a false-alarm rate where the true "
-        "change is 0, power otherwise. 'undefined': replicates whose estimate was undefined "
-        "or failed; 'truth undef.': true value undefined; neither is in 'n used'."
-    )
-    return table.to_string(index=False) + "\n" + note
+    return pd.DataFrame(rows)
 
 
 def summarize(

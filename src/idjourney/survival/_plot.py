@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["at_risk_counts", "plot_step"]
+__all__ = ["at_risk_counts", "plot_forest", "plot_step"]
 
 
 def at_risk_counts(time: np.ndarray, at_risk: np.ndarray, ticks: np.ndarray) -> np.ndarray:
@@ -43,8 +43,14 @@ def plot_step(
 ) -> Any:
     """Draw step curves (each a dict of time/value/lower/upper/at_risk/label).
 
+    Optional keys: ``start`` (the value at time 0, 1 for survival and 0 for a
+    cumulative incidence), ``linestyle``, ``colour`` and ``risk_label`` (the row's
+    name in the table, default ``label``). A curve whose ``at_risk`` is ``None``
+    gets no row, so curves sharing one risk set (the outcomes of an Aalen–Johansen
+    fit) share one row.
+
     Returns the axes. With ``at_risk`` a table of numbers at risk is drawn under
-    the x axis, one row per curve.
+    the x axis, one row per curve that has one.
     """
     import matplotlib.pyplot as plt
 
@@ -54,7 +60,15 @@ def plot_step(
     for curve in curves:
         time = np.r_[0.0, curve["time"]]
         value = np.r_[curve.get("start", 1.0), curve["value"]]
-        (line,) = ax.step(time, value, where="post", label=curve["label"], linewidth=1.6)
+        (line,) = ax.step(
+            time,
+            value,
+            where="post",
+            label=curve["label"],
+            linewidth=1.6,
+            linestyle=curve.get("linestyle", "-"),
+            color=curve.get("colour"),
+        )
         colours.append(line.get_color())
         if ci and curve.get("lower") is not None:
             start = curve.get("start", 1.0)
@@ -75,11 +89,17 @@ def plot_step(
     if len(curves) > 1 or curves[0]["label"]:
         ax.legend(frameon=False)
     if at_risk:
-        _draw_at_risk(ax, curves, colours)
+        rows = [
+            (curve, colour)
+            for curve, colour in zip(curves, colours, strict=True)
+            if curve.get("at_risk") is not None
+        ]
+        if rows:
+            _draw_at_risk(ax, rows)
     return ax
 
 
-def _draw_at_risk(ax: Any, curves: list[dict[str, Any]], colours: list[str]) -> None:
+def _draw_at_risk(ax: Any, rows: list[tuple[dict[str, Any], str]]) -> None:
     """The number-at-risk table under the axes, one text row per curve on these axes.
 
     Curves drawn by earlier ``plot`` calls on the same axes keep their rows: the
@@ -87,7 +107,7 @@ def _draw_at_risk(ax: Any, curves: list[dict[str, Any]], colours: list[str]) -> 
     gives a two-row table.
     """
     registry = ax.__dict__.setdefault("_idjourney_at_risk", {"rows": [], "artists": []})
-    registry["rows"].extend(zip(curves, colours, strict=True))
+    registry["rows"].extend(rows)
     for artist in registry["artists"]:
         artist.remove()
     registry["artists"] = []
@@ -123,12 +143,13 @@ def _draw_at_risk(ax: Any, curves: list[dict[str, Any]], colours: list[str]) -> 
                     color=colour,
                 )
             )
-        if curve["label"]:
+        name = curve.get("risk_label", curve["label"])
+        if name:
             text(
                 ax.text(
                     -0.08,
                     y,
-                    str(curve["label"]),
+                    str(name),
                     transform=ax.transAxes,
                     fontsize=8,
                     ha="right",
@@ -137,3 +158,78 @@ def _draw_at_risk(ax: Any, curves: list[dict[str, Any]], colours: list[str]) -> 
                 )
             )
     ax.figure.subplots_adjust(bottom=0.24 + 0.06 * len(registry["rows"]))
+
+
+def plot_forest(
+    names: list[str],
+    estimate: np.ndarray,
+    lower: np.ndarray,
+    upper: np.ndarray,
+    *,
+    ax: Any = None,
+    ci: bool = True,
+    ratio: bool = False,
+    xlabel: str = "log(HR) (95% CI)",
+) -> Any:
+    """A forest plot: one row per term, a marker at the estimate and a bar over its interval.
+
+    The first term is at the top (as in lifelines' ``CoxPHFitter.plot`` and R's
+    ``forestplot``). With ``ratio`` the values are ratios (exp of the coefficients):
+    the x axis is logarithmic and the reference line is at 1, otherwise at 0. The
+    intervals are one ``LineCollection`` (``ax.collections``), the estimates one
+    marker line (``ax.lines``), the reference a dashed line.
+
+    Returns the axes.
+    """
+    import matplotlib.pyplot as plt
+
+    estimate = np.asarray(estimate, dtype=float)
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6.5, 0.9 + 0.42 * max(len(names), 1)))
+    position = np.arange(len(names))[::-1].astype(float)
+    if ci:
+        ax.hlines(position, lower, upper, color="C0", linewidth=1.6)
+    ax.plot(estimate, position, "s", color="C0", markersize=5, linestyle="none")
+    ax.axvline(1.0 if ratio else 0.0, color="0.4", linestyle="--", linewidth=1)
+    if ratio:
+        from matplotlib.ticker import NullFormatter
+
+        ax.set_xscale("log")
+        ax.xaxis.set_minor_formatter(NullFormatter())
+        values = np.r_[estimate, np.asarray(lower, float), np.asarray(upper, float), 1.0]
+        values = values[np.isfinite(values) & (values > 0)]
+        ticks = _ratio_ticks(float(values.min()), float(values.max()))
+        ax.set_xticks(ticks, [f"{tick:g}" for tick in ticks])
+    ax.set_yticks(position, [str(name) for name in names])
+    ax.set_ylim(-0.7, len(names) - 0.3)
+    ax.set_xlabel(xlabel)
+    ax.grid(alpha=0.3, axis="x")
+    return ax
+
+
+def _ratio_ticks(low: float, high: float) -> list[float]:
+    """Round ratios with plain labels for a log axis.
+
+    Over a decade or more: 1, 2, 5 per decade (thinned to about seven, keeping 1);
+    on a shorter range the log axis is nearly linear, so matplotlib's round linear
+    steps are used.
+    """
+    from matplotlib.ticker import MaxNLocator
+
+    if high / low < 10:
+        steps = MaxNLocator(nbins=6, steps=[1, 2, 2.5, 5, 10]).tick_values(low, high)
+        ticks = [float(f"{tick:.6g}") for tick in steps if low <= tick <= high and tick > 0]
+        return ticks or [1.0]
+    decades = range(int(np.floor(np.log10(low))), int(np.ceil(np.log10(high))) + 1)
+    for multiples in ((1, 2, 5), (1,)):
+        ticks = [
+            float(f"{m * 10.0**k:.6g}")
+            for k in decades
+            for m in multiples
+            if low <= m * 10.0**k <= high
+        ]
+        if len(ticks) <= 8:
+            return ticks
+    step = int(np.ceil(len(ticks) / 7))  # many decades: every k-th power of 10, keeping 1
+    anchor = ticks.index(1.0) if 1.0 in ticks else 0
+    return [tick for i, tick in enumerate(ticks) if (i - anchor) % step == 0]

@@ -453,6 +453,72 @@ class AalenJohansen:
             )
         return pd.concat(parts, ignore_index=True)
 
+    def plot(
+        self,
+        ax: Any = None,
+        ci: bool = True,
+        at_risk: bool = True,
+        outcomes: Sequence[int] | None = None,
+        labels: dict[int, str] | None = None,
+        label: str | None = None,
+        **kwargs: Any,
+    ) -> Any:
+        r"""Step plot of each :math:`\hat F_k(t)` with its band and a number-at-risk table.
+
+        Parameters
+        ----------
+        ax : matplotlib Axes, optional
+            Where to draw (a new figure when omitted).
+        ci : bool
+            Shade the pointwise log(-log) band of each curve (delta-method or robust, as
+            fitted).
+        at_risk : bool
+            Print the number at risk at each x tick under the axis. The outcomes share
+            one risk set, so a fit adds one row (named ``label``); several fits drawn on
+            the same axes add one row each.
+        outcomes : list of int, optional
+            Outcome codes to draw; default all of ``event_codes_``.
+        labels : dict, optional
+            Names of the outcome codes for the legend, e.g. ``{1: "identified",
+            2: "closed"}``; default ``"outcome 1"``, ...
+        label : str, optional
+            Name of this fit (legend prefix and the at-risk row).
+        **kwargs
+            ``xlabel`` / ``ylabel``.
+
+        Returns
+        -------
+        matplotlib Axes
+        """
+        from idjourney.survival._plot import plot_step
+
+        self._check_fitted()
+        codes = list(self.event_codes_ if outcomes is None else outcomes)
+        unknown = [code for code in codes if code not in self.event_codes_]
+        if unknown or not codes:
+            raise SurvivalDataError(
+                f"outcomes {unknown or codes!r} are not among the fitted outcomes "
+                f"{self.event_codes_}"
+            )
+        names = labels or {}
+        curves = []
+        for position, code in enumerate(codes):
+            name = str(names.get(code, f"outcome {code}"))
+            curves.append(
+                {
+                    "time": self.cumulative_incidence_.index.to_numpy(),
+                    "value": self.cumulative_incidence_[code].to_numpy(),
+                    "lower": self.lower_[code].to_numpy(),
+                    "upper": self.upper_[code].to_numpy(),
+                    "start": 0.0,
+                    "at_risk": self.at_risk_.to_numpy() if position == 0 else None,
+                    "label": f"{label}: {name}" if label else name,
+                    "risk_label": label or "",
+                }
+            )
+        kwargs.setdefault("ylabel", "cumulative incidence")
+        return plot_step(curves, ax=ax, ci=ci, at_risk=at_risk, **kwargs)
+
 
 def _loglog_interval(f: np.ndarray, se: np.ndarray, z: float) -> tuple[np.ndarray, np.ndarray]:
     """Pointwise ``F ** exp(±z se / (F log F))`` limits, exact 0/1 at the boundaries."""
@@ -870,6 +936,37 @@ class FineGray:
             1.0 - np.exp(-cum[:, None] * risk[None, :]),
             index=pd.Index(t, name="time"),
             columns=df.index,
+        )
+
+    def plot(
+        self,
+        columns: Sequence[str] | None = None,
+        hazard_ratios: bool = False,
+        ax: Any = None,
+        ci: bool = True,
+    ) -> Any:
+        """Forest plot of the coefficients with their robust intervals (as ``CoxPH.plot``).
+
+        ``hazard_ratios=True`` draws the subdistribution hazard ratios on a log axis
+        (reference 1) instead of the log ratios (reference 0). Returns the axes.
+        """
+        from idjourney.survival._plot import plot_forest
+
+        table = self.summary()
+        names = list(table.index if columns is None else columns)
+        missing = [name for name in names if name not in table.index]
+        if missing:
+            raise SurvivalDataError(f"{missing} are not covariates; known: {list(table.index)}")
+        table = table.loc[names]
+        pct = round(100 * self.level)
+        if hazard_ratios:
+            values, lower, upper = table["exp(coef)"], table["lower"], table["upper"]
+            xlabel = f"subdistribution HR ({pct}% CI)"
+        else:
+            values, lower, upper = table["coef"], np.log(table["lower"]), np.log(table["upper"])
+            xlabel = f"log(subdistribution HR) ({pct}% CI)"
+        return plot_forest(
+            names, values, lower, upper, ax=ax, ci=ci, ratio=hazard_ratios, xlabel=xlabel
         )
 
 

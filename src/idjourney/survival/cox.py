@@ -63,7 +63,14 @@ class TestResult:
     df: int
     p: float
 
-    def summary(self) -> str:
+    def summary(self) -> pd.DataFrame:
+        """One-row table (index: the test's name): ``statistic, df, p``; ``str()`` is one line."""
+        return pd.DataFrame(
+            {"statistic": [self.statistic], "df": [self.df], "p": [self.p]},
+            index=pd.Index([self.name], name="test"),
+        )
+
+    def __str__(self) -> str:
         """One line such as ``likelihood ratio: 33.27 on 7 df, p = 2.36e-05``."""
         return f"{self.name}: {self.statistic:.4g} on {self.df} df, p = {self.p:.3g}"
 
@@ -680,3 +687,135 @@ class CoxPH:
         from idjourney.survival.zph import cox_zph
 
         return cox_zph(self)
+
+    # ------------------------------------------------------------------ plots
+    def plot(
+        self,
+        columns: Sequence[str] | None = None,
+        hazard_ratios: bool = False,
+        ax: Any = None,
+        ci: bool = True,
+    ) -> Any:
+        """Forest plot of the coefficients with their intervals, as lifelines' ``CoxPHFitter.plot``.
+
+        One row per covariate (first at the top): a marker at the log hazard ratio and a
+        bar over its ``1 - alpha`` interval (robust when fitted with ``cluster_col``), with a
+        dashed reference at 0. ``hazard_ratios=True`` draws :math:`e^{\\hat\\beta}` and its
+        interval on a log axis with the reference at 1. For predicted survival curves at
+        chosen covariate values see :meth:`plot_partial_effects_on_outcome`.
+
+        Parameters
+        ----------
+        columns : list of str, optional
+            Covariates (names in ``params_``) to show; default all.
+        hazard_ratios : bool
+            Hazard ratios on a log axis instead of coefficients.
+        ax : matplotlib Axes, optional
+            Where to draw (a new figure when omitted).
+        ci : bool
+            Draw the interval bars.
+
+        Returns
+        -------
+        matplotlib Axes
+        """
+        from idjourney.survival._plot import plot_forest
+
+        table = self.summary()
+        names = list(table.index if columns is None else columns)
+        missing = [name for name in names if name not in table.index]
+        if missing:
+            raise SurvivalDataError(f"{missing} are not covariates; known: {list(table.index)}")
+        table = table.loc[names]
+        level = round(100 * (1 - self.alpha))
+        prefix = "exp(" if hazard_ratios else ""
+        suffix = ")" if hazard_ratios else ""
+        value = table["exp(coef)" if hazard_ratios else "coef"]
+        lower = table[f"{prefix}lower {level}%{suffix}"]
+        upper = table[f"{prefix}upper {level}%{suffix}"]
+        xlabel = f"{'HR' if hazard_ratios else 'log(HR)'} ({level}% CI)"
+        return plot_forest(
+            names, value, lower, upper, ax=ax, ci=ci, ratio=hazard_ratios, xlabel=xlabel
+        )
+
+    def plot_partial_effects_on_outcome(
+        self,
+        covariates: str | Sequence[str],
+        values: Sequence[Any],
+        plot_baseline: bool = True,
+        ax: Any = None,
+        stratum: str | None = None,
+        **kwargs: Any,
+    ) -> Any:
+        r"""Predicted survival for chosen covariate values, the others at their means.
+
+        lifelines' method of the same name: for each row of ``values`` the curve
+        :math:`S(t \mid x) = \exp\{-\Lambda_0(t)\, e^{(x - \bar x)^\top \hat\beta}\}` where
+        ``x`` equals ``means_`` except in ``covariates``; with ``plot_baseline`` the
+        baseline (every covariate at its mean) is drawn dashed. The covariates are
+        columns of the fitted design (``params_`` names, e.g. ``sex[T.male]`` = 0 or 1).
+        No band and no at-risk table: the curves are model predictions, not groups of
+        the data.
+
+        Parameters
+        ----------
+        covariates : str or list of str
+            Design columns to set.
+        values : list
+            One value per curve (one covariate) or one list per curve (several).
+        plot_baseline : bool
+            Also draw the curve at the means.
+        ax : matplotlib Axes, optional
+            Where to draw.
+        stratum : str, optional
+            The stratum whose baseline to use (required when the model is stratified).
+        **kwargs
+            ``xlabel`` / ``ylabel``.
+
+        Returns
+        -------
+        matplotlib Axes
+        """
+        from idjourney.survival._plot import plot_step
+
+        self._check_fitted()
+        names = [covariates] if isinstance(covariates, str) else list(covariates)
+        missing = [name for name in names if name not in self.params_.index]
+        if missing:
+            raise SurvivalDataError(
+                f"{missing} are not covariates of the fit; known: {list(self.params_.index)}"
+            )
+        rows = np.asarray(values, dtype=float)
+        rows = rows.reshape(-1, 1) if rows.ndim == 1 and len(names) == 1 else np.atleast_2d(rows)
+        if rows.shape[1] != len(names):
+            raise SurvivalDataError(
+                f"each curve needs {len(names)} values (one per covariate {names}); "
+                f"got rows of {rows.shape[1]}"
+            )
+        if self.strata_cols and stratum is None:
+            raise SurvivalDataError(
+                f"the model is stratified by {self.strata_cols}: pass stratum= one of "
+                f"{self._strata_labels}"
+            )
+        labels = list(self._strata_labels)
+        if stratum is not None and stratum not in labels:
+            raise SurvivalDataError(f"stratum {stratum!r} is not one of {labels}")
+        time, cumulative = self._baseline_steps[0 if stratum is None else labels.index(stratum)]
+        beta = self.params_[names].to_numpy()
+        centre = self.means_[names].to_numpy()
+        curves = []
+        for row in rows:
+            risk = float(np.exp((row - centre) @ beta))
+            text = ", ".join(f"{name}={value:g}" for name, value in zip(names, row, strict=True))
+            curves.append({"time": time, "value": np.exp(-cumulative * risk), "label": text})
+        if plot_baseline:
+            curves.append(
+                {
+                    "time": time,
+                    "value": np.exp(-cumulative),
+                    "label": "baseline (means)",
+                    "linestyle": "--",
+                    "colour": "0.3",
+                }
+            )
+        return plot_step(curves, ax=ax, ci=False, at_risk=False, **kwargs)

@@ -10,6 +10,7 @@ and models the time to identification among the former (latency).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -439,6 +440,33 @@ class MixtureCure:
             + ")"
         )
         return np.cov(self.bootstrap_params_, rowvar=False)
+
+    def plot(self, ax: Any = None, ci: bool = True, ratios: bool = False) -> Any:
+        """Forest plot of the incidence and latency coefficients with their intervals.
+
+        Rows are ``incidence: term`` (log odds of ever being identified) and
+        ``latency: term`` (log hazard ratio among those identified); intercepts and
+        the Weibull shape/scale are left out. ``ratios=True`` draws odds and hazard
+        ratios on a log axis (reference 1). Returns the axes.
+        """
+        from idjourney.survival._plot import plot_forest
+
+        table = self.summary()
+        keep = [
+            (part, term)
+            for part, term in table.index
+            if part in ("incidence", "latency") and term != "Intercept"
+        ]
+        if not keep:
+            raise SurvivalDataError("the model has no covariates to plot (intercepts only)")
+        table = table.loc[keep]
+        names = [f"{part}: {term}" for part, term in keep]
+        pct = round(100 * self.level)
+        lower, upper, values = table["lower"], table["upper"], table["coef"]
+        if ratios:
+            values, lower, upper = np.exp(values), np.exp(lower), np.exp(upper)
+        xlabel = f"{'odds / hazard ratio' if ratios else 'coefficient'} ({pct}% CI)"
+        return plot_forest(names, values, lower, upper, ax=ax, ci=ci, ratio=ratios, xlabel=xlabel)
 
 
 def _rev_cumsum(values: np.ndarray) -> np.ndarray:

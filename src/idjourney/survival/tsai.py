@@ -33,10 +33,14 @@ Event times tied with several events are treated like distinct times sharing a r
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 from scipy import stats
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["TsaiResult", "tsai_test"]
 
@@ -53,7 +57,13 @@ class TsaiResult:
     n_events: int
     n_pairs: int
 
-    def summary(self) -> str:
+    def summary(self) -> pd.DataFrame:
+        """One-row table of every field; ``str(result)`` gives one line."""
+        import pandas as pd
+
+        return pd.DataFrame([asdict(self)], index=pd.Index(["Tsai (1990)"], name="test"))
+
+    def __str__(self) -> str:
         """One line: K, z, p and tau."""
         return (
             f"Tsai (1990) quasi-independence test: K = {self.statistic:.0f}, "
