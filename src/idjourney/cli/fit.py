@@ -307,12 +307,14 @@ def _km_cell(
             curve.index.name = "time"
         else:
             answers = {t: curve_point(grid, t) for t in requested}
+            used = sorted({g for g, _ in answers.values() if g is not None})
+            known = at(used).to_dict(orient="index") if used else {}
             rows = []
             for t in requested:
                 g, why = answers[t]
                 row = {"survival": np.nan, "std_err": np.nan, "lower": np.nan, "upper": np.nan}
                 if g is not None:
-                    row = at([g]).iloc[0].to_dict()
+                    row = dict(known[g])
                 rows.append(row | {"grid_time": g, "suppression": why})
             curve = pd.DataFrame(rows, index=pd.Index(requested, name="time", dtype=float))
     return {
