@@ -17,6 +17,8 @@ from pathlib import Path
 
 import matplotlib.pyplot as plt
 
+from idjourney.cli.indicator import publish_series
+from idjourney.disclosure import Gate
 from idjourney.indicator import DEFINITIONS, indicator_series, make_definition, revision_triangle
 from idjourney.io import write_json
 from idjourney.linkage import analysis_table
@@ -38,14 +40,24 @@ YEARS = list(range(2012, 2022))
 # %% [markdown]
 # ## All definitions, naive and coverage-adjusted
 
+# %% [markdown]
+# Every series is published through the disclosure gate, as `idjourney indicator` does
+# (`docs/disclosure.md`): counts are perturbed by the cell-key method, a small cell is
+# withheld, and an estimate that is a count (the stock, the period rate) and its naive index
+# are restated from the perturbed count.
+
 # %%
+gate = Gate()
 series = {}
 for name in DEFINITIONS:
     definition = make_definition(name, **OPTIONS.get(name, {}))
     years = [y for y in YEARS if name != "rmst-unidentified" or y <= 2022]
     for coverage in ("naive", "fixed-panel", "chain-linked"):
-        series[(name, coverage)] = indicator_series(
-            table, definition, years, baseline=BASELINE, coverage=coverage
+        raw = indicator_series(
+            table, definition, years, baseline=BASELINE, coverage=coverage, k=None
+        )
+        series[(name, coverage)] = publish_series(
+            raw, table, definition, gate, by=None, coverage=coverage
         )
 with plt.rc_context(paper_rc()):  # printed size, 8 pt text; the caption carries the title
     fig = plot_index(
@@ -79,6 +91,7 @@ numbers = {
     "size": SIZE,
     "baseline": BASELINE,
     "index_last_year": last,
+    "disclosure_k": gate.k,
     "index": {
         f"{name}|{coverage}": {
             "index": float(frame.set_index("year").loc[last, "index"]),
