@@ -44,6 +44,7 @@ from idjourney.cli._fit_common import (
     variance_note,
     wide_enough,
 )
+from idjourney.disclosure import CURVE_GRID_DAYS
 
 _ANALYSIS_ID_COLUMNS = ("victim_id", "series_id", "first_seen")
 F = TypeVar("F", bound=Any)
@@ -396,6 +397,8 @@ def _km_by_group(
                 p = cell["curve"].loc[t]
                 point |= {"survival": p["survival"], "lower": p["lower"], "upper": p["upper"]}
                 text = f"{p['survival']:.3f} ({p['lower']:.3f}–{p['upper']:.3f})"
+                if g < t - CURVE_GRID_DAYS:  # carried from further back than the grid step
+                    text += f" as of day {g:g}"
             point["suppression"] = why
             survival.append(point)
             row[f"S({t:g}) ({percent}% CI)"] = text
