@@ -17,6 +17,8 @@ from pathlib import Path
 
 import matplotlib.pyplot as plt
 
+from idjourney.cli.indicator import publish_series
+from idjourney.disclosure import Gate
 from idjourney.indicator import DEFINITIONS, indicator_series, make_definition, revision_triangle
 from idjourney.io import write_json
 from idjourney.linkage import analysis_table
@@ -38,15 +40,28 @@ YEARS = list(range(2012, 2022))
 # %% [markdown]
 # ## All definitions, naive and coverage-adjusted
 
+# %% [markdown]
+# Every series is published through the disclosure gate, as `idjourney indicator` does
+# (`docs/disclosure.md`): counts are perturbed by the cell-key method, a small cell is
+# withheld, and an estimate that is a count (the stock, the period rate) and its naive index
+# are restated from the perturbed count. The index interval keeps the method of
+# `indicator_series` (scaled with the restated index), so only the noise is new.
+
 # %%
+gate = Gate()
 series = {}
 for name in DEFINITIONS:
     definition = make_definition(name, **OPTIONS.get(name, {}))
     years = [y for y in YEARS if name != "rmst-unidentified" or y <= 2022]
     for coverage in ("naive", "fixed-panel", "chain-linked"):
-        series[(name, coverage)] = indicator_series(
-            table, definition, years, baseline=BASELINE, coverage=coverage
+        raw = indicator_series(
+            table, definition, years, baseline=BASELINE, coverage=coverage, k=None
         )
+        published = publish_series(raw, table, definition, gate, by=None, coverage=coverage)
+        scale = published["index"] / raw["index"]
+        for bound in ("index_lower", "index_upper"):
+            published[bound] = (raw[bound] * scale).where(~published["suppressed"])
+        series[(name, coverage)] = published
 with plt.rc_context(paper_rc()):  # printed size, 8 pt text; the caption carries the title
     fig = plot_index(
         {name: series[(name, "chain-linked")] for name in DEFINITIONS},
@@ -79,6 +94,7 @@ numbers = {
     "size": SIZE,
     "baseline": BASELINE,
     "index_last_year": last,
+    "disclosure_k": gate.k,
     "index": {
         f"{name}|{coverage}": {
             "index": float(frame.set_index("year").loc[last, "index"]),

@@ -85,6 +85,72 @@ denominator.sensitivity.round(3)
 denominator.strata.round(3)
 
 # %% [markdown]
+# ## What is published
+# Every count goes through the disclosure gate (`docs/disclosure.md`): perturbed by the
+# cell-key method of its victims (the same cell gets the same noise wherever it appears),
+# and withheld when under k = 10 with every estimate of that cell (a stratum of fewer than
+# k observed victims shows no total). Estimated totals are estimates, not counts.
+
+# %%
+from idjourney.disclosure import Gate, cell_key, perturb, publish_summary, record_keys
+from idjourney.mse.coverage import coverage_groups
+from idjourney.mse.targets import STATUS_COLUMN, with_status
+
+gate = Gate()
+only_counts = dict(complements=(), shares={}, round_shares=(), dates_to_years=())
+linkage = publish_summary(
+    linked.summary, linked.table["victim_id"], gate, counts=tuple(linked.summary), **only_counts
+)
+observed = linkage["victims"]  # the linked victims (one cell)
+held = truth[[f"in_{c}" for c in histories.columns]].any(axis=1)
+extract = pd.Timestamp(world.scenario.extract_date)
+
+
+def published_share(members: pd.Series) -> dict:
+    """Victims and share identified among ``members`` of the truth, as published."""
+    ids = truth.loc[members, "victim_id"]
+    done = truth.loc[members, "identification_recorded_on"] <= extract
+    return publish_summary(
+        {"victims": len(ids), "identified": int(done.sum()), "share": None},
+        ids,
+        gate,
+        counts=("victims", "identified"),
+        complements=(("victims", "identified"),),
+        shares={"share": ("identified", "victims")},
+        round_shares=(),
+        dates_to_years=(),
+    )
+
+
+truth_counts = published_share(eligible)  # one cell: the eligible victims
+published_total = truth_counts["victims"]
+assert true_total == len(truth.loc[eligible])
+recommended = denominator.to_dict()
+recommended["observed"] = observed if denominator.observed == len(linked.table) else None
+region_group, _ = coverage_groups(coverage_of(world.scenario))
+stratum_of = (
+    linked.table["region"].map(region_group).to_numpy()
+    + "/"
+    + with_status(linked.table, histories)[STATUS_COLUMN].to_numpy()
+)
+victim_keys = record_keys(linked.table["victim_id"])
+for row in recommended["strata"]:
+    # a stratum's "observed" is split-corrected (an estimate from its linked victims): the
+    # small-cell rule applies to the linked victims, and the count's noise is carried over
+    members = stratum_of == row["stratum"]
+    raw = int(members.sum())
+    if gate.small(raw):
+        row.update(observed=None, total=None, lower=None, upper=None, suppressed=True)
+    else:
+        noise = perturb(raw, cell_key(victim_keys[members]), "observed") - raw
+        row["observed"] = row["observed"] + noise
+        row["suppressed"] = False
+for row in recommended["sensitivity"]:
+    # every variant counts the same records (split-corrected or linked tolerantly): it
+    # carries the noise of the linked victims, so no variant gives a second noisy draw
+    row["observed"] = row["observed"] + (observed - len(linked.table))
+
+# %% [markdown]
 # ## The three estimates against the truth (one figure: totals, with 95% intervals)
 
 # %%
@@ -98,7 +164,7 @@ fig, ax = plt.subplots(figsize=(FULL_WIDTH_IN, 1.9))
 for i, (_label, total, lower, upper) in enumerate(rows):
     ax.errorbar(total, i, xerr=[[total - lower], [upper - total]], fmt="o", capsize=3, color="C0")
 ax.axvline(true_total, color="k", linestyle="--", label="true total (generator)")
-ax.axvline(len(linked.table), color="grey", linestyle=":", label="victims observed (linked)")
+ax.axvline(observed, color="grey", linestyle=":", label="victims observed (linked)")
 ax.set_yticks(range(len(rows)), [r[0] for r in rows])
 ax.set_ylim(len(rows) - 0.5, -0.5)
 ax.set_xlabel("victims (total who could have been held by at least one database)")
@@ -111,12 +177,13 @@ numbers = {
     "synthetic": True,
     "seed": SEED,
     "size": SIZE,
-    "observed": len(linked.table),
+    "disclosure_k": gate.k,
+    "observed": observed,
     "n_databases": int(histories.shape[1]),
-    "true_unobserved": true_total - len(linked.table),
-    "true_total": true_total,
-    "true_share_identified": true_share,
-    "linkage": linked.summary,
+    "true_unobserved": published_total - observed,
+    "true_total": published_total,
+    "true_share_identified": truth_counts["share"],
+    "linkage": linkage,
     "mse": {
         s: {
             "total": r.total,
@@ -130,16 +197,8 @@ numbers = {
         for s, r in results.items()
     },
 }
-numbers["recommended"] = denominator.to_dict()
+numbers["recommended"] = recommended
 numbers["recommended_covers_truth"] = bool(denominator.lower <= true_total <= denominator.upper)
 numbers["covers_truth"] = {s: bool(r.lower <= true_total <= r.upper) for s, r in results.items()}
-numbers["true_share_identified_held"] = float(
-    (
-        truth.loc[
-            truth[[f"in_{c}" for c in histories.columns]].any(axis=1),
-            "identification_recorded_on",
-        ]
-        <= pd.Timestamp(world.scenario.extract_date)
-    ).mean()
-)
+numbers["true_share_identified_held"] = published_share(held)["share"]
 write_json(out / "04_how_many_victims.json", numbers)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from click.testing import CliRunner
 
 import idjourney.cli as cli_package
 from idjourney.cli import main
+from idjourney.disclosure import MAX_NOISE
 from idjourney.survival import CoxPH, KaplanMeier
 
 
@@ -55,15 +57,20 @@ def test_km_text_output(table_csv: Path) -> None:
     result = _run("km", "--data", str(table_csv))
     assert result.exit_code == 0, result.output
     assert "Kaplan-Meier" in result.output and "median" in result.output
-    assert "robust SE, clustered by series_id (40 clusters)" in result.output
+    clusters = re.search(r"robust SE, clustered by series_id \((\d+) clusters\)", result.output)
+    assert clusters is not None and abs(int(clusters.group(1)) - 40) <= MAX_NOISE  # perturbed
+    assert "Disclosure control:" in result.output
     plain = _run("km", "--data", str(table_csv), "--no-cluster")
     assert plain.exit_code == 0 and "Greenwood SE" in plain.output
 
 
 def test_km_json_matches_the_estimator(table_csv: Path) -> None:
-    result = _run("km", "--data", str(table_csv), "--json", "--ci", "log-log")
+    """The exact step table (``--allow-row-level``, what ``fit km`` printed before the gate)."""
+    result = _run("km", "--data", str(table_csv), "--json", "--ci", "log-log", "--allow-row-level")
     assert result.exit_code == 0, result.output
-    payload = json.loads(result.output)
+    payload = json.loads(result.stdout)
+    assert "not for publication" in payload["disclosure_banner"]
+    assert "not for publication" in result.stderr
     table = pd.read_csv(table_csv)
     expected = KaplanMeier(ci="log-log").fit_table(table, cluster_col="series_id")
     assert payload["variance"] == "robust" and payload["cluster_col"] == "series_id"
@@ -80,7 +87,8 @@ def test_km_json_matches_the_estimator(table_csv: Path) -> None:
 
 def test_km_no_cluster_and_named_cluster(table_csv: Path, tmp_path: Path) -> None:
     table = pd.read_csv(table_csv)
-    plain = json.loads(_run("km", "--data", str(table_csv), "--json", "--no-cluster").output)
+    exact = ("--json", "--allow-row-level")
+    plain = json.loads(_run("km", "--data", str(table_csv), *exact, "--no-cluster").stdout)
     assert plain["variance"] == "greenwood" and plain["cluster_col"] is None
     greenwood = KaplanMeier().fit_table(table).survival_
     curve = pd.DataFrame(plain["curve"]).set_index("time")
@@ -88,10 +96,12 @@ def test_km_no_cluster_and_named_cluster(table_csv: Path, tmp_path: Path) -> Non
     table["sex_cluster"] = table["sex"]
     other = tmp_path / "other.csv"
     table.to_csv(other, index=False)
-    by_sex = json.loads(
+    by_sex = json.loads(_run("km", "--data", str(other), *exact, "--cluster", "sex_cluster").stdout)
+    assert by_sex["cluster_col"] == "sex_cluster" and by_sex["n_clusters"] == 2
+    gated = json.loads(
         _run("km", "--data", str(other), "--json", "--cluster", "sex_cluster").output
     )
-    assert by_sex["cluster_col"] == "sex_cluster" and by_sex["n_clusters"] == 2
+    assert gated["n_clusters"] is None  # 2 clusters: a count under k is not published
     without = table.drop(columns="series_id")
     no_series = tmp_path / "no_series.csv"
     without.to_csv(no_series, index=False)
@@ -108,14 +118,25 @@ def test_km_no_cluster_and_named_cluster(table_csv: Path, tmp_path: Path) -> Non
 
 
 def test_km_times_option(table_csv: Path) -> None:
-    result = _run("km", "--data", str(table_csv), "--json", "--times", "0,100,400")
-    payload = json.loads(result.output)
+    exact = _run(
+        "km", "--data", str(table_csv), "--json", "--times", "0,100,400", "--allow-row-level"
+    )
+    payload = json.loads(exact.stdout)
     assert [row["time"] for row in payload["curve"]] == [0.0, 100.0, 400.0]
     assert payload["curve"][0]["survival"] == 1.0
     expected = KaplanMeier().fit_table(pd.read_csv(table_csv), cluster_col="series_id")
     at_400 = expected.survival_estimate(400)
     assert payload["curve"][2]["std_err"] == pytest.approx(at_400.se, rel=1e-12)
     assert payload["curve"][2]["upper"] == pytest.approx(at_400.upper, rel=1e-12)
+    # published: each time is answered at the last published grid point at or before it
+    result = _run("km", "--data", str(table_csv), "--json", "--times", "0,100,400")
+    gated = json.loads(result.output)["curve"]
+    assert [row["time"] for row in gated] == [0.0, 100.0, 400.0]
+    for row in gated:
+        assert row["grid_time"] <= row["time"] and row["grid_time"] % 7 == 0
+        point = expected.survival_estimate(row["grid_time"])
+        assert row["survival"] == pytest.approx(point.estimate, rel=1e-12)
+        assert row["upper"] == pytest.approx(point.upper, rel=1e-12)
     bad = _run("km", "--data", str(table_csv), "--times", "soon")
     assert bad.exit_code == 2
 
@@ -130,10 +151,27 @@ def test_cox_json_uses_series_clusters_and_text_covariates(table_csv: Path) -> N
     expected = CoxPH().fit_table(table, covariates=["sex", "reports_count"])
     coefs = {row["covariate"]: row for row in payload["coefficients"]}
     assert set(coefs) == {"sex[T.male]", "reports_count"}
-    assert coefs["sex[T.male]"]["coef"] == pytest.approx(expected.params_["sex[T.male]"])
-    assert coefs["sex[T.male]"]["robust se"] == pytest.approx(
-        expected.robust_standard_errors_["sex[T.male]"]
+    # 6 of the 141 girls are censored: the sex contrast involves a cell under k = 10
+    assert int(((table["sex"] == "female") & (table["event"] == 0)).sum()) == 6
+    assert coefs["sex[T.male]"]["suppressed"] and coefs["sex[T.male]"]["coef"] is None
+    assert "without sex[T.male]" in coefs["sex[T.male]"]["suppression"]
+    assert coefs["reports_count"]["coef"] == pytest.approx(expected.params_["reports_count"])
+    assert coefs["reports_count"]["robust se"] == pytest.approx(
+        expected.robust_standard_errors_["reports_count"]
     )
+    assert abs(payload["n"] - 300) <= MAX_NOISE and abs(payload["events"] - 277) <= MAX_NOISE
+    allowed = _run(
+        "cox", "--data", str(table_csv), "--covariates", "sex,reports_count", "--json",
+        "--k", "5", "--allow-small-k",
+    )  # fmt: skip
+    assert allowed.exit_code == 0, allowed.output
+    relaxed = json.loads(allowed.stdout)
+    assert "k = 5" in relaxed["disclosure_banner"] and "k = 5" in allowed.stderr
+    male = {row["covariate"]: row for row in relaxed["coefficients"]}["sex[T.male]"]
+    assert male["coef"] == pytest.approx(expected.params_["sex[T.male]"])
+    assert male["robust se"] == pytest.approx(expected.robust_standard_errors_["sex[T.male]"])
+    refused = _run("cox", "--data", str(table_csv), "--covariates", "sex", "--k", "5")
+    assert refused.exit_code == 2 and "--allow-small-k" in refused.output
 
 
 def test_cox_text_with_zph_and_strata(table_csv: Path) -> None:

@@ -11,6 +11,7 @@ from click.testing import CliRunner
 from scipy import special
 
 from idjourney.cli.fit_more import cif_command, cure_command, rmst_command
+from idjourney.disclosure import MAX_NOISE
 from idjourney.survival.competing import AalenJohansen
 from idjourney.survival.cure import MixtureCure
 from idjourney.survival.rmst import rmst, rmst_difference
@@ -64,22 +65,25 @@ def test_rmst_json_matches_api(path, table) -> None:
     result = _run(rmst_command, ["--data", path, "--tau", 730, "--json"])
     assert result.exit_code == 0, result.output
     payload = json.loads(result.output)
-    ref = rmst(table, 730, cluster="series_id")  # the default: clustered by series
+    # the restriction time is the last published point of the curve at or before tau
+    tau = payload["tau_published"]
+    assert payload["tau"] == 730 and 700 <= tau <= 730 and tau % 7 == 0
+    ref = rmst(table, tau, cluster="series_id")  # the default: clustered by series
     assert payload["rmst"]["estimate"] == pytest.approx(ref.estimate, rel=1e-12)
     assert payload["rmst"]["se"] == pytest.approx(ref.se, rel=1e-12)
-    assert payload["rmtl"] == pytest.approx(730 - ref.estimate, rel=1e-12)
-    assert payload["variance"] == {
-        "method": "robust",
-        "cluster_col": "series_id",
-        "n_clusters": 150,
-    }
+    assert payload["rmtl"] == pytest.approx(tau - ref.estimate, rel=1e-12)
+    variance = payload["variance"]
+    assert variance["method"] == "robust" and variance["cluster_col"] == "series_id"
+    assert abs(variance["n_clusters"] - 150) <= MAX_NOISE  # a count: perturbed
+    assert abs(payload["rmst"]["n"] - len(table)) <= MAX_NOISE
     plain = json.loads(
         _run(rmst_command, ["--data", path, "--tau", 730, "--no-cluster", "--json"]).output
     )
     assert plain["variance"]["method"] == "greenwood" and plain["variance"]["cluster_col"] is None
-    assert plain["rmst"]["se"] == pytest.approx(rmst(table, 730).se, rel=1e-12)
+    assert plain["rmst"]["se"] == pytest.approx(rmst(table, tau).se, rel=1e-12)
     text = _run(rmst_command, ["--data", path, "--tau", 730])
-    assert "robust SE, clustered by series_id (150 clusters)" in text.output
+    assert f"robust SE, clustered by series_id ({variance['n_clusters']} clusters)" in text.output
+    assert f"(published curve: {tau:g})" in text.output
 
 
 def test_rmst_difference_and_bootstrap(path, table) -> None:
@@ -89,7 +93,9 @@ def test_rmst_difference_and_bootstrap(path, table) -> None:
     )
     assert result.exit_code == 0, result.output
     payload = json.loads(result.output)
-    ref = rmst_difference(table, 730, "sex", levels=("male", "female"), cluster="series_id")
+    tau = payload["tau_published"]  # published in both groups' curves
+    assert 0 < tau <= 730 and tau % 7 == 0
+    ref = rmst_difference(table, tau, "sex", levels=("male", "female"), cluster="series_id")
     assert payload["difference"]["estimate"] == pytest.approx(ref.estimate, rel=1e-12)
     assert payload["difference"]["se"] == pytest.approx(ref.se, rel=1e-12)
     assert payload["variance"]["method"] == "robust"
@@ -97,7 +103,7 @@ def test_rmst_difference_and_bootstrap(path, table) -> None:
     boot = _run(rmst_command, ["--data", path, "--tau", 730, "--n-boot", 50, "--seed", 1, "--json"])
     assert boot.exit_code == 0, boot.output
     out = json.loads(boot.output)["bootstrap"]
-    assert out["n_clusters"] == 150
+    assert abs(out["n_clusters"] - 150) <= MAX_NOISE
     assert out["lower"] < out["estimate"] < out["upper"]
 
 
@@ -150,17 +156,17 @@ def test_cif_json_matches_api(path, table) -> None:
     assert result.exit_code == 0, result.output
     payload = json.loads(result.output)
     fitted = AalenJohansen().fit(table.duration, table.outcome, cluster=table.series_id)
-    ref = fitted.predict([365, 1000])
+    grid = payload["grid_times"]  # each time answered at the last published grid point
+    assert all(g <= t and g % 7 == 0 for g, t in zip(grid, [365, 1000], strict=True))
+    ref = fitted.predict(grid)
     assert payload["outcomes"] == [1, 2]
     np.testing.assert_allclose(payload["cumulative_incidence"]["1"], ref[1].to_numpy(), rtol=1e-12)
     np.testing.assert_allclose(payload["cumulative_incidence"]["2"], ref[2].to_numpy(), rtol=1e-12)
-    assert payload["variance"] == {
-        "method": "robust",
-        "cluster_col": "series_id",
-        "n_clusters": 150,
-    }
+    variance = payload["variance"]
+    assert variance["method"] == "robust" and variance["cluster_col"] == "series_id"
+    assert abs(variance["n_clusters"] - 150) <= MAX_NOISE
     se = fitted.standard_errors_
-    position = np.searchsorted(se.index.to_numpy(), [365, 1000], side="right") - 1
+    position = np.searchsorted(se.index.to_numpy(), grid, side="right") - 1
     np.testing.assert_allclose(payload["se"]["1"], se[1].to_numpy()[position], rtol=1e-12)
     plain = json.loads(
         _run(
@@ -170,7 +176,8 @@ def test_cif_json_matches_api(path, table) -> None:
     )
     assert plain["variance"]["method"] == "delta-method"
     delta = AalenJohansen().fit(table.duration, table.outcome).standard_errors_[1]
-    assert plain["se"]["1"][0] == pytest.approx(delta.loc[:365].iloc[-1], rel=1e-12)
+    at = plain["grid_times"][0]
+    assert plain["se"]["1"][0] == pytest.approx(delta.loc[:at].iloc[-1], rel=1e-12)
     text = _run(cif_command, ["--data", path])
     assert text.exit_code == 0 and "outcome 1" in text.output
     assert "robust SE, clustered by series_id" in text.output

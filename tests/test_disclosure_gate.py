@@ -96,3 +96,40 @@ def test_year_only_and_publish_summary() -> None:
     assert abs(out["victims"] - 200) <= MAX_NOISE
     assert out["first_seen_range"] == [2001, 2024] and out["actively_traded_share"] == 0.123
     assert out["extract_date"] == "2025-06-30"  # the extract's date, not a victim's
+
+
+def test_curve_release_known_answer() -> None:
+    """30 victims, one identification on each of days 1..30, k = 10 (worked by hand).
+
+    Grid 7, 14, 21, ...: day 7 has 24 at risk but 7 events since 0 (withheld); day 14 has
+    17 at risk and 14 events (published); day 21 has 10 at risk but 7 events since 14; day
+    28 has 3 at risk. Only day 14 is published.
+    """
+    from idjourney.disclosure import curve_point, curve_release
+
+    days = np.arange(1, 31, dtype=float)
+    release = curve_release(days, np.ones(30, int), None, 0.25, Gate())
+    assert release.index.tolist() == [14.0]
+    assert abs(release.loc[14.0, "at_risk"] - 17) <= MAX_NOISE
+    assert abs(release.loc[14.0, "events"] - 14) <= MAX_NOISE
+    assert curve_point(release, 7) == (0.0, "")  # before the first published point: S = 1
+    assert curve_point(release, 20) == (14.0, "")  # carried forward from day 14
+    assert curve_point(release, 22) == (None, "fewer than 10 at risk")  # 3 at risk on day 28
+    assert curve_point(release, 400) == (None, "fewer than 10 at risk")
+    again = curve_release(days[::-1], np.ones(30, int), None, 0.25, Gate())
+    pd.testing.assert_frame_equal(again, release)  # the order of the rows does not matter
+
+
+def test_release_cell_withholds_small_cells_and_their_complements() -> None:
+    from idjourney.disclosure import release_cell
+
+    gate = Gate()
+    assert release_cell(gate, 0.5, 9, {"events": 0}) == (None, "fewer than 10 victims")
+    assert release_cell(gate, 0.5, 40, {"events": 3}) == (None, "events under 10")
+    assert release_cell(gate, 0.5, 40, {"events": 35}, complements=["events"]) == (
+        None,
+        "n - events under 10",
+    )
+    published, reason = release_cell(gate, 0.5, 40, {"events": 20}, complements=["events"])
+    assert reason == "" and abs(published["n"] - 40) <= MAX_NOISE
+    assert published == release_cell(gate, 0.5, 40, {"events": 20}, complements=["events"])[0]

@@ -62,6 +62,8 @@ def test_notebook_runs_small_and_writes_its_outputs(name, tmp_path):
     assert numbers["size"] == parameters["SIZE"]
     # aggregates only: no synthetic victim or series keys in what the paper reads
     assert "SYN-" not in (out / f"{name}.json").read_text()
+    if name in ("02_indicator_definitions", "04_how_many_victims", "05_harmonising_databases"):
+        assert numbers["disclosure_k"] == 10  # their counts passed the publishing gate
     if name == "01_typical_journey":  # the journey passes the publishing gate: no row-level date
         assert numbers["summary"]["disclosure_k"] == 10
         assert all(isinstance(y, int) for y in numbers["summary"]["first_seen_range"])

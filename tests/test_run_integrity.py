@@ -89,6 +89,36 @@ def test_a_failed_write_leaves_the_old_folder(seed1, monkeypatch) -> None:
     _assert_untouched(out, snapshot)
 
 
+def test_a_read_only_destination_at_the_final_rename_leaves_the_old_folder(
+    seed1, monkeypatch
+) -> None:
+    """Every file written, then the rename into place fails (EROFS, injected: root can write)."""
+    import errno
+
+    out, snapshot = seed1
+    real = os.replace
+    failed = []
+
+    def replace(src, dst, *args, **kwargs):
+        if str(dst) == str(out) and ".tmp-" in str(src):
+            failed.append(src)
+            raise OSError(errno.EROFS, os.strerror(errno.EROFS), str(dst))
+        return real(src, dst, *args, **kwargs)
+
+    monkeypatch.setattr(os, "replace", replace)
+    result = CliRunner().invoke(
+        main, ["run", "--n-victims", N, *FAST, "--seed", "2", "--out", str(out)]
+    )
+    monkeypatch.undo()
+    assert failed, "the final rename was not reached"
+    assert result.exit_code == 1, result.output
+    message = " ".join(result.output.split())
+    assert f"could not write {out}" in message and "Read-only file system" in message
+    assert "unchanged" in message and "Traceback" not in result.output
+    _assert_untouched(out, snapshot)
+    assert sorted(p.name for p in out.parent.iterdir()) == ["out"]  # no .out.tmp-*/.old-*
+
+
 def test_a_world_too_small_for_the_index_is_a_clear_error(seed1) -> None:
     out, snapshot = seed1
     result = CliRunner().invoke(

@@ -31,15 +31,22 @@ import numpy as np
 import pandas as pd
 
 __all__ = [
+    "CURVE_GRID_DAYS",
     "DEFAULT_K",
     "DisclosureError",
     "Gate",
     "SuppressionResult",
     "cell_key",
+    "curve_point",
+    "curve_release",
     "perturb",
+    "publish_summary",
     "record_keys",
+    "release_cell",
     "suppress",
     "suppression_note",
+    "table_record_keys",
+    "year_only",
 ]
 
 PRIMARY = "primary"
@@ -621,3 +628,157 @@ def publish_summary(
     if gate.banner:
         out["disclosure_banner"] = gate.banner
     return out
+
+
+# ---------------------------------------------------------------------------------------
+# Model outputs (``idjourney fit``): one cell per fitted group, curves on a fixed grid
+# ---------------------------------------------------------------------------------------
+
+#: Spacing (days) of the fixed grid on which survival and cumulative-incidence curves are
+#: published. Fixed, not an option: two grids with different spacings would interleave and
+#: leave short intervals between published points of one curve.
+CURVE_GRID_DAYS = 7
+
+
+def table_record_keys(table: pd.DataFrame, id_col: str = "victim_id") -> np.ndarray:
+    """Record keys of the rows of a table: from ``id_col`` or, without it, the row's content.
+
+    A table without victim ids (e.g. a bare ``duration,event`` file) gets keys from a keyed
+    hash of each row's values, so that the same record carries the same key in any subset
+    of the file.
+    """
+    if id_col in table.columns:
+        return record_keys(table[id_col])
+    import hashlib
+
+    hash_key = hashlib.blake2b(_salt(), digest_size=8).hexdigest()
+    hashed = pd.util.hash_pandas_object(table, index=False, hash_key=hash_key).to_numpy()
+    return (hashed >> np.uint64(11)).astype(np.float64) / 2.0**53
+
+
+def release_cell(
+    gate: Gate,
+    key: float,
+    size: int,
+    counts: dict[str, int] | None = None,
+    complements: Sequence[str] = (),
+    size_name: str = "n",
+) -> tuple[dict[str, int] | None, str]:
+    """The counts of one cell of a model output, or ``None`` and the reason it is withheld.
+
+    The rule of :meth:`Gate.table`: a cell of fewer than ``k`` victims, or with a count (or
+    a complement ``size - count`` of the counts named in ``complements``) between 1 and
+    ``k - 1``, is withheld whole, with every estimate computed on it; otherwise each count
+    is perturbed (:func:`perturb`) with the cell's key.
+    """
+    counts = dict(counts or {})
+    if size < gate.k:
+        return None, f"fewer than {gate.k} victims"
+    for name, value in counts.items():
+        if gate.small(value):
+            return None, f"{name} under {gate.k}"
+        if name in complements and gate.small(size - value):
+            return None, f"{size_name} - {name} under {gate.k}"
+    published = {size_name: perturb(int(size), key, size_name)}
+    published |= {name: perturb(int(v), key, name) for name, v in counts.items()}
+    return published, ""
+
+
+def curve_release(
+    durations: Sequence[float] | np.ndarray,
+    codes: Sequence[int] | np.ndarray,
+    entry: Sequence[float] | np.ndarray | None,
+    key: float,
+    gate: Gate,
+    *,
+    step: float = CURVE_GRID_DAYS,
+) -> pd.DataFrame:
+    r"""The times at which one cell's curve may be published, with their protected counts.
+
+    A Kaplan–Meier or Aalen–Johansen step table is close to row-level data: each step is
+    the duration of one victim, and the jump at a step with one event is ``1 / n_at_risk``,
+    so two published values of the curve around a step reveal that one event (their ratio
+    is exact). The curve is therefore published only at points :math:`g` of a fixed grid
+    (multiples of ``step`` days, :data:`CURVE_GRID_DAYS`), chosen in time order: a grid
+    point is published when
+
+    * the risk set :math:`\#\{i : a_i < g \le t_i\}` has at least ``k`` victims, and
+    * since the previous published point :math:`p` (0 at the start), the number of victims
+      with each event code (codes other than 0, which is censoring) in :math:`(p, g]` is 0
+      or at least ``k``.
+
+    Any two published values of the curve are thus separated by 0 or at least ``k`` events
+    of each kind, so their ratio or difference does not reveal a small count of events.
+    The published points depend on the cell only (not on which times a user asks for):
+    every query sees the same points. Censorings and late entries between points change
+    the risk set only; they are not published, and the perturbed risk sets at both ends
+    leave the sum of several noises on any count derived from them.
+
+    Returns
+    -------
+    DataFrame
+        Indexed by ``time`` (the published grid points), with ``at_risk`` and, per event
+        code, the events since the previous point (``events`` when the only code is 1, else
+        ``events_<code>``), all perturbed. ``attrs["grid"]`` holds the grid and
+        ``attrs["grid_at_risk"]`` the true risk set at each grid point (for
+        :func:`curve_point`; not to be published).
+    """
+    d = np.asarray(durations, dtype=float)
+    c = np.asarray(codes).astype(int)
+    a = np.zeros_like(d) if entry is None else np.asarray(entry, dtype=float)
+    n = d.size
+    levels = sorted({1, *np.unique(c).tolist()} - {0})
+    names = {code: "events" if levels == [1] else f"events_{code}" for code in levels}
+    columns = ["at_risk", *names.values()]
+    if n == 0:
+        out = pd.DataFrame(columns=columns, index=pd.Index([], name="time"), dtype=float)
+        out.attrs.update(grid=np.array([]), grid_at_risk=np.array([]), k=gate.k, step=step)
+        return out
+    end = step * max(np.ceil(np.max(d) / step), 1.0)
+    grid = np.arange(step, end + step / 2, step)
+    d_sorted, a_sorted = np.sort(d), np.sort(a)
+    at_risk = (n - np.searchsorted(d_sorted, grid, "left")) - (
+        n - np.searchsorted(a_sorted, grid, "left")
+    )
+    cumulative = {code: np.searchsorted(np.sort(d[c == code]), grid, "right") for code in levels}
+    previous = dict.fromkeys(levels, 0)
+    rows = []
+    for j, g in enumerate(grid):
+        if at_risk[j] < gate.k:
+            continue
+        interval = {code: int(cumulative[code][j] - previous[code]) for code in levels}
+        if any(gate.small(v) for v in interval.values()):
+            continue
+        row = {"time": float(g), "at_risk": perturb(int(at_risk[j]), key, f"at_risk@{g:g}")}
+        for code, value in interval.items():
+            row[names[code]] = perturb(value, key, f"{names[code]}@{g:g}")
+        rows.append(row)
+        previous = {code: int(cumulative[code][j]) for code in levels}
+    if rows:
+        out = pd.DataFrame(rows).set_index("time")[columns]
+    else:
+        out = pd.DataFrame(columns=columns, index=pd.Index([], name="time"), dtype=float)
+    out.attrs.update(grid=grid, grid_at_risk=at_risk, k=gate.k, step=step)
+    return out
+
+
+def curve_point(release: pd.DataFrame, time: float) -> tuple[float | None, str]:
+    """The published grid point that answers a request for the curve at ``time``.
+
+    The curve between published points is carried forward, so the answer is the last
+    published point at or before ``time`` (``0.0`` before the first one, where the curve is
+    1 or 0 by definition). It is withheld (``None`` and a reason) when the risk set at the
+    grid point at or after ``time`` has fewer than ``k`` victims: past the end of follow-up
+    of the cell, the curve is not published. The risk set is looked up on the grid, so the
+    answers to all possible requests reveal nothing finer than the grid.
+    """
+    grid, at_risk = release.attrs["grid"], release.attrs["grid_at_risk"]
+    k = release.attrs.get("k", DEFAULT_K)
+    if time < 0 or not np.isfinite(time):
+        return None, "time outside follow-up"
+    j = int(np.searchsorted(grid, time, "left"))
+    if j >= len(grid) or at_risk[j] < k:
+        return None, f"fewer than {k} at risk"
+    published = release.index.to_numpy(float)
+    before = published[published <= time]
+    return (float(before[-1]) if before.size else 0.0), ""

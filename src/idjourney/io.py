@@ -231,10 +231,20 @@ def atomic_folder(path: str | os.PathLike[str]) -> Iterator[Path]:
             yield tmp
             os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp creates 0700; a folder gets mkdir's mode
             old = None
-            if target.exists():
-                old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=parent))
-                os.replace(target, old / target.name)
-            os.replace(tmp, target)
+            try:
+                if target.exists():
+                    old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=parent))
+                    os.replace(target, old / target.name)
+                os.replace(tmp, target)
+            except BaseException:
+                # the new folder could not be put in place (read-only, out of space, killed):
+                # the old one goes back where it was
+                if old is not None and (old / target.name).is_dir() and not target.exists():
+                    os.replace(old / target.name, target)
+                raise
+            finally:
+                if old is not None and not (old / target.name).exists():
+                    shutil.rmtree(old, ignore_errors=True)
             if old is not None:
                 shutil.rmtree(old, ignore_errors=True)
         finally:

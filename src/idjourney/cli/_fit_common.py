@@ -13,7 +13,7 @@ import json
 import math
 import shutil
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -247,3 +247,202 @@ def variance_note(method: str, cluster_col: str | None, n_clusters: int | None) 
         return f"robust SE, clustered by {cluster_col}{count}"
     names = {"greenwood": "Greenwood", "delta-method": "delta-method"}
     return f"{names.get(method, method)} SE"
+
+
+# ---------------------------------------------------------------------------------------
+# Disclosure control of the fit commands' output (one gate: idjourney.disclosure)
+# ---------------------------------------------------------------------------------------
+
+#: Banner of ``fit km --allow-row-level`` (the exact step table, no disclosure control).
+ROW_LEVEL_BANNER = (
+    "WARNING: row-level output: the exact step table (every event time and its counts), "
+    "no disclosure control; not for publication."
+)
+
+
+def gate_options(function: F) -> F:
+    """``--k`` and ``--allow-small-k``, as on ``run`` and ``indicator``."""
+    from idjourney.cli._common import k_options
+
+    return k_options(function)  # type: ignore[no-any-return]
+
+
+class FitRelease:
+    """What a ``fit`` command may publish of a table: every count through the one gate.
+
+    Each fitted group of victims is a cell (its key is :func:`idjourney.disclosure.cell_key`
+    of its victims' record keys, from ``victim_id``). Its counts (``n``, ``events``, numbers
+    at risk, cluster counts) are perturbed, and a cell under ``k`` (or with events, or
+    victims without an event, under ``k``) is withheld with every estimate computed on it.
+    ``row_level=True`` (``fit km --allow-row-level``) publishes the exact figures under
+    :data:`ROW_LEVEL_BANNER`.
+    """
+
+    def __init__(
+        self,
+        table: pd.DataFrame,
+        k: int,
+        allow_small_k: bool,
+        row_level: bool = False,
+        curves: bool = False,
+    ):
+        from idjourney.cli._common import make_gate
+        from idjourney.disclosure import table_record_keys
+
+        self.gate = make_gate(k, allow_small_k)
+        self.row_level = row_level
+        self.curves = curves
+        self.table = table
+        self._keys = table_record_keys(table)
+        self.withheld = 0
+
+    @property
+    def banners(self) -> list[str]:
+        """Warnings every output of the command carries."""
+        out = [self.gate.banner] if self.gate.banner else []
+        return out + ([ROW_LEVEL_BANNER] if self.row_level else [])
+
+    def key(self, mask: Any = None) -> float:
+        """Cell key of the rows selected by ``mask`` (a boolean array; all rows if ``None``)."""
+        from idjourney.disclosure import cell_key
+
+        keys = self._keys if mask is None else self._keys[np.asarray(mask, dtype=bool)]
+        return cell_key(keys)
+
+    def cell(
+        self,
+        mask: Any,
+        events: int | None = None,
+        extra: dict[str, int] | None = None,
+    ) -> tuple[dict[str, int] | None, str]:
+        """Protected ``n`` (rows in ``mask``), ``events`` and ``extra`` counts of one cell."""
+        from idjourney.disclosure import release_cell
+
+        mask = np.ones(len(self.table), bool) if mask is None else np.asarray(mask, bool)
+        n = int(mask.sum())
+        counts = {} if events is None else {"events": int(events)}
+        counts |= {name: int(v) for name, v in (extra or {}).items()}
+        if self.row_level:
+            return {"n": n, **counts}, ""
+        released, reason = release_cell(
+            self.gate, self.key(mask), n, counts, complements=["events"]
+        )
+        if released is None:
+            self.withheld += 1
+        return released, reason
+
+    def count(self, value: int | None, mask: Any, name: str) -> int | None:
+        """One further count of a cell (e.g. clusters): perturbed, ``None`` if small."""
+        from idjourney.disclosure import perturb
+
+        if value is None or self.row_level:
+            return value
+        if self.gate.small(value):
+            return None
+        return perturb(int(value), self.key(mask), name)
+
+    def note(self) -> str:
+        """The sentence printed (and put in ``--json``) with the output."""
+        from idjourney.disclosure import CURVE_GRID_DAYS
+
+        if self.row_level:
+            return " ".join(self.banners)
+        text = f"{self.gate.note(self.withheld)} Estimates of a withheld cell are withheld."
+        if self.curves:
+            text += (
+                f" Curves are published at multiples of {CURVE_GRID_DAYS} days separated by 0 "
+                f"or at least {self.gate.k} events, with at least {self.gate.k} at risk "
+                "(carried forward in between)."
+            )
+        return text
+
+    def stamp(self, payload: dict[str, Any]) -> dict[str, Any]:
+        """``payload`` with the disclosure fields every ``--json`` output carries."""
+        out = dict(payload)
+        out["disclosure"] = self.note()
+        out["disclosure_k"] = self.gate.k
+        if self.banners:
+            out["disclosure_banner"] = " ".join(self.banners)
+        return out
+
+    def warn(self) -> None:
+        """Print the banners on stderr (every output format)."""
+        for banner in self.banners:
+            click.echo(banner, err=True)
+
+    def term_cells(self, design: pd.DataFrame, events: np.ndarray) -> dict[str, str]:
+        """Terms of a model whose indicator (0/1) column splits the victims into a small cell.
+
+        A coefficient of a 0/1 design column compares the victims with 1 against those with
+        0: it is withheld (``{term: reason}``) when either side has fewer than ``k`` victims,
+        or events, or victims without an event, between 1 and ``k - 1``.
+        """
+        if self.row_level:
+            return {}
+        out: dict[str, str] = {}
+        events = np.asarray(events, dtype=float)
+        for term in design.columns:
+            values = pd.to_numeric(design[term], errors="coerce").to_numpy(float)
+            if not np.isin(values, (0.0, 1.0)).all() or np.all(values == 1.0):
+                continue  # a number, or the intercept: no cell of its own
+            for side, label in ((values == 1.0, "with"), (values == 0.0, "without")):
+                n, e = int(side.sum()), int(events[side].sum())
+                if n < self.gate.k:
+                    out[str(term)] = f"fewer than {self.gate.k} victims {label} {term}"
+                elif self.gate.small(e) or self.gate.small(n - e):
+                    out[str(term)] = f"events or non-events under {self.gate.k} {label} {term}"
+                if str(term) in out:
+                    break
+        self.withheld += len(out)
+        return out
+
+
+def gated_curve(
+    release: FitRelease,
+    mask: Any,
+    curve: pd.DataFrame,
+    durations: np.ndarray,
+    codes: np.ndarray,
+    entry: np.ndarray | None,
+    columns: Sequence[str],
+    start: dict[str, float] | None = None,
+) -> pd.DataFrame:
+    """The published points of a fitted curve (``curve`` indexed by the step times).
+
+    ``columns`` of the estimate (e.g. survival, std_err, lower, upper) are read at each
+    published grid point; the protected counts of :func:`idjourney.disclosure.curve_release`
+    are joined.
+    """
+    from idjourney.disclosure import curve_release
+
+    points = curve_release(durations, codes, entry, release.key(mask), release.gate)
+    values = curve_values(curve, points.index.to_numpy(float), columns, start)
+    out = pd.concat([values, points], axis=1)
+    out.attrs = points.attrs
+    return out
+
+
+#: Values of a survival curve's columns before its first step.
+SURVIVAL_START = {"survival": 1.0, "std_err": 0.0, "lower": 1.0, "upper": 1.0}
+
+
+def curve_values(
+    curve: pd.DataFrame,
+    times: np.ndarray,
+    columns: Sequence[str],
+    start: dict[str, float] | None = None,
+) -> pd.DataFrame:
+    """``columns`` of a step curve at ``times`` (the value at the last step at or before).
+
+    Before the first step a column takes its value in ``start`` (default
+    :data:`SURVIVAL_START`; 0 for columns it does not name).
+    """
+    start = SURVIVAL_START if start is None else start
+    index = curve.index.to_numpy(float)
+    pos = np.searchsorted(index, times, side="right") - 1
+    data = {}
+    for column in columns:
+        values = curve[column].to_numpy(float)
+        before = start.get(column, 0.0)
+        data[column] = np.where(pos >= 0, values[np.maximum(pos, 0)], before)
+    return pd.DataFrame(data, index=pd.Index(np.asarray(times, float), name="time"))

@@ -14,7 +14,13 @@ from typing import Any
 
 import click
 
-from idjourney.cli._fit_common import cluster_options, resolve_cluster, variance_note
+from idjourney.cli._fit_common import (
+    FitRelease,
+    cluster_options,
+    gate_options,
+    resolve_cluster,
+    variance_note,
+)
 
 __all__ = ["cif_command", "cure_command", "rmst_command"]
 
@@ -93,6 +99,60 @@ def _echo(payload: dict[str, Any]) -> None:
     click.echo(json.dumps(payload, indent=2, sort_keys=True))
 
 
+def _withheld(reason: str) -> dict[str, Any]:
+    """An estimate that is not published, and why."""
+    keys = ("estimate", "se", "lower", "upper", "level", "n", "n_at_risk", "events", "label")
+    return dict.fromkeys(keys) | {"suppressed": True, "suppression": reason}
+
+
+def _gated(est, release: FitRelease, mask) -> dict[str, Any]:
+    """An estimate of one cell with its counts through the gate (or withheld whole)."""
+    extra = {} if est.n_at_risk is None else {"n_at_risk": int(est.n_at_risk)}
+    cell, reason = release.cell(mask, events=int(est.events or 0), extra=extra)
+    if cell is None:
+        return _withheld(reason)
+    out = _estimate_dict(est) | {"n": cell["n"], "events": cell["events"]}
+    if "n_at_risk" in cell:
+        out["n_at_risk"] = cell["n_at_risk"]
+    return out | {"suppressed": False, "suppression": ""}
+
+
+def _published_tau(table, tau: float, cols: dict[str, Any], masks, release: FitRelease):
+    """The restriction time used: the last grid point <= ``tau`` published for every cell.
+
+    RMST at two restriction times differs by the area under S between them, so RMSTs at
+    arbitrary times would give S (and its steps) at any time; restricting to the curve's
+    published points (:func:`idjourney.disclosure.curve_release`) keeps the protection of
+    the curve. Returns ``(tau_used, "")`` or ``(None, reason)``.
+    """
+    import numpy as np
+
+    from idjourney.disclosure import curve_point, curve_release
+
+    if release.row_level:
+        return tau, ""
+    common = None
+    for mask in masks:
+        part = table.loc[mask]
+        entry = None if cols["entry_col"] is None else part[cols["entry_col"]].to_numpy(float)
+        grid = curve_release(
+            part[cols["duration_col"]].to_numpy(float),
+            part[cols["event_col"]].to_numpy(int),
+            entry,
+            release.key(mask),
+            release.gate,
+        )
+        point, why = curve_point(grid, tau)
+        if point is None:
+            return None, why
+        published = set(grid.index.to_numpy(float).tolist())
+        common = published if common is None else common & published
+    below = [t for t in (common or set()) if t <= tau]
+    if not below:
+        return None, f"no published time up to tau with at least {release.gate.k} at risk"
+    return float(np.max(below)), ""
+
+
 def _errors():
     from idjourney.survival.errors import SurvivalError
 
@@ -120,6 +180,7 @@ def _errors():
 )
 @click.option("--seed", type=int, default=None, help="Seed for the bootstrap.")
 @_level_option
+@gate_options
 @_json_option
 def rmst_command(
     data_path: Path,
@@ -134,12 +195,16 @@ def rmst_command(
     n_boot: int,
     seed: int | None,
     level: float,
+    k: int,
+    allow_small_k: bool,
     as_json: bool,
 ) -> None:
     """Restricted mean time to identification up to TAU days.
 
     Standard errors are cluster-robust by series (``series_id``) when the table
-    has it, else (or with --no-cluster) Greenwood as survRM2.
+    has it, else (or with --no-cluster) Greenwood as survRM2. The RMST is computed up
+    to the last day <= TAU at which the curve of every group is published
+    (``tau_published``; docs/disclosure.md), and its counts pass the disclosure gate.
     """
     from idjourney.survival.bootstrap import KaplanMeierStatistic, cluster_bootstrap
     from idjourney.survival.rmst import rmst, rmst_difference
@@ -156,59 +221,111 @@ def rmst_command(
     level_pair = _split(levels)
     if level_pair is not None and len(level_pair) != 2:
         raise click.BadParameter("give exactly two comma-separated groups", param_hint="--levels")
+    release = FitRelease(table, k, allow_small_k)
+    release.warn()
+    import numpy as np
+
     try:
         payload: dict[str, Any] = {"tau": tau}
         if group_col is None:
-            est = rmst(table, tau, level=level, **cols)
-            payload["rmst"] = _estimate_dict(est)
-            payload["rmtl"] = _number(est.extra["rmtl"])
-            n_clusters = est.extra.get("n_clusters")
+            rmst(table, tau, level=level, **cols)  # errors (tau beyond follow-up) first
+            masks = [np.ones(len(table), bool)]
         else:
             pair = None
             if level_pair is not None:
                 pair = tuple(_match_level(table[group_col], v) for v in level_pair)
-            est = rmst_difference(table, tau, group_col, levels=pair, level=level, **cols)
-            payload["difference"] = _estimate_dict(est)
-            payload["p_value"] = _number(est.extra["p_value"])
-            payload["ratio"] = _estimate_dict(est.extra["ratio"])
-            payload["groups"] = {str(k): _estimate_dict(v) for k, v in est.extra["groups"].items()}
-            n_clusters = None if cluster is None else int(table[cluster].nunique())
+            checked = rmst_difference(table, tau, group_col, levels=pair, level=level, **cols)
+            pair = tuple(checked.extra["groups"])
+            masks = [(table[group_col] == g).to_numpy() for g in pair]
+        used, why = _published_tau(table, tau, cols, masks, release)
+        payload["tau_published"] = used
+        n_clusters = None
+        if group_col is None:
+            if used is None:
+                payload["rmst"] = _withheld(why)
+                payload["rmtl"] = None
+            else:
+                est = rmst(table, used, level=level, **cols)
+                payload["rmst"] = _gated(est, release, masks[0])
+                shown = not payload["rmst"]["suppressed"]
+                payload["rmtl"] = _number(est.extra["rmtl"]) if shown else None
+                n_clusters = release.count(est.extra.get("n_clusters"), masks[0], "n_clusters")
+            method = "robust" if cluster is not None else "greenwood"
+        else:
+            est = None
+            if used is not None:
+                est = rmst_difference(table, used, group_col, levels=pair, level=level, **cols)
+            groups = {}
+            for g, mask in zip(pair, masks, strict=True):
+                groups[str(g)] = (
+                    _withheld(why) if est is None else _gated(est.extra["groups"][g], release, mask)
+                )
+            payload["groups"] = groups
+            hidden = [v["suppression"] for v in groups.values() if v["suppressed"]]
+            if est is None or hidden:
+                reason = why or f"a group is withheld ({hidden[0]})"
+                payload["difference"] = _withheld(reason)
+                payload["ratio"] = _withheld(reason)
+                payload["p_value"] = None
+            else:
+                union = masks[0] | masks[1]
+                payload["difference"] = _gated(est, release, union)
+                payload["p_value"] = _number(est.extra["p_value"])
+                payload["ratio"] = _estimate_dict(est.extra["ratio"]) | {
+                    "suppressed": False,
+                    "suppression": "",
+                }
+            if cluster is not None:
+                n_clusters = release.count(int(table[cluster].nunique()), None, "n_clusters")
+            method = "robust" if cluster is not None else "greenwood"
         payload["variance"] = {
-            "method": est.extra["variance_method"],
+            "method": method,
             "cluster_col": cluster,
             "n_clusters": n_clusters,
         }
-        if n_boot and group_col is None:
-            stat = KaplanMeierStatistic("rmst", tau, duration_col, event_col, entry)
+        if n_boot and group_col is None and used is not None and not payload["rmst"]["suppressed"]:
+            stat = KaplanMeierStatistic("rmst", used, duration_col, event_col, entry)
             boot = cluster_bootstrap(stat, table, cluster, n_boot, seed, level=level)
             payload["bootstrap"] = _estimate_dict(boot) | {
                 "method": "bca",
                 "percentile": list(boot.extra["percentile"]),
-                "n_clusters": boot.extra["n_clusters"],
+                "n_clusters": release.count(boot.extra["n_clusters"], None, "n_clusters"),
                 "n_boot": n_boot,
                 "seed": seed,
+                "n": payload["rmst"]["n"],
+                "events": payload["rmst"]["events"],
+                "n_at_risk": payload["rmst"]["n_at_risk"],
             }
-        elif n_boot:
+        elif n_boot and group_col is not None:
             raise click.BadParameter(
                 "the bootstrap interval is available for a single RMST (no --group)",
                 param_hint="--n-boot",
             )
     except _errors() as exc:
         raise click.ClickException(f"{data_path}: {exc}") from exc
+    payload = release.stamp(payload)
     if as_json:
         _echo(payload)
         return
-    _note(f"Variance: {variance_note(est.extra['variance_method'], cluster, n_clusters)}")
+    for banner in release.banners:
+        _note(banner)
+    _note(f"Variance: {variance_note(payload['variance']['method'], cluster, n_clusters)}")
     rows = [(k, v) for k, v in payload.items() if isinstance(v, dict) and "estimate" in v]
     if group_col is not None:
-        first, second = (str(g) for g in est.extra["groups"])
+        first, second = (str(g) for g in payload["groups"])
         named = {
             "difference": f"difference ({group_col} {first} − {second})",
             "ratio": f"ratio ({group_col} {first} / {second})",
         }
         groups = [(f"{group_col} = {g}", v) for g, v in payload["groups"].items()]
         rows = groups + [(named.get(k, k), v) for k, v in rows]
-    _print_rows(f"Restricted mean time without identification, tau = {tau:g} days", rows)
+    used_text = "withheld" if used is None else f"{used:g}"
+    _print_rows(
+        f"Restricted mean time without identification, tau = {tau:g} days "
+        f"(published curve: {used_text})",
+        rows,
+    )
+    _note(f"Disclosure control: {payload['disclosure']}")
 
 
 def _match_level(column, text: str) -> Any:
@@ -253,6 +370,7 @@ def _match_level(column, text: str) -> Any:
 @click.option("--n-boot", type=click.IntRange(min=2), default=200, show_default=True)
 @click.option("--seed", type=int, default=None, help="Seed for the Cox-latency bootstrap.")
 @_level_option
+@gate_options
 @_json_option
 def cure_command(
     data_path: Path,
@@ -266,9 +384,15 @@ def cure_command(
     n_boot: int,
     seed: int | None,
     level: float,
+    k: int,
+    allow_small_k: bool,
     as_json: bool,
 ) -> None:
-    """Mixture cure model: who is ever identified (logistic) and when (Weibull/Cox)."""
+    """Mixture cure model: who is ever identified (logistic) and when (Weibull/Cox).
+
+    ``n`` and ``events`` pass the disclosure gate; a model of a small cell is withheld, and
+    so is a coefficient whose indicator splits off a small cell (docs/disclosure.md).
+    """
     from idjourney.survival.cure import MixtureCure
 
     table = _read(data_path)
@@ -290,37 +414,71 @@ def cure_command(
         )
     except _errors() as exc:
         raise click.ClickException(f"{data_path}: {exc}") from exc
+    from idjourney.survival.competing import design_matrix
+
+    release = FitRelease(table, k, allow_small_k)
+    release.warn()
+    events = table[event_col].to_numpy(float)
+    cell, reason = release.cell(None, events=int(events.sum()))
+    if cell is None:
+        payload = {"latency": latency, "n": None, "events": None, "coefficients": []}
+        payload |= {"never_identified": _withheld(reason), "suppressed": True}
+        payload = release.stamp(payload | {"suppression": reason})
+        if as_json:
+            _echo(payload)
+            return
+        _print_rows("Mixture cure model", [("never identified", payload["never_identified"])])
+        _note(f"Disclosure control: {payload['disclosure']}")
+        return
+    hidden: dict[tuple[str, str], str] = {}
+    for component, columns in (("incidence", inc), ("latency", lat)):
+        if columns:
+            terms = release.term_cells(design_matrix(table, list(columns)), events)
+            hidden |= {(component, term): why for term, why in terms.items()}
     summary = model.summary()
-    cure = model.average_cure_fraction()
+    summary.loc[[i for i in summary.index if i in hidden]] = float("nan")
+    cure = _estimate_dict(model.average_cure_fraction()) | {
+        "n": cell["n"],
+        "events": cell["events"],
+    }
     if as_json:
         rows = []
         for (component, term), row in summary.iterrows():
+            why = hidden.get((component, term), "")
             rows.append(
                 {"component": component, "term": term}
                 | {key: _number(float(value)) for key, value in row.items()}
+                | {"suppressed": bool(why), "suppression": why}
             )
         _echo(
-            {
-                "latency": latency,
-                "se_method": model.se_method_,
-                "n": model.n_,
-                "events": model.events_,
-                "never_identified": _estimate_dict(cure),
-                "coefficients": rows,
-            }
+            release.stamp(
+                {
+                    "latency": latency,
+                    "se_method": model.se_method_,
+                    "n": cell["n"],
+                    "events": cell["events"],
+                    "never_identified": cure,
+                    "coefficients": rows,
+                }
+            )
         )
         return
+    for banner in release.banners:
+        _note(banner)
     _print_rows(
         f"Mixture cure model ({latency} latency; SE: {model.se_method_})",
-        [("never identified", _estimate_dict(cure))]
+        [("never identified", cure)]
         + [
             (
                 f"{component}: {term}",
-                {"estimate": r["coef"], "lower": r["lower"], "upper": r["upper"]},
+                {"estimate": None, "suppression": hidden[component, term]}
+                if (component, term) in hidden
+                else {"estimate": r["coef"], "lower": r["lower"], "upper": r["upper"]},
             )
             for (component, term), r in summary.iterrows()
         ],
     )
+    _note(f"Disclosure control: {release.note()}")
 
 
 # --------------------------------------------------------------------------- cif
@@ -344,6 +502,7 @@ def cure_command(
 )
 @cluster_options
 @_level_option
+@gate_options
 @_json_option
 def cif_command(
     data_path: Path,
@@ -354,12 +513,16 @@ def cif_command(
     cluster_col: str | None,
     no_cluster: bool,
     level: float,
+    k: int,
+    allow_small_k: bool,
     as_json: bool,
 ) -> None:
     """Cumulative incidence of each outcome (Aalen–Johansen), competing outcomes allowed.
 
     Standard errors are cluster-robust by series (``series_id``) when the table
-    has it, else (or with --no-cluster) the delta-method ones.
+    has it, else (or with --no-cluster) the delta-method ones. The curves are published
+    on the fixed grid of the disclosure gate: each time is answered by the last published
+    grid point at or before it (``grid_times``; docs/disclosure.md).
     """
     import numpy as np
 
@@ -388,49 +551,77 @@ def cif_command(
         )
     except _errors() as exc:
         raise click.ClickException(f"{data_path}: {exc}") from exc
+    from idjourney.disclosure import curve_point, curve_release
+
+    release = FitRelease(table, k, allow_small_k, curves=True)
+    release.warn()
+    codes = table[event_col].to_numpy().astype(int)
+    cell, reason = release.cell(None, events=int((codes != 0).sum()))
+    answers: list[tuple[float | None, str]] = [(None, reason)] * len(points)
+    if cell is not None:
+        grid = curve_release(
+            table[duration_col].to_numpy(float),
+            codes,
+            None if entry is None else table[entry].to_numpy(float),
+            release.key(),
+            release.gate,
+        )
+        answers = [curve_point(grid, t) for t in points]
+    grid_times = [g for g, _ in answers]
     index = aj.cumulative_incidence_.index.to_numpy()
-    pos = np.searchsorted(index, points, side="right") - 1
+    pos = np.searchsorted(index, [np.nan if g is None else g for g in grid_times], "right") - 1
 
     def at(frame) -> dict[str, list[Any]]:
         values = frame.to_numpy()
         out = {}
         for j, code in enumerate(aj.event_codes_):
-            out[str(code)] = [_number(float(values[p, j])) if p >= 0 else 0.0 for p in pos]
+            out[str(code)] = [
+                None if g is None else (_number(float(values[p, j])) if p >= 0 else 0.0)
+                for g, p in zip(grid_times, pos, strict=True)
+            ]
         return out
 
     payload = {
         "times": points,
+        "grid_times": grid_times,
+        "suppression": [why for _, why in answers],
         "outcomes": [int(c) for c in aj.event_codes_],
         "level": level,
-        "n": aj.n_,
+        "n": None if cell is None else cell["n"],
         "variance": {
             "method": aj.variance_,
             "cluster_col": cluster,
-            "n_clusters": aj.n_clusters_,
+            "n_clusters": release.count(aj.n_clusters_, None, "n_clusters"),
         },
         "cumulative_incidence": at(aj.cumulative_incidence_),
         "se": at(aj.standard_errors_),
         "lower": at(aj.lower_),
         "upper": at(aj.upper_),
     }
+    payload = release.stamp(payload)
     if as_json:
         _echo(payload)
         return
+    for banner in release.banners:
+        _note(banner)
     rows = []
     for code in payload["outcomes"]:
-        for k, t in enumerate(points):
+        for i, t in enumerate(points):
             rows.append(
                 (
                     f"outcome {code} by day {t:g}",
                     {
-                        "estimate": payload["cumulative_incidence"][str(code)][k],
-                        "lower": payload["lower"][str(code)][k],
-                        "upper": payload["upper"][str(code)][k],
+                        "estimate": payload["cumulative_incidence"][str(code)][i],
+                        "lower": payload["lower"][str(code)][i],
+                        "upper": payload["upper"][str(code)][i],
+                        "suppression": payload["suppression"][i],
                     },
                 )
             )
-    _note(f"Variance: {variance_note(aj.variance_, cluster, aj.n_clusters_)}")
+    n_clusters = payload["variance"]["n_clusters"]
+    _note(f"Variance: {variance_note(aj.variance_, cluster, n_clusters)}")
     _print_rows("Cumulative incidence (Aalen–Johansen)", rows)
+    _note(f"Disclosure control: {payload['disclosure']}")
 
 
 def _note(text: str) -> None:
@@ -455,6 +646,9 @@ def _print_rows(title: str, rows: list[tuple[str, dict[str, Any]]]) -> None:
     table.add_column("estimate", justify="right")
     table.add_column("interval", justify="right")
     for name, est in rows:
+        if est.get("estimate") is None:
+            table.add_row(escape(name), "withheld", escape(str(est.get("suppression") or "")))
+            continue
         lower, upper = est.get("lower"), est.get("upper")
         interval = "" if lower is None or upper is None else f"{_fmt(lower)} to {_fmt(upper)}"
         table.add_row(escape(name), _fmt(float(est["estimate"])), interval)
