@@ -10,8 +10,13 @@ import pandas as pd
 import pytest
 
 from idjourney.synthetic import generate, load_scenario
-from idjourney.synthetic.scenario import CalendarEffect, ScenarioError, scenario_from_dict
-from idjourney.synthetic.scenario import _read_with_base, scenario_dir
+from idjourney.synthetic.scenario import (
+    CalendarEffect,
+    ScenarioError,
+    _read_with_base,
+    scenario_dir,
+    scenario_from_dict,
+)
 
 STEP = dt.date(2015, 1, 1)
 
@@ -53,7 +58,7 @@ def test_inflow_effects_are_validated_and_listed() -> None:
     assert scenario.inflow_effects == (CalendarEffect(dt.date(2017, 1, 1), 1.6),)
     assert scenario.to_dict()["inflow_effects"] == [{"from": "2017-01-01", "factor": 1.6}]
     bad = dict(raw, history=dict(raw["history"], inflow_effects=[{"from": "2017-01-01"}]))
-    with pytest.raises(ScenarioError, match="history.inflow_effects"):
+    with pytest.raises(ScenarioError, match=r"history\.inflow_effects"):
         scenario_from_dict(bad, source="x.toml")
     bad["history"]["inflow_effects"] = [{"from": "2017-01-01", "factor": 0}]
     with pytest.raises(ScenarioError, match="factor"):
