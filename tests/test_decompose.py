@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from idjourney.indicator import IndicatorError, StockIndex
 from idjourney.indicator.decompose import (
+    FACTORS,
     PARTS,
     das_gupta,
     das_gupta_by_orders,
@@ -106,7 +107,14 @@ def test_parts_add_up_and_reproduce_the_stock(table: pd.DataFrame) -> None:
     assert (parts["lower"] <= parts["upper"]).all()
     assert d.interval.startswith("cluster bootstrap by series_id (40 resamples, percentile")
     factors = d.factors
-    assert np.allclose(factors[list(PARTS)].prod(axis=1), factors["value"])
+    assert np.allclose(factors[list(FACTORS)].prod(axis=1), factors["value"])
+    # victims migrated with the history (first seen before the 2009 start) are the backlog:
+    # it shrinks as they are identified
+    assert parts.loc["backlog", "estimate"] < 0
+    stock_lags = factors.groupby("year")["value"].sum()
+    backlog_a = d.value_a - stock_lags[2015]
+    backlog_b = d.value_b - stock_lags[2021]
+    assert parts.loc["backlog", "estimate"] == pytest.approx(backlog_b - backlog_a, abs=1e-9)
 
 
 def test_symmetric_in_the_two_years(table: pd.DataFrame) -> None:

@@ -26,14 +26,19 @@ two years, as the index's fixed-panel coverage option) and on the delay-adjusted
   only with ``delay_adjust=False``);
 * :math:`V_Y(\ell)` — the published stock over all connected jurisdictions.
 
-The product telescopes, so it reproduces the published stock exactly. The identification
-factor is the share still open among the victims not closed (closed cases left out, as if
-they would have been identified like the others); the closure factor is what closures add
-to the unidentified share beyond that (1 with no closures; above 1 otherwise, because a
-closed case can never be identified). A lag that only the later year has (its cohorts were
-not yet seen, or not yet in the history, in the earlier year) has inflow 0 in the earlier
-year, so its whole stock counts as inflow; neighbouring lags are pooled until every factor
-is defined.
+Victims of the panel held only from a later calendar year than the one they were first seen
+in (the history migrated when the database started) are survivors of an unobserved past:
+their stock is kept apart as a sixth, additive part, the **migrated backlog**
+:math:`B_Y`, so that :math:`V_Y = \sum_\ell V_Y(\ell) + B_Y` (the lag terms then hold
+everyone else). The product telescopes, so it reproduces the published stock exactly.
+The identification factor is the share still open among the victims not closed (closed
+cases left out, as if they would have been identified like the others); the closure factor
+is what closures add to the unidentified share beyond that (1 with no closures; above 1
+otherwise, because a closed case can never be identified). A lag that only the later year
+has (its cohorts were not yet seen, or not yet in the history, in the earlier year) has
+inflow 0 in the earlier year, so its whole stock counts as inflow; neighbouring lags both
+years have are pooled until every factor is defined and rests on at least ``min_cell``
+victims.
 
 The change :math:`V_B - V_A` is split into additive parts by **Das Gupta's (1993)
 symmetric decomposition** of a product of factors (:func:`das_gupta`): the effect of
@@ -67,6 +72,7 @@ from idjourney.indicator.base import (
 )
 
 __all__ = [
+    "FACTORS",
     "PARTS",
     "Decomposition",
     "das_gupta",
@@ -76,15 +82,17 @@ __all__ = [
 ]
 
 #: The factors (and parts), in the order of the product.
-PARTS: tuple[str, ...] = ("inflow", "identification", "closures", "delay", "coverage")
+FACTORS: tuple[str, ...] = ("inflow", "identification", "closures", "delay", "coverage")
+PARTS: tuple[str, ...] = (*FACTORS, "backlog")
 PART_LABELS: dict[str, str] = {
     "inflow": "New victims (panel inflow)",
     "identification": "Identification speed",
     "closures": "Closures without identification",
     "delay": "Reporting delay",
     "coverage": "Coverage (jurisdictions joining)",
+    "backlog": "Migrated backlog (held from a later year)",
 }
-_QUANTITIES = ("N", "U", "X", "Upub_panel", "Vpub")  # per year and lag
+_QUANTITIES = ("N", "U", "X", "Upub_panel", "W", "B")  # per year and lag
 
 
 # --------------------------------------------------------------------------- Das Gupta
@@ -189,6 +197,10 @@ class Decomposition:
         How the parts and their intervals are obtained (for the output).
     victims : dict
         Victims held at the end of each year (``{year: count}``), for the disclosure gate.
+    cells : dict
+        The counts each part rests on, per year, for the disclosure gate: ``"closed"``
+        (panel victims closed by the year end), ``"outside_panel"`` (victims held outside
+        the panel).
     replicates : ndarray
         The bootstrap resamples (rows) of the parts and the total change (columns, in the
         order of ``parts``).
@@ -209,6 +221,7 @@ class Decomposition:
     method: str
     interval: str
     victims: dict[int, int] = field(default_factory=dict)
+    cells: dict[str, dict[int, int]] = field(default_factory=dict)
     replicates: np.ndarray = field(default_factory=lambda: np.empty((0, len(PARTS) + 1)))
 
     @property
@@ -333,8 +346,11 @@ def _cluster_sums(
         vals = np.broadcast_to(np.asarray(values, dtype=float), rows.shape)
         np.add.at(out, (codes[rows], layout.column(quantity, pos, lag[rows])), vals[rows])
 
+    def backlog(frame: pd.DataFrame) -> np.ndarray:
+        return (frame["entry_year"] < frame["at_risk_from"].dt.year).to_numpy()
+
     for pos, year in enumerate(layout.years):
-        in_panel = adjusted["jurisdiction"].isin(panel).to_numpy()
+        in_panel = adjusted["jurisdiction"].isin(panel).to_numpy() & ~backlog(adjusted)
         real = ~adjusted["delay_correction"].to_numpy(bool)
         w = adjusted["weight"].to_numpy(float)
         held, unidentified = _stock_mask(adjusted, year)
@@ -342,13 +358,16 @@ def _cluster_sums(
         add(adjusted, "U", pos, unidentified & in_panel, w)
         add(adjusted, "X", pos, _closed_by(adjusted, year) & held & in_panel & real, 1.0)
         pub_panel = published["jurisdiction"].isin(panel).to_numpy()
+        pub_backlog = pub_panel & backlog(published)
+        pub_panel &= ~pub_backlog
         wp = published["weight"].to_numpy(float)
         _, pub_unidentified = _stock_mask(published, year)
         if same:
             add(adjusted, "Upub_panel", pos, unidentified & in_panel, w)
         else:
             add(published, "Upub_panel", pos, pub_unidentified & pub_panel, wp)
-        add(published, "Vpub", pos, pub_unidentified, wp)
+        add(published, "W", pos, pub_unidentified & ~pub_backlog, wp)
+        add(published, "B", pos, pub_unidentified & pub_backlog, wp)
     return out, labels.to_numpy()
 
 
@@ -367,46 +386,59 @@ def _pool(q: dict[str, np.ndarray], groups: list[list[int]]) -> dict[str, np.nda
 def _factors(q: dict[str, np.ndarray], same: bool) -> np.ndarray:
     """quantity arrays (..., 2, G) -> factors (..., 2, G, 5); nan or inf where undefined.
 
-    A lag with nobody in a year (no panel victims, no stock) takes the other year's share
-    factors with inflow 0 (its stock is 0 whatever they are): the whole change of that lag
-    is then inflow. A lag with no stock left has identification factor 0 and the others 1.
+    A lag with nobody in one year (no panel victims and no stock: its cohort was not yet
+    seen, or before the history) has inflow 0 there; its stock in the other year is all
+    inflow (factors ``(W, 1, 1, 1, 1)`` against ``(0, 1, 1, 1, 1)``). A lag with no stock
+    left has identification factor 0 and the others 1.
     """
-    n, u, x, up, v = (q[name] for name in _QUANTITIES)
+    n, u, x, up, w = (q[name] for name in _QUANTITIES[:5])
     o = u - x
     with np.errstate(divide="ignore", invalid="ignore"):
         ident = o / (n - x)
         close = np.where(u == 0, 1.0, u * (n - x) / (n * o))
         delay = np.ones_like(u) if same else np.where((up == 0) & (u == 0), 1.0, up / u)
-        cover = np.where((v == 0) & (up == 0), 1.0, v / up)
+        cover = np.where((w == 0) & (up == 0), 1.0, w / up)
     f = np.stack([n, ident, close, delay, cover], axis=-1)
-    empty = (n == 0) & (v == 0)  # (..., 2, G)
-    both = empty[..., 0, :] & empty[..., 1, :]
-    for pos in (0, 1):
-        other = f[..., 1 - pos, :, :]
-        fill = np.where(both[..., None], 1.0, other)
-        fill[..., 0] = 0.0
-        f[..., pos, :, :] = np.where(empty[..., pos, :, None], fill, f[..., pos, :, :])
-    return f
+    single = _one_year(q)[..., None, :, None]  # (..., 1, G, 1)
+    simple = np.stack([w, *(np.ones_like(w) for _ in range(4))], axis=-1)
+    return np.where(single, simple, f)
+
+
+def _one_year(q: dict[str, np.ndarray]) -> np.ndarray:
+    """Lags (..., G) with nobody in at least one of the two years."""
+    empty = (q["N"] == 0) & (q["W"] == 0)
+    return empty[..., 0, :] | empty[..., 1, :]
 
 
 def _defined(factors: np.ndarray) -> np.ndarray:
     return np.all(np.isfinite(factors) & (factors >= 0), axis=-1)
 
 
-def _merge_lags(q: dict[str, np.ndarray], n_lags: int, same: bool) -> list[list[int]]:
-    """Pool neighbouring lags (older into younger) until every factor is defined in both
-    years; return ``[]`` when even one pooled group is not."""
+def _merge_lags(
+    q: dict[str, np.ndarray], n_lags: int, same: bool, min_cell: int
+) -> list[list[int]]:
+    """Pool neighbouring lags that both years have (older into younger) until every factor
+    is defined and rests on at least ``min_cell`` panel victims and ``min_cell`` open ones in
+    both years (so that resamples stay defined); return ``[]`` when that fails."""
     groups = [[lag] for lag in range(n_lags)]
     while True:
-        ok = _defined(_factors(_pool(q, groups), same)).all(axis=0)  # per group, both years
-        if ok.all():
+        pooled = _pool(q, groups)
+        two = ~_one_year(pooled)
+        ok = _defined(_factors(pooled, same)).all(axis=0)
+        big = ((pooled["N"] >= min_cell) & (pooled["U"] - pooled["X"] >= min_cell)).all(axis=0)
+        bad = np.flatnonzero(two & ~(ok & big))
+        if bad.size == 0:
             return groups
-        if len(groups) == 1:
+        partners = np.flatnonzero(two)
+        if partners.size == 1:
             return []
-        bad = int(np.flatnonzero(~ok)[-1])
-        into = bad - 1 if bad > 0 else 1
-        lo, hi = sorted((bad, into))
-        groups = [*groups[:lo], groups[lo] + groups[hi], *groups[hi + 1 :]]
+        g = int(bad[-1])
+        younger = partners[partners < g]
+        into = int(younger[-1]) if younger.size else int(partners[partners > g][0])
+        lo, hi = sorted((g, into))
+        merged = groups[lo] + groups[hi]
+        groups = [grp for i, grp in enumerate(groups) if i not in (lo, hi)]
+        groups.insert(lo, sorted(merged))
 
 
 def _lag_label(lags: list[int], n_lags: int) -> str:
@@ -430,6 +462,7 @@ def decompose_change(
     seed: int | None = 0,
     level: float = 0.95,
     max_lag: int | None = None,
+    min_cell: int = 10,
     progress: bool = False,
 ) -> Decomposition:
     """Split the change of the stock from ``year_a`` to ``year_b`` into additive parts.
@@ -457,6 +490,9 @@ def decompose_change(
         Pool lags of at least ``max_lag`` years in one group (default: every lag on its own;
         pooling old cohorts of different ages moves change between inflow and
         identification).
+    min_cell : int
+        Lags both years have are pooled with younger ones until each rests on at least this
+        many panel victims and open (unidentified, not closed) victims in both years.
     progress : bool
         Show a progress bar over the bootstrap.
 
@@ -510,14 +546,19 @@ def decompose_change(
         )
     in_group = f" in {where}" if where else ""
     victims: dict[int, int] = {}
+    panel = np.asarray(connected_by(table, min(year_a, year_b)))
+    cells: dict[str, dict[int, int]] = {"closed": {}, "outside_panel": {}}
     for year in (year_a, year_b):
         held, _ = _stock_mask(published, year)
         real = ~published["delay_correction"].to_numpy(bool)
         victims[year] = int((held & real).sum())
         if victims[year] == 0:
             raise IndicatorError(f"no victims in the database at the end of {year}{in_group}")
-
-    panel = np.asarray(connected_by(table, min(year_a, year_b)))
+        outside = ~published["jurisdiction"].isin(panel).to_numpy()
+        cells["outside_panel"][year] = int((held & real & outside).sum())
+        a_held, _ = _stock_mask(adjusted, year)
+        a_real = ~adjusted["delay_correction"].to_numpy(bool)
+        cells["closed"][year] = int((_closed_by(adjusted, year) & a_held & a_real).sum())
     first_cohort = int(min(published["entry_year"].min(), adjusted["entry_year"].min()))
     n_lags = max(year_a, year_b) - first_cohort + 1
     if max_lag is not None:
@@ -525,24 +566,30 @@ def decompose_change(
             raise IndicatorError(f"max_lag must be a whole number of years >= 1; got {max_lag!r}")
         n_lags = min(n_lags, int(max_lag) + 1)
     n_lags = max(n_lags, 1)
+    if isinstance(min_cell, bool) or not isinstance(min_cell, int | np.integer) or min_cell < 1:
+        raise IndicatorError(f"min_cell must be a whole number >= 1; got {min_cell!r}")
     layout = _Layout((year_a, year_b), n_lags)
     sums, _labels = _cluster_sums(layout, adjusted, published, panel, same)
     point_q = _quantities(sums.sum(axis=0), layout)
-    groups = _merge_lags(point_q, n_lags, same)
+    groups = _merge_lags(point_q, n_lags, same, min_cell)
     if not groups:
         raise IndicatorError(
             f"the stock{in_group} cannot be split for {year_a} and {year_b}: the fixed panel "
-            f"({len(panel)} jurisdictions connected by 1 January {min(year_a, year_b)}) has no "
-            "victims still open (unidentified and not closed) in one of the years, so the "
-            "share factors are undefined; choose other years or a larger group"
+            f"({len(panel)} jurisdictions connected by 1 January {min(year_a, year_b)}) has "
+            f"fewer than {min_cell} victims still open (unidentified and not closed) in one of "
+            "the years, so the share factors are undefined or rest on too few victims; choose "
+            "other years or a larger group"
         )
 
     def parts_of(totals: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        f = _factors(_pool(_quantities(totals, layout), groups), same)
+        q = _pool(_quantities(totals, layout), groups)
+        f = _factors(q, same)
         f = np.where(_defined(f)[..., None], f, np.nan)  # an undefined resample is dropped
+        backlog = q["B"].sum(axis=-1)  # (..., 2)
         with np.errstate(invalid="ignore"):
             effects = das_gupta(f[..., 0, :, :], f[..., 1, :, :]).sum(axis=-2)
-            values = f.prod(axis=-1).sum(axis=-1)  # (..., 2)
+            values = f.prod(axis=-1).sum(axis=-1) + backlog
+        effects = np.concatenate([effects, (backlog[..., 1] - backlog[..., 0])[..., None]], -1)
         return effects, values, f
 
     effects, values, f_point = parts_of(sums.sum(axis=0))
@@ -577,7 +624,7 @@ def decompose_change(
     for pos, year in enumerate((year_a, year_b)):
         for g, lags in enumerate(groups):
             row = {"year": year, "lags": _lag_label(lags, n_lags)}
-            row.update({name: float(f_point[pos, g, k]) for k, name in enumerate(PARTS)})
+            row.update({name: float(f_point[pos, g, k]) for k, name in enumerate(FACTORS)})
             row["value"] = float(np.prod(f_point[pos, g]))
             factor_rows.append(row)
     return Decomposition(
@@ -605,6 +652,7 @@ def decompose_change(
             else "none (n_boot = 0)"
         ),
         victims=victims,
+        cells=cells,
         replicates=boot,
     )
 
@@ -674,7 +722,13 @@ year end (delay-adjusted):
   backlog) joining.
 
 U = unidentified by the year end, X = closed by then, O = U - X (open). The product of the
-factors is the published stock of the lag; the sum over lags is the stock.
+factors is the published stock of the lag; the sum over lags is the stock, apart from a
+sixth, additive part:
+
+- **backlog** — the stock of panel victims held only from a later calendar year than the
+  one they were first seen in (the history migrated when the database started, or a panel
+  jurisdiction's earlier victims): survivors of an unobserved past, whose shrinking as they
+  are identified is not a change of speed. Its part is its change.
 
 ## Method
 Das Gupta's (1993) symmetric decomposition of a product of factors: each factor's effect is
