@@ -47,6 +47,14 @@ NOTEBOOKS = {
         {"SIZE": 5_000, "SEED": 3},
         ["05_harmonising_databases.json", "figures/05_capture_patterns.png"],
     ),
+    "06_why_the_index_moved": (
+        {"SIZE": 6_000, "SEED": 3, "N_BOOT": 20, "STUDY": "no-such-file.csv"},
+        [
+            "06_why_the_index_moved.json",
+            "figures/06_waterfall_baseline.png",
+            "figures/06_scenario_shares.png",
+        ],
+    ),
 }
 
 

@@ -87,15 +87,20 @@ def run_study(
     workers: int = 2,
     seed: int = 20261201,
     report: Any = print,
+    checkpoint: Any = None,
 ) -> pd.DataFrame:
-    """All replicates of all scenarios (seeds from ``SeedSequence(seed).spawn``)."""
+    """All replicates of all scenarios (seeds from ``SeedSequence(seed).spawn``).
+
+    Replicates run in the order replicate 1 of every scenario, replicate 2 of every
+    scenario, ...; ``checkpoint(frame)`` (if given) receives the rows so far every 100.
+    """
     children = np.random.SeedSequence(seed).spawn(n_rep)
     seeds = [int(c.generate_state(1)[0]) for c in children]
     # common random numbers: replicate r uses the same seed in every scenario
     tasks = [
         (name, r, seeds[r], n_victims, year_a, year_b, n_boot)
-        for name in scenarios
         for r in range(n_rep)
+        for name in scenarios
     ]
     rows: list[dict[str, Any]] = []
     start = time.perf_counter()
@@ -113,6 +118,8 @@ def run_study(
             for i, row in enumerate(pool.map(_task, tasks, chunksize=4), 1):
                 rows.append(row)
                 _progress(report, i, len(tasks), start)
+                if checkpoint is not None and i % 100 == 0:
+                    checkpoint(pd.DataFrame(rows))
     return pd.DataFrame(rows)
 
 
@@ -183,6 +190,7 @@ def main(argv: list[str] | None = None) -> None:
         n_boot=args.n_boot,
         workers=args.workers,
         seed=args.seed,
+        checkpoint=lambda frame: write_table(frame, args.out / "replicates-partial.csv"),
     )
     args.out.mkdir(parents=True, exist_ok=True)
     write_table(results, args.out / "replicates.csv")
