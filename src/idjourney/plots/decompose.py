@@ -12,6 +12,15 @@ from matplotlib.figure import Figure
 __all__ = ["plot_waterfall"]
 
 _UP, _DOWN, _LEVEL = "#b2432f", "#3a6ea5", "#7f7f7f"
+#: short axis labels of the parts (others: their label, wrapped)
+SHORT = {
+    "inflow": "New\nvictims",
+    "identification": "Identification\nspeed",
+    "closures": "Closures",
+    "delay": "Reporting\ndelay",
+    "coverage": "Coverage",
+    "backlog": "Migrated\nbacklog",
+}
 
 
 def plot_waterfall(
@@ -50,16 +59,20 @@ def plot_waterfall(
     labels = [str(year_a)]
     ax.bar(0, value_a, color=_LEVEL, width=0.6)
     running = float(value_a)
+    pad = 0.012 * max(abs(value_a), abs(value_b), 1.0)
     for i, row in enumerate(parts.itertuples(), start=1):
         est = float(row.estimate) if pd.notna(row.estimate) else np.nan
-        labels.append(str(row.label).replace(" (", "\n("))
+        key = getattr(row, "part", "")
+        labels.append(SHORT.get(key, str(row.label).replace(" (", "\n(")))
         if not np.isfinite(est):
-            ax.text(i, running, "withheld", ha="center", va="bottom", fontsize=8)
+            ax.text(i, running + pad, "withheld", ha="center", va="bottom", fontsize=8)
             continue
         ax.bar(i, est, bottom=running, color=_UP if est >= 0 else _DOWN, width=0.6)
         lower = getattr(row, "lower", np.nan)
         upper = getattr(row, "upper", np.nan)
+        text_at = running + max(est, 0.0)
         if pd.notna(lower) and pd.notna(upper):
+            text_at = max(text_at, running + float(upper))
             top = running + est
             ax.errorbar(
                 i,
@@ -69,7 +82,7 @@ def plot_waterfall(
                 capsize=3,
                 lw=1,
             )
-        ax.text(i, running + max(est, 0), f"{est:+,.0f}", ha="center", va="bottom", fontsize=8)
+        ax.text(i, text_at + pad, f"{est:+,.0f}", ha="center", va="bottom", fontsize=8)
         ax.plot([i - 0.3, i + 1.3], [running + est] * 2, color="black", lw=0.5, ls=":")
         running += est
     end = len(labels)
