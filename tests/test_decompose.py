@@ -207,3 +207,27 @@ def test_parts_add_up_on_random_small_tables(
     np.testing.assert_allclose(
         d.replicates[:, : len(PARTS)].sum(axis=1), d.replicates[:, -1], rtol=0, atol=1e-9
     )
+
+
+def test_a_lag_whose_adjusted_stock_is_a_hair_below_zero_stays_defined() -> None:
+    # every victim of an old lag identified, one delay weight 1.000228 (G a hair below 1):
+    # the delay-adjusted stock of that lag is -0.000228 in the later year only; the
+    # decomposition must still be defined (that lag's change is all inflow) and exact
+    from idjourney.indicator.decompose import _factors, _one_year
+
+    q = {name: np.zeros((2, 2)) for name in ("N", "U", "X", "Upub_panel", "W", "B")}
+    q["N"][:, 0] = [400.0, 380.0]
+    q["U"][:, 0] = q["Upub_panel"][:, 0] = q["W"][:, 0] = [120.0, 130.0]
+    q["N"][1, 1], q["U"][1, 1], q["Upub_panel"][1, 1], q["W"][1, 1] = (
+        383.0,
+        -2.28e-4,
+        -2.28e-4,
+        -2.28e-4,
+    )
+    assert _one_year(q).tolist() == [False, True]
+    f = _factors(q, same=True)
+    assert np.isfinite(f).all()
+    old_lag = das_gupta(f[0, 1], f[1, 1])
+    np.testing.assert_allclose(old_lag, [-2.28e-4, 0, 0, 0, 0], atol=1e-15)
+    effects = das_gupta(f[0], f[1]).sum(axis=0)
+    assert abs(effects.sum() - ((130.0 - 2.28e-4) - 120.0)) < 1e-9

@@ -411,7 +411,9 @@ def _one_year(q: dict[str, np.ndarray]) -> np.ndarray:
 
 
 def _defined(factors: np.ndarray) -> np.ndarray:
-    return np.all(np.isfinite(factors) & (factors >= 0), axis=-1)
+    """Finite factors (a delay-adjusted stock can be a hair below 0 when every victim of a
+    lag is identified and a weight exceeds 1 by rounding; the identity still holds)."""
+    return np.all(np.isfinite(factors), axis=-1)
 
 
 def _merge_lags(
