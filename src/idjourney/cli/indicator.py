@@ -217,6 +217,8 @@ def indicator(
         if explain:
             if data_path is None:
                 raise click.UsageError("--explain needs --data")
+            if extract_date is not None:
+                raise click.UsageError("--extract-date does not combine with --explain")
             _explain(
                 data_path,
                 definition_name or "stock-index",

@@ -595,6 +595,11 @@ def decompose_change(
         return effects, values, f
 
     effects, values, f_point = parts_of(sums.sum(axis=0))
+    if not (np.all(np.isfinite(effects)) and np.all(np.isfinite(values))):
+        raise IndicatorError(
+            f"the stock{in_group} cannot be split for {year_a} and {year_b}: a factor is "
+            "undefined in one of the lags; choose other years or a larger group"
+        )
     value_a, value_b = (float(v) for v in values)
 
     boot = np.empty((0, len(PARTS) + 1))
