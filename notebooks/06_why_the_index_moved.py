@@ -56,6 +56,14 @@ def explain(name: str, year_a: int, year_b: int, size: int) -> tuple[pd.DataFram
     return publish_decomposition(d, table, stock, gate, by=None), d
 
 
+def records(frame: pd.DataFrame) -> list[dict]:
+    """Rows as JSON-ready dicts: a withheld (missing) value is null."""
+    return [
+        {k: (None if isinstance(v, float) and v != v else v) for k, v in row.items()}
+        for row in frame.to_dict("records")
+    ]
+
+
 # %% [markdown]
 # ## The baseline world, 2015 to 2022
 
@@ -121,7 +129,7 @@ ax.axvline(0, color="black", lw=0.5)
 ax.axvline(1, color="black", lw=0.5, ls=":")
 ax.set_xlabel("share of the stock's change")
 ax.invert_yaxis()
-ax.legend(fontsize=8, ncols=3, loc="lower right")
+ax.legend(fontsize=8, ncols=6, loc="upper center", bbox_to_anchor=(0.5, -0.14))
 fig.savefig(figures / "06_scenario_shares.png", dpi=200, metadata={"Software": None})
 
 # %% [markdown]
@@ -136,7 +144,7 @@ study = Path(STUDY)
 study_rows = None
 if study.is_file():
     summary = pd.read_csv(study)
-    study_rows = summary.loc[summary["part"] != "total"].to_dict("records")
+    study_rows = records(summary.loc[summary["part"] != "total"])
     display_table = summary.loc[summary["part"] != "total"].pivot(
         index="scenario", columns="part", values="share_mean"
     )
@@ -153,12 +161,12 @@ numbers = {
     "baseline": {
         "years": [2015, 2022],
         "stock": [baseline.attrs["stock_a"], baseline.attrs["stock_b"]],
-        "parts": baseline[["part", "estimate", "lower", "upper", "share"]].to_dict("records"),
+        "parts": records(baseline[["part", "estimate", "lower", "upper", "share"]]),
         "method": d_base.method,
         "interval": d_base.interval,
         "disclosure": baseline.attrs["disclosure"],
     },
-    "scenarios": shares.to_dict("records"),
+    "scenarios": records(shares),
     "study": study_rows,
 }
 write_json(out / "06_why_the_index_moved.json", numbers)

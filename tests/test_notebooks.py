@@ -70,6 +70,9 @@ def test_notebook_runs_small_and_writes_its_outputs(name, tmp_path):
     assert numbers["size"] == parameters["SIZE"]
     # aggregates only: no synthetic victim or series keys in what the paper reads
     assert "SYN-" not in (out / f"{name}.json").read_text()
+    if name == "06_why_the_index_moved":  # withheld parts are null, not NaN (valid JSON)
+        assert "NaN" not in (out / f"{name}.json").read_text()
+        assert numbers["baseline"]["parts"][-1]["part"] == "total"
     if name == "01_typical_journey":  # the journey passes the publishing gate: no row-level date
         assert numbers["summary"]["disclosure_k"] == 10
         assert all(isinstance(y, int) for y in numbers["summary"]["first_seen_range"])
