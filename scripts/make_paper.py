@@ -42,6 +42,7 @@ NOTEBOOKS = [
     "03_simulation_study",
     "04_how_many_victims",
     "05_harmonising_databases",
+    "06_why_the_index_moved",
 ]
 
 #: small parameters for tests (the same sizes as tests/test_notebooks.py)
@@ -51,6 +52,7 @@ SMALL = {
     "03_simulation_study": {"SIZE": 2_500, "N_REP": 3},
     "04_how_many_victims": {"SIZE": 8_000, "SEED": 3},
     "05_harmonising_databases": {"SIZE": 5_000, "SEED": 3},
+    "06_why_the_index_moved": {"SIZE": 6_000, "SEED": 3, "N_BOOT": 20, "STUDY": "no-such-file.csv"},
 }
 
 #: packages whose versions go into environment.json

@@ -47,6 +47,14 @@ NOTEBOOKS = {
         {"SIZE": 5_000, "SEED": 3},
         ["05_harmonising_databases.json", "figures/05_capture_patterns.png"],
     ),
+    "06_why_the_index_moved": (
+        {"SIZE": 6_000, "SEED": 3, "N_BOOT": 20, "STUDY": "no-such-file.csv"},
+        [
+            "06_why_the_index_moved.json",
+            "figures/06_waterfall_baseline.png",
+            "figures/06_scenario_shares.png",
+        ],
+    ),
 }
 
 
@@ -64,6 +72,9 @@ def test_notebook_runs_small_and_writes_its_outputs(name, tmp_path):
     assert "SYN-" not in (out / f"{name}.json").read_text()
     if name in ("02_indicator_definitions", "04_how_many_victims", "05_harmonising_databases"):
         assert numbers["disclosure_k"] == 10  # their counts passed the publishing gate
+    if name == "06_why_the_index_moved":  # withheld parts are null, not NaN (valid JSON)
+        assert "NaN" not in (out / f"{name}.json").read_text()
+        assert numbers["baseline"]["parts"][-1]["part"] == "total"
     if name == "01_typical_journey":  # the journey passes the publishing gate: no row-level date
         assert numbers["summary"]["disclosure_k"] == 10
         assert all(isinstance(y, int) for y in numbers["summary"]["first_seen_range"])

@@ -32,6 +32,7 @@ FIGURES = (
     "Share still unidentified by region, with number-at-risk table",
     "Stock index",
     "Index of the journey and rate definitions",
+    "Waterfall: why the stock moved",
     "Calibration fit",
 )
 #: first header of every table the report must show
@@ -40,6 +41,7 @@ TABLES = (
     "Quantity",  # journey estimates against the truth
     "Region",  # by region and distribution
     "Definition",  # index
+    "Part",  # why the index moved (the stock's change split into parts)
     "Quantity",  # denominator against the truth
     "Variant",  # sensitivity
     "Stratum",  # diagnostics

@@ -4,7 +4,10 @@ Examples
 --------
 ``idjourney indicator --data table.csv --definition cohort-unidentified-at --horizon 365
 --baseline 2015 --by region --json``; ``idjourney indicator --list``;
-``idjourney indicator --card rmst-unidentified``.
+``idjourney indicator --card rmst-unidentified``;
+``idjourney indicator --data table.csv --explain 2018 2022 --figure why.png`` (why the stock
+moved: its change split into inflow, identification, closures, delay and coverage;
+``--card decomposition`` prints the method card).
 
 Exit codes: 0 success, 1 bad data or an indicator that cannot be computed (nothing is
 printed on standard output), 2 usage errors.
@@ -148,6 +151,21 @@ def _list_definitions() -> str:
 @click.option("--csv", "as_csv", is_flag=True, help="Print CSV.")
 @click.option("--list", "list_only", is_flag=True, help="List the definitions and exit.")
 @click.option("--card", "card_name", help="Print the metadata card of a definition and exit.")
+@click.option(
+    "--explain",
+    "explain",
+    nargs=2,
+    type=int,
+    metavar="YEAR_A YEAR_B",
+    help="Why the stock moved from YEAR_A to YEAR_B: its change split into additive parts "
+    "(inflow, identification, closures, delay, coverage) with bootstrap intervals.",
+)
+@click.option(
+    "--figure",
+    "figure_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="With --explain: write the waterfall figure here (.png, .pdf or .svg).",
+)
 def indicator(
     data_path: Path | None,
     definition_name: str | None,
@@ -168,6 +186,8 @@ def indicator(
     as_csv: bool,
     list_only: bool,
     card_name: str | None,
+    explain: tuple[int, int] | None,
+    figure_path: Path | None,
 ) -> None:
     """Compute an indicator series and its index (baseline year = 100)."""
     from idjourney.disclosure import DisclosureError, Gate
@@ -185,7 +205,33 @@ def indicator(
             click.echo(_list_definitions())
             return
         if card_name is not None:
+            if card_name == "decomposition":
+                from idjourney.indicator.decompose import decomposition_card
+
+                click.echo(decomposition_card(), nl=False)
+                return
             click.echo(make_definition(card_name).card(), nl=False)
+            return
+        if figure_path is not None and not explain:
+            raise click.UsageError("--figure needs --explain YEAR_A YEAR_B")
+        if explain:
+            if data_path is None:
+                raise click.UsageError("--explain needs --data")
+            if extract_date is not None:
+                raise click.UsageError("--extract-date does not combine with --explain")
+            _explain(
+                data_path,
+                definition_name or "stock-index",
+                explain,
+                by=by,
+                groups_text=groups_text,
+                n_boot=n_boot,
+                seed=seed,
+                gate=gate,
+                as_json=as_json,
+                as_csv=as_csv,
+                figure_path=figure_path,
+            )
             return
         if data_path is None or definition_name is None:
             raise click.UsageError("--data and --definition are required (or use --list/--card)")
@@ -270,6 +316,225 @@ def indicator(
         print_frame(shown, title, index_name="year")
     if note:
         click.echo(f"Disclosure control: {note}", err=as_json or as_csv)
+
+
+def _explain(
+    data_path: Path,
+    definition_name: str,
+    years: tuple[int, int],
+    *,
+    by: str | None,
+    groups_text: str | None,
+    n_boot: int,
+    seed: int,
+    gate: Any,
+    as_json: bool,
+    as_csv: bool,
+    figure_path: Path | None,
+) -> None:
+    """``--explain YEAR_A YEAR_B``: the decomposition, published through the gate."""
+    import sys
+
+    from idjourney.indicator import make_definition
+    from idjourney.indicator.decompose import decompose_change
+
+    group = None
+    if by is not None:
+        groups = [g.strip() for g in (groups_text or "").split(",") if g.strip()]
+        if len(groups) != 1:
+            raise click.UsageError("--explain with --by needs one group: --groups NAME")
+        group = groups[0]
+    if n_boot < 0:
+        raise click.UsageError("--n-boot must be 0 or more")
+    definition = make_definition(definition_name)
+    table = read_table(data_path)
+    check_analysis_table(table, data_path)
+    if by is not None and by in table.columns and table[by].dtype == bool:
+        group = {"true": True, "false": False}.get(group.lower(), group)  # type: ignore[union-attr]
+    d = decompose_change(
+        table,
+        years[0],
+        years[1],
+        definition,
+        by=by,
+        group=group,
+        n_boot=n_boot,
+        seed=seed,
+        progress=not (as_json or as_csv) and sys.stderr.isatty(),
+    )
+    published = publish_decomposition(d, table, definition, gate, by=by)
+    if gate.banner:
+        click.echo(gate.banner, err=True)
+    attrs = published.attrs
+    if figure_path is not None:
+        from idjourney.io import atomic_write
+        from idjourney.plots.decompose import plot_waterfall
+
+        shown = published.loc[published["part"] != "total"]
+        fig = plot_waterfall(
+            shown, attrs["stock_a"], attrs["stock_b"], d.year_a, d.year_b,
+            title=f"Why the stock{' of ' + d.group if d.group else ''} moved, "
+            f"{d.year_a} to {d.year_b}",
+        )  # fmt: skip
+        suffix = figure_path.suffix.lower().lstrip(".") or "png"
+        if suffix not in ("png", "pdf", "svg"):
+            raise click.UsageError(f"--figure {figure_path}: use a .png, .pdf or .svg file")
+        with atomic_write(figure_path) as tmp:
+            fig.savefig(tmp, format=suffix, dpi=150)
+    columns = ["part", "label", "estimate", "lower", "upper", "share", "suppression"]
+    if as_json:
+        payload = {
+            "definition": d.definition,
+            "group": d.group,
+            "year_a": d.year_a,
+            "year_b": d.year_b,
+            "stock_a": attrs["stock_a"],
+            "stock_b": attrs["stock_b"],
+            "change": attrs["stock_b"] - attrs["stock_a"],
+            "parts": [jsonable(r) for r in published[columns].to_dict(orient="records")],
+            "method": d.method,
+            "interval": d.interval,
+            "n_boot_failed": d.n_boot_failed,
+            "disclosure": attrs["disclosure"],
+        }
+        if gate.banner:
+            payload["disclosure_banner"] = gate.banner
+        click.echo(json.dumps(payload, indent=2, allow_nan=False))
+        return
+    if as_csv:
+        from idjourney.io import neutralise_formulas
+
+        click.echo(neutralise_formulas(published[columns]).to_csv(index=False), nl=False)
+        click.echo(f"Disclosure control: {attrs['disclosure']}", err=True)
+        return
+    where = f" ({d.group})" if d.group else ""
+    title = (
+        f"Why the stock{where} moved: {attrs['stock_a']:,.0f} at the end of {d.year_a} -> "
+        f"{attrs['stock_b']:,.0f} at the end of {d.year_b}"
+    )
+    if gate.banner:
+        title = f"{gate.banner}\n{title}"
+    shown = published.assign(
+        interval=[
+            "" if not np.isfinite(lo) else f"{lo:+,.0f} to {hi:+,.0f}"
+            for lo, hi in zip(published["lower"], published["upper"], strict=True)
+        ],
+        share=published["share"].map(lambda v: "" if not np.isfinite(v) else f"{v:.0%}"),
+        estimate=published["estimate"].map(lambda v: "withheld" if not np.isfinite(v) else v),
+    ).set_index("label")[["estimate", "interval", "share", "suppression"]]
+    print_frame(shown, title, index_name="part")
+    click.echo(f"Method: {d.method}; the parts add up to the change.")
+    click.echo(f"Intervals: {d.interval}.")
+    if figure_path is not None:
+        click.echo(f"Figure: {figure_path}")
+    click.echo(f"Disclosure control: {attrs['disclosure']}")
+
+
+def publish_decomposition(
+    decomposition: Any, table: pd.DataFrame, definition: Any, gate: Any, *, by: str | None
+) -> pd.DataFrame:
+    """The parts of a stock change as they may be published.
+
+    The two stocks are published as ``idjourney indicator`` publishes them (the same gate,
+    the same cell keys, so the same noise) and rounded to whole victims; a stock withheld by
+    the gate withholds the whole decomposition (:class:`DataError` naming the year and
+    group). The parts are moved by the perturbation of the change (spread in proportion to
+    their size) and rounded to whole victims so that they add up to the published change. A
+    part resting on a count under k (closures: victims closed; coverage: victims held
+    outside the panel) is withheld, with the smallest other part (secondary suppression, so
+    that it cannot be recovered by subtraction).
+    """
+    from idjourney.indicator import indicator_series
+    from idjourney.indicator.decompose import PARTS
+
+    d = decomposition
+    group = d.group.split(" = ", 1)[1] if d.group else None
+    if by is not None and group is not None and by in table.columns:
+        match = [g for g in pd.unique(table[by].dropna()) if str(g) == group]
+        group = match[0] if match else group
+    series = indicator_series(
+        table,
+        definition,
+        [d.year_a, d.year_b],
+        baseline=d.year_a,
+        by=by,
+        groups=None if by is None else [group],
+        n_boot=0,
+        k=None,
+    )
+    series = publish_series(series, table, definition, gate, by=by, coverage="naive")
+    stocks = {}
+    for _, row in series.iterrows():
+        year = int(row["year"])
+        if row["suppressed"] or not np.isfinite(row["estimate"]):
+            where = f" of {d.group}" if d.group else ""
+            raise DataError(
+                f"the stock{where} at the end of {year} is withheld by the disclosure gate "
+                f"({row['suppression'] or 'suppressed'}), so its change cannot be published; "
+                "choose a larger group or other years"
+            )
+        stocks[year] = float(np.round(row["estimate"]))
+    change_pub = stocks[d.year_b] - stocks[d.year_a]
+    parts = d.parts.set_index("part")
+    raw = parts.loc[list(PARTS), "estimate"].to_numpy(float)
+    weight = np.abs(raw)
+    weight = weight / weight.sum() if weight.sum() > 0 else np.full(len(raw), 1.0 / len(raw))
+    shift = (change_pub - d.change) * weight
+    moved = raw + shift
+    estimate = _round_to_sum(moved, change_pub)
+    lower = np.round(parts.loc[list(PARTS), "lower"].to_numpy(float) + shift)
+    upper = np.round(parts.loc[list(PARTS), "upper"].to_numpy(float) + shift)
+    reasons = [""] * len(PARTS)
+    for name, cell in (("closures", "closed"), ("coverage", "outside_panel")):
+        small = [y for y, n in d.cells.get(cell, {}).items() if gate.small(n)]
+        if small:
+            what = "closed" if cell == "closed" else "held outside the panel"
+            reasons[PARTS.index(name)] = f"fewer than {gate.k} victims {what} in {small[0]}"
+    if sum(bool(r) for r in reasons) == 1:
+        others = [i for i, r in enumerate(reasons) if not r and estimate[i] != 0]
+        if others:
+            second = min(others, key=lambda i: abs(estimate[i]))
+            reasons[second] = "secondary (another part is withheld)"
+    hidden = np.array([bool(r) for r in reasons])
+    moved_by = change_pub - d.change  # the total's interval moves with the perturbation
+    total_lo = float(np.round(parts.loc["total", "lower"] + moved_by))
+    total_hi = float(np.round(parts.loc["total", "upper"] + moved_by))
+    out = pd.DataFrame(
+        {
+            "part": [*PARTS, "total"],
+            "label": [*parts.loc[list(PARTS), "label"], "Total change"],
+            "estimate": [*np.where(hidden, np.nan, estimate), change_pub],
+            "lower": [*np.where(hidden, np.nan, lower), total_lo],
+            "upper": [*np.where(hidden, np.nan, upper), total_hi],
+        }
+    )
+    out["share"] = out["estimate"] / change_pub if change_pub != 0 else np.nan
+    out["suppressed"] = [*hidden, False]
+    out["suppression"] = [*reasons, ""]
+    out.attrs.update(
+        stock_a=stocks[d.year_a],
+        stock_b=stocks[d.year_b],
+        disclosure=(
+            f"{series.attrs.get('disclosure', gate.note(0))} The parts are computed on the "
+            "exact counts, moved by the perturbation of the change and rounded to whole "
+            "victims, so they add up to the published change"
+            + (f"; {int(hidden.sum())} part(s) withheld." if hidden.any() else ".")
+        ),
+    )
+    return out
+
+
+def _round_to_sum(values: np.ndarray, total: float) -> np.ndarray:
+    """Whole numbers close to ``values`` that add up to ``round(total)`` (largest remainder)."""
+    floors = np.floor(values)
+    missing = int(np.rint(total - floors.sum()))
+    order = np.argsort(-(values - floors), kind="stable")
+    out = floors.copy()
+    if missing > 0:
+        out[order[:missing]] += 1
+    elif missing < 0:
+        out[order[::-1][:-missing]] -= 1
+    return out
 
 
 #: Definitions whose estimate is a count (or a count over person-time), so that the

@@ -319,6 +319,113 @@ def _n_terms(terms: str) -> int:
     return 0 if terms in ("", "none") else len(terms.split(","))
 
 
+def _why_section(table: object, baseline: int, last: int, gate: object) -> tuple[dict, str]:
+    """The stock's change from ``baseline`` to ``last`` split into its parts (published
+    through the gate): the numbers and the HTML of the report's "Why did the index move?"."""
+    import html as _html
+
+    import numpy as np
+
+    from idjourney.cli._fit_common import DataError
+    from idjourney.cli.indicator import publish_decomposition
+    from idjourney.indicator import IndicatorError, StockIndex
+    from idjourney.indicator.decompose import decompose_change
+    from idjourney.plots.decompose import plot_waterfall
+    from idjourney.report import figure_to_data_uri
+
+    definition = StockIndex()
+    try:
+        d = decompose_change(table, baseline, last, definition, n_boot=200, seed=0)  # type: ignore[arg-type]
+        parts = publish_decomposition(d, table, definition, gate, by=None)  # type: ignore[arg-type]
+    except (IndicatorError, DataError) as exc:
+        message = str(exc.message if isinstance(exc, DataError) else exc)
+        return {"error": message}, (
+            f"<p>The change of the stock from {baseline} to {last} cannot be split on this "
+            f"world: {_html.escape(message)}</p>"
+        )
+    stock_a, stock_b = parts.attrs["stock_a"], parts.attrs["stock_b"]
+
+    def signed(value: float) -> str:
+        return f"{value:+,.0f}".replace("-", "−")
+
+    rows = []
+    for r in parts.itertuples():
+        if r.suppressed:
+            change, share = "withheld", ""
+        else:
+            change = signed(r.estimate)
+            if np.isfinite(r.lower):
+                change += f" ({signed(r.lower)} to {signed(r.upper)})"
+            share = f"{r.share:.0%}" if np.isfinite(r.share) else ""
+        covers = (
+            ""
+            if r.part == "total" or r.suppressed or not np.isfinite(r.lower)
+            else ("yes" if r.lower <= 0 <= r.upper else "no")
+        )
+        rows.append({"part": r.label, "change": change, "share": share, "zero": covers})
+    shown = parts.loc[parts["part"] != "total"]
+    uri = figure_to_data_uri(
+        plot_waterfall(shown, stock_a, stock_b, baseline, last,
+                       title=f"Why the stock moved from {baseline} to {last}")
+    )  # fmt: skip
+    biggest = (
+        shown.loc[shown["estimate"].abs().idxmax()] if shown["estimate"].notna().any() else None
+    )
+    lead = (
+        f" The largest part is <b>{_html.escape(str(biggest['label']).lower())}</b> "
+        f"({biggest['share']:.0%} of the change)."
+        if biggest is not None and np.isfinite(biggest["share"])
+        else ""
+    )
+    text = (
+        f"<p>The stock of unidentified victims went from {stock_a:,.0f} at the end of "
+        f"{baseline} to {stock_b:,.0f} at the end of {last} ({signed(stock_b - stock_a)}). "
+        "The change splits exactly into parts: <b>new victims</b> (inflow of the "
+        "jurisdictions connected throughout, by years since first seen), <b>identification "
+        "speed</b>, <b>closures</b>, <b>reporting delay</b> (0: the stock is delay-adjusted), "
+        "<b>coverage</b> (jurisdictions joining, with their backlog) and the <b>migrated "
+        "backlog</b> (victims held only from the database start). Each part is the change "
+        "its factor makes, averaged over every order of changing the factors (Das Gupta "
+        f"1993); intervals from a bootstrap of whole series.{lead}</p>"
+        + _figure(
+            uri,
+            "Waterfall: why the stock moved",
+            "<b>Reading.</b> Grey: the stock in the two years; red parts add victims, blue "
+            "parts remove them; bars are 95% intervals. A part whose interval includes 0 "
+            "could have come out by chance. The stock index is not recommended as a measure "
+            "of identification (its card): this split shows how much of its movement is "
+            "inflow and coverage rather than speed.",
+        )
+        + _table(
+            rows,
+            [
+                ("part", "Part"),
+                ("change", "Change in victims (95% interval)"),
+                ("share", "Share of the change"),
+                ("zero", "Interval includes 0"),
+            ],
+        )
+        + f'<p class="note">{_html.escape(parts.attrs["disclosure"])} Method card: '
+        "<code>idjourney indicator --card decomposition</code>.</p>"
+    )
+    numbers = {
+        "year_a": baseline,
+        "year_b": last,
+        "stock_a": stock_a,
+        "stock_b": stock_b,
+        "parts": [
+            {k: (None if isinstance(v, float) and not np.isfinite(v) else v) for k, v in r.items()}
+            for r in parts[["part", "estimate", "lower", "upper", "share", "suppression"]].to_dict(
+                "records"
+            )
+        ],
+        "method": d.method,
+        "interval": d.interval,
+        "disclosure": parts.attrs["disclosure"],
+    }
+    return numbers, text
+
+
 def _figure(uri: str, alt: str, guide: str) -> str:
     import html as _html
 
@@ -606,6 +713,9 @@ def build_report(
             }
         )
 
+    # --- why the stock moved ------------------------------------------------------------------
+    why_numbers, why_html = _why_section(table, baseline, last, gate)
+
     # --- the denominator ---------------------------------------------------------------------
     d = denominator
     truth_d = denominator_truth(mse_world)
@@ -742,6 +852,7 @@ def build_report(
         "index_baseline": baseline,
         "index_last_year": last,
         "index": index_numbers,
+        "why_the_index_moved": why_numbers,
         "denominator": den_numbers,
         "calibration": [
             {k: r[k] for k in ("key", "concept", "date", "published", "fitted", "weight")}
@@ -975,6 +1086,7 @@ def build_report(
         ("About this report", intro),
         ("The typical journey", journey_html),
         (f"The indicator: index {baseline} = 100", index_html),
+        ("Why did the index move?", why_html),
         ("The denominator: how many victims exist", den_html),
         ("Calibration of the baseline world", cal_html),
         ("Disclosure control", disclosure_html),

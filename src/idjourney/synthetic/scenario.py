@@ -30,7 +30,9 @@ HAZARD_TERMS: tuple[str, ...] = (
 
 @dataclass(frozen=True)
 class CalendarEffect:
-    """Multiply the identification hazard by ``factor`` from calendar date ``start`` on."""
+    """A step at calendar date ``start``: from then on multiply by ``factor`` the identification
+    hazard (``calendar_effects``) or the rate at which new series are first seen
+    (``inflow_effects``; steps multiply)."""
 
     start: dt.date
     factor: float
@@ -108,6 +110,7 @@ class Scenario:
     closure_per_year: float
     hazard_ratios: dict[str, float] = field(default_factory=dict)
     calendar_effects: tuple[CalendarEffect, ...] = ()
+    inflow_effects: tuple[CalendarEffect, ...] = ()
     primary_inclusion: float = 1.0
     capture_dependence: float = 0.0
     extra_databases: tuple[ExtraDatabase, ...] = ()
@@ -135,6 +138,9 @@ class Scenario:
         out["schedule"] = [[d.isoformat(), n] for d, n in self.schedule]
         out["calendar_effects"] = [
             {"from": e.start.isoformat(), "factor": e.factor} for e in self.calendar_effects
+        ]
+        out["inflow_effects"] = [
+            {"from": e.start.isoformat(), "factor": e.factor} for e in self.inflow_effects
         ]
         out["late_regions"] = list(self.late_regions)
         out["mode_shift"] = (
@@ -166,6 +172,7 @@ _LAYOUT: dict[str, dict[str, tuple[str, str]]] = {
         "start": ("history_start", "date"),
         "growth_per_year": ("growth_per_year", "real"),
         "mean_series_size": ("mean_series_size", "atleast1"),
+        "inflow_effects": ("inflow_effects", "calendar_effects"),
     },
     "database": {
         "name": ("database_name", "str"),
@@ -207,6 +214,7 @@ _OPTIONAL = {
     "description",
     "hazard_ratios",
     "calendar_effects",
+    "inflow_effects",
     "closure_per_year",
     "inclusion",
     "dependence",
@@ -311,6 +319,7 @@ def scenario_from_dict(raw: dict[str, Any], source: str = "<dict>") -> Scenario:
         "description": "",
         "hazard_ratios": {},
         "calendar_effects": (),
+        "inflow_effects": (),
         "closure_per_year": 0.0,
         "primary_inclusion": 1.0,
         "capture_dependence": 0.0,

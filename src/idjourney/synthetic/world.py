@@ -177,6 +177,39 @@ def _invert_cumulative_hazard(
     return result
 
 
+def _steps(effects: Any, origin: dt.date) -> list[tuple[float, float]]:
+    """``(day since origin, cumulative factor)`` of a sequence of step effects."""
+    factor, out = 1.0, []
+    for effect in effects:
+        factor *= effect.factor
+        out.append((float(_days(effect.start, origin)), factor))
+    return out
+
+
+def _first_seen_with_steps(
+    u: np.ndarray, g: float, span: float, steps: list[tuple[float, float]]
+) -> np.ndarray:
+    r"""Day first seen of each series by inverting the distribution with density
+    :math:`\propto e^{g d} F(d)` on :math:`[0, \text{span}]`, :math:`F` the cumulative
+    step factor (``[history] inflow_effects``); ``u`` uniform on [0, 1)."""
+
+    def integral(lo: np.ndarray | float, hi: np.ndarray | float) -> np.ndarray:
+        lo, hi = np.asarray(lo, float), np.asarray(hi, float)
+        return (np.exp(g * hi) - np.exp(g * lo)) / g if g != 0 else hi - lo
+
+    bounds = [0.0] + [min(max(day, 0.0), span) for day, _ in steps] + [span]
+    factors = [1.0] + [f for _, f in steps]
+    pieces = zip(factors, bounds[:-1], bounds[1:], strict=True)
+    mass = np.array([f * float(integral(a, b)) for f, a, b in pieces])
+    cum = np.concatenate([[0.0], np.cumsum(mass)])
+    target = u * cum[-1]
+    piece = np.clip(np.searchsorted(cum, target, side="right") - 1, 0, len(mass) - 1)
+    start = np.asarray(bounds[:-1])[piece]
+    rest = (target - cum[piece]) / np.asarray(factors)[piece]
+    day = np.log(np.exp(g * start) + g * rest) / g if g != 0 else start + rest
+    return np.floor(np.clip(day, 0.0, span - 1e-9))
+
+
 def generate(scenario: Scenario, seed: int, n_victims: int | None = None) -> World:
     """Generate a world from ``scenario`` with ``seed``.
 
@@ -221,7 +254,10 @@ def generate(scenario: Scenario, seed: int, n_victims: int | None = None) -> Wor
     # series-level attributes
     g = scenario.growth_per_year / DAYS_PER_YEAR
     u = rng.random(n_series)
-    s_first = np.floor(np.log1p(u * np.expm1(g * span)) / g) if g > 0 else np.floor(u * span)
+    if scenario.inflow_effects:
+        s_first = _first_seen_with_steps(u, g, span, _steps(scenario.inflow_effects, origin))
+    else:
+        s_first = np.floor(np.log1p(u * np.expm1(g * span)) / g) if g > 0 else np.floor(u * span)
     s_jur = rng.integers(0, scenario.jurisdictions_total, n_series)
     s_mode = _draw_rows(rng, *mode_probabilities(scenario, s_first))
     s_traded = rng.random(n_series) < scenario.actively_traded_share
