@@ -44,9 +44,7 @@ def test_conditional_truth_pools_independent_draws_on_one_structure(baseline) ->
     times, medians = [], []
     for seed in truth_seeds(5, 3):
         world = generate(baseline, seed, N_TINY, structure_seed=5)
-        pd.testing.assert_frame_equal(
-            world.jurisdictions, generate(baseline, 5, 100).jurisdictions
-        )
+        pd.testing.assert_frame_equal(world.jurisdictions, generate(baseline, 5, 100).jurisdictions)
         t = journey_times(world.truth)
         times.append(t)
         medians.append(true_journey_median(world.truth))
@@ -78,8 +76,9 @@ def test_structure_index_signs(baseline) -> None:
         }
     )
     # europe (HR 1) late and africa (HR 0.6) early: fast connects late -> positive covariance
-    fast_late = structure_index(baseline, jur.assign(region=["africa", "africa", "europe", "europe"]))
-    slow_late = structure_index(baseline, jur.assign(region=["europe", "europe", "africa", "africa"]))
+    early_africa = ["africa", "africa", "europe", "europe"]
+    fast_late = structure_index(baseline, jur.assign(region=early_africa))
+    slow_late = structure_index(baseline, jur.assign(region=early_africa[::-1]))
     balanced = structure_index(baseline, jur)
     log_hr = np.log(baseline.hazard_ratios["region.africa"])
     # years late: 0, 0, 10, 10 (mean 5); covariance = mean(log_hr_j * (years_j - 5))
