@@ -16,6 +16,7 @@ from idjourney.simstudy.headline import (
     region_stratified_median,
     run_headline,
     score,
+    structure_homogeneity,
     structure_index,
     true_journey_median,
     truth_seeds,
@@ -121,7 +122,7 @@ def test_score_recovers_nominal_coverage_and_sees_extra_variance() -> None:
     cover, mcse = _stat(good, "conditional", "cover")
     assert abs(cover - 0.95) < 3 * mcse
     assert _stat(good, "conditional", "errsd")[0] == pytest.approx(10.0, rel=0.05)
-    assert set(good["target"]) == {"conditional", "realised", "process"}
+    assert set(good["target"]) == {"conditional", "realised", "process"}  # no draw variances
     # an error the model SE does not see (sd 10 -> sqrt(200)) lowers coverage to ~0.834
     bad = score(_fake_results(4000, 10.0, 2, extra_sd=10.0), 0.95)
     cover, mcse = _stat(bad, "conditional", "cover")
@@ -207,3 +208,53 @@ def test_stratified_median_with_one_region_is_the_journey_median(baseline) -> No
     # regions with the same time-to-identification law and entry: splitting changes ~nothing
     split = one.assign(region=np.where(np.arange(len(one)) % 2 == 0, "a", "b"))
     assert abs(region_stratified_median(split) - expected) <= 0.05 * expected
+
+
+def _truth_draws(k: int, draws: int, sd_between: float, seed: int) -> pd.DataFrame:
+    """k structures, each with ``draws`` truth-draw medians ~ N(theta_r, 4^2)."""
+    rng = np.random.default_rng(seed)
+    theta = 890 + rng.normal(0, sd_between, k)
+    medians = theta[:, None] + rng.normal(0, 4.0, (k, draws))
+    var = medians.var(axis=1, ddof=1)
+    return pd.DataFrame(
+        {
+            "rep": np.arange(k),
+            "method": "adjusted",
+            "true_conditional": medians.mean(axis=1),
+            "true_conditional_draw_var": var,
+            "true_conditional_mcse": np.sqrt(var / draws),
+        }
+    )
+
+
+def test_structure_homogeneity_finds_a_varying_truth_and_not_a_constant_one() -> None:
+    flat = structure_homogeneity(_truth_draws(400, 4, 0.0, 1))
+    assert flat["draws"] == 4 and flat["k"] == 400
+    assert flat["p"] > 0.001 and abs(flat["var_between"]) < 1.0
+    assert flat["mean"] == pytest.approx(890, abs=4 * flat["mean_mcse"])
+    varying = structure_homogeneity(_truth_draws(400, 4, 3.0, 2))
+    assert varying["p"] < 1e-6
+    assert varying["var_between"] == pytest.approx(9.0, rel=0.3)
+    # the F statistic by hand: K * var(theta_r) / mean within-structure variance
+    d = _truth_draws(30, 4, 1.0, 3)
+    f = 4 * d["true_conditional"].var(ddof=1) / d["true_conditional_draw_var"].mean()
+    assert structure_homogeneity(d)["F"] == pytest.approx(f)
+    assert structure_homogeneity(d)["p"] == pytest.approx(stats.f.sf(f, 29, 90))
+
+
+def test_pooled_target_scores_every_world_against_the_mean_conditional_truth() -> None:
+    data = _fake_results(60, 10.0, 4)
+    draws = _truth_draws(60, 4, 0.0, 5)
+    data[["true_conditional", "true_conditional_draw_var", "true_conditional_mcse"]] = draws[
+        ["true_conditional", "true_conditional_draw_var", "true_conditional_mcse"]
+    ].to_numpy()
+    data.loc[data["rep"] % 3 != 0, ["true_conditional", "true_conditional_draw_var",
+                                    "true_conditional_mcse"]] = np.nan  # fmt: skip
+    perf = score(data, 0.95)
+    pooled = perf.loc[perf["target"] == "pooled"]
+    assert pooled.loc[pooled["stat"] == "nsim", "est"].item() == 60  # every world
+    theta = data["true_conditional"].mean()
+    bias = pooled.loc[pooled["stat"] == "bias", "est"].item()
+    assert bias == pytest.approx(float(data["est"].mean() - theta))
+    cond = perf.loc[(perf["target"] == "conditional") & (perf["stat"] == "nsim"), "est"]
+    assert cond.item() == 20

@@ -53,6 +53,7 @@ __all__ = [
     "region_stratified_median",
     "run_headline",
     "score",
+    "structure_homogeneity",
     "structure_index",
     "true_journey_median",
     "truth_seeds",
@@ -62,7 +63,7 @@ METHODS = {
     "adjusted": {"delay_adjust": True, "variance": "cluster"},
     "unadjusted": {"delay_adjust": False, "variance": "independent"},
 }
-TARGETS = ("conditional", "realised", "process")
+TARGETS = ("conditional", "pooled", "realised", "process")
 
 
 def journey_times(truth: pd.DataFrame) -> np.ndarray:
@@ -302,9 +303,58 @@ def _structure_residual_sd(data: pd.DataFrame, theta: str) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["method", "stat", "est", "mcse"])
 
 
+def structure_homogeneity(results: pd.DataFrame) -> dict[str, float]:
+    r"""Does the conditional truth :math:`\theta(S)` vary with the structure?
+
+    One-way analysis of variance of the truth draws' medians (``truth_draws`` = *K* per
+    structure, *k* structures): :math:`F = K\,\widehat{\operatorname{var}}(\hat\theta(S_r))
+    / \overline{s^2_{draw}}` on :math:`(k-1,\,k(K-1))` degrees of freedom (the pooled median
+    stands in for the mean of a structure's draw medians), and the between-structure variance
+    net of Monte Carlo noise, :math:`\widehat{\operatorname{var}}(\hat\theta(S_r)) -
+    \overline{s^2_{draw}}/K` (may be negative).
+
+    Returns
+    -------
+    dict
+        ``k``, ``draws``, ``F``, ``p``, ``var_between``, ``mean`` (the pooled truth
+        :math:`\bar\theta`) and ``mean_mcse`` (:math:`\operatorname{sd}(\hat\theta(S_r))
+        /\sqrt k`, valid whether or not :math:`\theta(S)` varies).
+    """
+    once = results.drop_duplicates("rep").dropna(subset=["true_conditional"])
+    k = len(once)
+    nan = float("nan")
+    if k < 2:
+        return dict.fromkeys(["k", "draws", "F", "p", "var_between", "mean", "mean_mcse"], nan)
+    theta = once["true_conditional"].to_numpy(float)
+    draw_var = once["true_conditional_draw_var"].to_numpy(float)
+    within = float(np.mean(draw_var))
+    # K from mcse = sqrt(draw_var / K) (a world whose draws all agree says nothing of K)
+    spread = draw_var > 0
+    ratio = draw_var[spread] / once["true_conditional_mcse"].to_numpy(float)[spread] ** 2
+    draws = float(np.round(np.median(ratio))) if spread.any() else nan
+    between = float(np.var(theta, ddof=1))
+    f = draws * between / within if within > 0 else nan
+    p_value = float(stats.f.sf(f, k - 1, k * (draws - 1))) if within > 0 else nan
+    return {
+        "k": float(k),
+        "draws": draws,
+        "F": f,
+        "p": p_value,
+        "var_between": between - within / draws,
+        "mean": float(theta.mean()),
+        "mean_mcse": float(np.sqrt(between / k)),
+    }
+
+
 def score(results: pd.DataFrame, level: float) -> pd.DataFrame:
     r"""Bias, relative bias (%), empirical and model SE, SD of the error and coverage, against
     the conditional, realised and process-level truth (see the module docstring).
+
+    ``pooled`` scores every world against :math:`\bar\theta`, the mean of the conditional
+    truths over the structures that have one (:func:`structure_homogeneity`, whose F test and
+    between-structure SD are in the table): where :math:`\theta(S)` does not depend on the
+    structure (the test does not reject), this is each world's conditional truth, known more
+    precisely and for every world.
 
     Against the conditional truth, which is itself a Monte Carlo estimate with variance
     :math:`\sigma_t^2` (mean over worlds of its squared MCSE), the table adds
@@ -321,6 +371,12 @@ def score(results: pd.DataFrame, level: float) -> pd.DataFrame:
             data["theta"] = data.drop_duplicates("rep")["true"].mean()
         elif target == "realised":
             data["theta"] = data["true"]
+        elif target == "pooled":
+            has_draws = "true_conditional_draw_var" in data
+            homog = structure_homogeneity(results) if has_draws else None
+            if homog is None or np.isnan(homog["mean"]):
+                continue
+            data["theta"] = homog["mean"]
         else:
             data = data.loc[data["true_conditional"].notna()].copy()
             data["theta"] = data["true_conditional"]
@@ -354,6 +410,25 @@ def score(results: pd.DataFrame, level: float) -> pd.DataFrame:
             model = perf.loc[perf["stat"] == "modelse", ["method", "est"]]
             ref = 2 * stats.norm.cdf(z / np.sqrt(1 + truth_var / model["est"] ** 2)) - 1
             extra.append(model.assign(stat="cover_ref", est=np.asarray(ref), mcse=np.nan))
+        if target == "pooled":
+            truth_var = homog["mean_mcse"] ** 2
+            extra.append(
+                pd.DataFrame(
+                    [
+                        (m, stat, homog[key], np.nan)
+                        for m in data["method"].unique()
+                        for stat, key in (
+                            ("truth_mcse", "mean_mcse"),
+                            ("homog_F", "F"),
+                            ("homog_p", "p"),
+                            ("theta_sd_between", "var_between"),
+                        )
+                    ],
+                    columns=["method", "stat", "est", "mcse"],
+                )
+            )
+            sd_between = np.sqrt(max(homog["var_between"], 0.0))
+            extra[-1].loc[extra[-1]["stat"] == "theta_sd_between", "est"] = sd_between
         err = _error_sd(data, "theta", truth_var)
         point = _point_only(data, "theta", scale)
         resid = _structure_residual_sd(data, "theta")
