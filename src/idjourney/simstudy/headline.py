@@ -18,9 +18,16 @@ identification (generator's true identification dates; never identified or close
     *r*'s seed), pooled; its Monte Carlo SE comes from the spread of the draws' medians.
 ``realised``
     World *r*'s own victims' median (shares the victims with the estimate).
+``pooled``
+    The mean of the conditional truths over the structures that have one, for every world:
+    each world's :math:`\theta(S)` when it does not depend on the structure (F test in
+    :func:`structure_homogeneity`; in the baseline it cannot, ``docs/estimands.md``).
 ``process``
     The unconditional process median, estimated by the mean of the realised truths over the
     worlds (structure random too).
+
+Methods: ``adjusted`` (the report's default), ``unadjusted`` (as before issues #11/#12) and
+``stratified`` (candidate, :func:`region_stratified_median`).
 
 Writes ``results.csv`` (one row per world × method; resumed if present) and
 ``performance.csv`` (bias, relative bias, empirical and model SE, coverage, each with
@@ -147,18 +154,28 @@ def structure_index(scenario: Any, jurisdictions: pd.DataFrame) -> dict[str, flo
     }
 
 
-def region_stratified_median(table: pd.DataFrame, *, delay_adjust: bool = True) -> float:
-    r"""Diagnostic (study only, no interval): the journey median from region strata.
+def region_stratified_median(
+    table: pd.DataFrame, *, delay_adjust: bool = True, level: float = 0.95
+) -> tuple[float, float, float]:
+    r"""Candidate (study only): the journey median from region strata, with an interval.
 
     Within a region the entry (left-truncation) time is independent of the time to
     identification, but across regions it is not when regions connect at different dates
     (the generator's structure). This fits the journey curve :math:`U_r` (Aalen–Johansen,
-    delay-adjusted as the headline) in each region *r*, weights the regions by their
-    truncation-corrected size :math:`\hat N_r = \sum_{i \in r} 1/\hat S_r(e_i-)` (each
-    victim in the database stands for :math:`1/P(\text{still open at entry})` victims;
-    :math:`S_r` still open, closures included), and returns
-    :math:`\inf\{t : \sum_r \hat\pi_r U_r(t) \le 1/2\}`, :math:`\hat\pi_r = \hat N_r /
-    \sum_s \hat N_s`.
+    delay-adjusted as the headline, cluster-robust) in each region *r*, weights the regions
+    by their truncation-corrected size :math:`\hat N_r = \sum_{i \in r} 1/\hat S_r(e_i-)`
+    (each victim in the database stands for :math:`1/P(\text{still open at entry})` victims;
+    :math:`S_r` still open, closures included), and returns the median
+    :math:`\inf\{t : U(t) \le 1/2\}` of :math:`U = \sum_r \hat\pi_r U_r`,
+    :math:`\hat\pi_r = \hat N_r / \sum_s \hat N_s`, with the interval that inverts the test
+    of :math:`U(t) = 1/2` (as :meth:`IncidenceCurve.median_interval`) using
+    :math:`\operatorname{var} U(t) = \sum_r \hat\pi_r^2 \operatorname{var} U_r(t)` (series
+    nest in regions, so the strata are independent; the shares are treated as fixed).
+
+    Returns
+    -------
+    tuple
+        ``(median, lower, upper)``; ``inf`` where not reached.
     """
     from idjourney.indicator.base import survival_rows
     from idjourney.indicator.curve import fit_curve
@@ -183,8 +200,28 @@ def region_stratified_median(table: pd.DataFrame, *, delay_adjust: bool = True) 
     for pi, curve in zip(share, curves, strict=True):
         j = np.searchsorted(curve.times, grid, side="right") - 1
         unidentified += pi * np.where(j >= 0, 1.0 - curve.cif[np.maximum(j, 0)], 1.0)
-    hit = np.flatnonzero(unidentified <= 0.5 + 1e-12)
-    return float(grid[hit[0]]) if hit.size else float("inf")
+    z = float(stats.norm.ppf(0.5 + level / 2))
+
+    def se(t: float) -> float:
+        var = sum(pi**2 * c.se_unidentified_at(t) ** 2 for pi, c in zip(share, curves, strict=True))
+        return float(np.sqrt(var))
+
+    def first(sign: float) -> float:
+        def ok(k: int) -> bool:
+            return bool(unidentified[k] + sign * z * (se(grid[k]) if sign else 0.0) <= 0.5)
+
+        lo, hi = 0, grid.size - 1
+        if hi < 0 or not ok(hi):
+            return float("inf")
+        while lo < hi:  # the bounds are monotone in t (binary search, as median_interval)
+            mid = (lo + hi) // 2
+            if ok(mid):
+                hi = mid
+            else:
+                lo = mid + 1
+        return float(grid[lo])
+
+    return first(0.0), first(-1.0), first(1.0)
 
 
 def headline_replicate(
@@ -214,10 +251,11 @@ def headline_replicate(
             {"rep": rep, "seed": seed, "method": method, "est": est, "se": se, "lower": lo,
              "upper": hi, "true": realised, "lag_days": s["method"]["delay_lag_days"]}
         )  # fmt: skip
+    est, lo, hi = region_stratified_median(table, level=level)
+    se = (np.log(hi) - np.log(lo)) / (2 * z) * est if np.isfinite(hi) else np.nan
     rows.append(
-        {"rep": rep, "seed": seed, "method": "stratified", "est": region_stratified_median(table),
-         "se": np.nan, "lower": np.nan, "upper": np.nan, "true": realised,
-         "lag_days": rows[0]["lag_days"]}
+        {"rep": rep, "seed": seed, "method": "stratified", "est": est, "se": se, "lower": lo,
+         "upper": hi, "true": realised, "lag_days": rows[0]["lag_days"]}
     )  # fmt: skip
     del table
     estimated = time.perf_counter()
