@@ -138,7 +138,8 @@ def journey_summary(
     median over databases of other structures. It assumes the entry (left-truncation) time
     independent of :math:`T` given :math:`S`; where regions that identify at different
     speeds connect at different dates this fails, and the estimate carries an error that
-    the interval does not include (measured in ``synthetic/simstudy-headline.toml``).
+    the interval does not include (in the baseline an SD of about 7 days, 0.8% of the
+    median, so the interval covers 0.905 ± 0.021; ``synthetic/simstudy-headline.toml``).
     """
     n = len(table)
     identified = int(table["event"].sum())
