@@ -125,6 +125,30 @@ def test_same_seed_same_world_different_seed_different_world(baseline):
     assert not a.truth["first_seen"].equals(c.truth["first_seen"])
 
 
+def test_structure_seed_fixes_the_jurisdictions_and_keeps_the_victim_stream(baseline):
+    """``structure_seed`` draws only the region-to-jurisdiction assignment: equal to the seed
+    it changes nothing; otherwise the structure is that seed's and the victims are ``seed``'s."""
+    plain = generate(baseline, seed=3, n_victims=4_000)
+    same = generate(baseline, seed=3, n_victims=4_000, structure_seed=3)
+    pd.testing.assert_frame_equal(plain.records, same.records)
+    pd.testing.assert_frame_equal(plain.truth, same.truth)
+    pd.testing.assert_frame_equal(plain.jurisdictions, same.jurisdictions)
+    assert "structure_seed" not in plain.parameters
+
+    donor = generate(baseline, seed=4, n_victims=4_000)
+    assert not donor.jurisdictions.equals(plain.jurisdictions)  # the structure does vary
+    mixed = generate(baseline, seed=3, n_victims=4_000, structure_seed=4)
+    pd.testing.assert_frame_equal(mixed.jurisdictions, donor.jurisdictions)
+    assert mixed.parameters["structure_seed"] == 4
+    # same victims as seed 3 (first seen, jurisdiction slot), regions from seed 4's structure
+    pd.testing.assert_series_equal(mixed.truth["first_seen"], plain.truth["first_seen"])
+    pd.testing.assert_series_equal(mixed.truth["jurisdiction"], plain.truth["jurisdiction"])
+    regions = donor.jurisdictions.set_index("jurisdiction")["region"]
+    np.testing.assert_array_equal(
+        mixed.truth["region"].to_numpy(), regions.loc[mixed.truth["jurisdiction"]].to_numpy()
+    )
+
+
 def _hashes(folder: Path) -> dict[str, str]:
     return {
         p.name: hashlib.sha256(p.read_bytes()).hexdigest()

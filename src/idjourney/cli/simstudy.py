@@ -143,3 +143,38 @@ def _pack(items: list[str], width: int) -> list[str]:
         else:
             lines.append(item)
     return lines
+
+
+@simstudy.command("headline")
+@click.argument("design", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--out", type=click.Path(file_okay=False, path_type=Path), required=True,
+    help="Results folder (results.csv, performance.csv; worlds already there are kept).",
+)  # fmt: skip
+@click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Local worker processes (1 runs in this process).")  # fmt: skip
+@click.option("--n-rep", type=click.IntRange(min=1), default=None,
+              help="Override the design's n_rep.")  # fmt: skip
+@click.option("--n-victims", type=click.IntRange(min=1), default=None,
+              help="Override the world size (default: design's, else scenario's).")  # fmt: skip
+def headline_command(
+    design: Path, out: Path, workers: int, n_rep: int | None, n_victims: int | None
+) -> None:
+    """Score the report's headline median against the generator's truth (issue #12).
+
+    Same program as ``python -m idjourney.simstudy.headline``; see synthetic/simstudy-headline.toml.
+    """
+    from idjourney.simstudy.headline import HeadlineDesignError, format_performance, run_headline
+    from idjourney.synthetic import ScenarioError
+
+    err = console(stderr=True)
+    try:
+        perf = run_headline(
+            design, out, workers=workers, n_rep=n_rep, n_victims=n_victims,
+            log=lambda line: err.print(line),
+        )  # fmt: skip
+    except (HeadlineDesignError, ScenarioError) as exc:
+        fail(str(exc))
+        return
+    click.echo(format_performance(perf))
+    err.print(f"wrote results.csv and performance.csv in {out}")

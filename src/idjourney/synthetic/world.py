@@ -33,7 +33,8 @@ class World:
     jurisdictions : DataFrame
         ``jurisdiction, region, connected`` (NaT if never connected by the extract).
     parameters : dict
-        The scenario's parameters plus ``seed`` and ``n_victims``.
+        The scenario's parameters plus ``seed`` and ``n_victims`` (and ``structure_seed``
+        when given).
     scenario : Scenario
     """
 
@@ -210,7 +211,13 @@ def _first_seen_with_steps(
     return np.floor(np.clip(day, 0.0, span - 1e-9))
 
 
-def generate(scenario: Scenario, seed: int, n_victims: int | None = None) -> World:
+def generate(
+    scenario: Scenario,
+    seed: int,
+    n_victims: int | None = None,
+    *,
+    structure_seed: int | None = None,
+) -> World:
     """Generate a world from ``scenario`` with ``seed``.
 
     Parameters
@@ -221,6 +228,13 @@ def generate(scenario: Scenario, seed: int, n_victims: int | None = None) -> Wor
     n_victims : int, optional
         Overrides ``scenario.n_victims`` (victims first seen between the history
         start and the extract date, before any truncation).
+    structure_seed : int, optional
+        Seed of the database's structure alone: which region each jurisdiction slot
+        holds (and so which regions connect early). By default it comes from ``seed``'s
+        stream; given, it is drawn from ``numpy.random.default_rng(structure_seed)`` while
+        the victims still come from ``seed``, so ``generate(s, b, structure_seed=a)`` is an
+        independent stream of victims on the structure of ``generate(s, a)``, and
+        ``structure_seed=seed`` gives the same bytes as omitting it.
     """
     n = int(n_victims or scenario.n_victims)
     if n <= 0:
@@ -234,7 +248,10 @@ def generate(scenario: Scenario, seed: int, n_victims: int | None = None) -> Wor
     regions = np.array(
         _allocate(scenario.region_shares, scenario.jurisdictions_total), dtype=object
     )
-    regions = regions[rng.permutation(len(regions))]
+    order = rng.permutation(len(regions))  # drawn always, so the victims' stream is unchanged
+    if structure_seed is not None:
+        order = np.random.default_rng(structure_seed).permutation(len(regions))
+    regions = regions[order]
     if scenario.late_regions:  # their jurisdictions connect last (order otherwise random)
         regions = regions[np.argsort(np.isin(regions, scenario.late_regions), kind="stable")]
     conn_day = connection_days(scenario, origin)
@@ -458,4 +475,6 @@ def generate(scenario: Scenario, seed: int, n_victims: int | None = None) -> Wor
         {"jurisdiction": jur_codes, "region": regions.astype(str), "connected": to_dates(conn_day)}
     )
     parameters = scenario.to_dict() | {"seed": int(seed), "n_victims": n, "synthetic": True}
+    if structure_seed is not None:
+        parameters["structure_seed"] = int(structure_seed)
     return World(records, truth, jurisdictions, parameters, scenario)
