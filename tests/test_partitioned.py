@@ -100,3 +100,46 @@ def test_clear_errors(tmp_path, dataset):
         partitioned.link_dataset(dataset, rule="tolerant")
     with pytest.raises(ValueError, match="rows_per_part"):
         partitioned.write_dataset(pd.DataFrame({"a": [1]}), tmp_path / "x", rows_per_part=0)
+
+
+def _native_parts(records: pd.DataFrame, name: str, folder, rows_per_part: int):
+    from idjourney.harmonize import load_mapping, to_native
+
+    native = to_native(records.assign(source_db=name), load_mapping(name)).astype(str)
+    return native, partitioned.write_dataset(native, folder, rows_per_part=rows_per_part)
+
+
+def test_harmonize_dataset_equals_to_standard_on_the_whole_export(tmp_path):
+    from idjourney.harmonize import load_mapping, to_standard
+
+    records = generate(load_scenario("baseline"), seed=5, n_victims=2_500).records
+    native, folder = _native_parts(records, "europol", tmp_path / "native", 700)
+    with dask.config.set(scheduler="synchronous"):
+        out = partitioned.harmonize_dataset(folder, "europol", tmp_path / "standard")
+    expected = to_standard(native, load_mapping("europol"))
+    got = pd.concat([pd.read_parquet(f) for f in sorted(out.glob("*.parquet"))], ignore_index=True)
+    pd.testing.assert_frame_equal(expected, got)
+
+
+def test_harmonize_dataset_reports_every_parts_problems_with_whole_export_rows(tmp_path):
+    from idjourney.harmonize import HarmonizeError, load_mapping, to_standard
+
+    records = generate(load_scenario("baseline"), seed=5, n_victims=1_500).records
+    native, _ = _native_parts(records, "europol", tmp_path / "ok", 10_000)
+    sex_column = next(c for c, s in load_mapping("europol").columns.items() if s == "sex")
+    native.loc[[3, 1_200], sex_column] = "??"  # parts 0 and 2 (rows 4 and 1,201)
+    folder = partitioned.write_dataset(native, tmp_path / "bad", rows_per_part=500)
+    with pytest.raises(HarmonizeError) as whole:
+        to_standard(native, load_mapping("europol"), source_name="export")
+    with (
+        dask.config.set(scheduler="synchronous"),
+        pytest.raises(HarmonizeError) as parts,
+    ):
+        partitioned.harmonize_dataset(folder, "europol", tmp_path / "standard")
+    assert sorted(parts.value.problems["row"].dropna().astype(int)) == [4, 1_201]
+    pd.testing.assert_frame_equal(
+        whole.value.problems.drop(columns="file"), parts.value.problems.drop(columns="file")
+    )
+    assert not (tmp_path / "standard").exists()  # nothing written on failure
+    with pytest.raises(HarmonizeError, match="long-layout"):
+        partitioned.harmonize_dataset(folder, "ncmec", tmp_path / "standard")

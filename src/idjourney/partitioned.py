@@ -6,6 +6,9 @@ validation, linkage and the analysis table — run here part by part on ``dask``
 (``dask.dataframe`` for reading and the shuffle, ``dask.distributed`` when a ``Client`` is
 active), and give **the same result as the in-memory path** on the concatenated records:
 
+* :func:`harmonize_dataset` — :func:`idjourney.harmonize.to_standard` part by part (wide
+  exports), writing the standard records as a partitioned dataset, every problem of every
+  part reported together with rows numbered through the whole export;
 * :func:`validate_dataset` — the problems of :func:`idjourney.schema.validate`, with rows
   numbered through the whole dataset (row :math:`r` of part :math:`p` is row
   :math:`r + \sum_{q<p} n_q`), including duplicate keys held in different parts;
@@ -34,12 +37,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from idjourney.io import DataFileError
+from idjourney.harmonize import HarmonizeError, SourceMapping, load_mapping, to_standard
+from idjourney.harmonize.convert import _where
+from idjourney.harmonize.errors import Problems
+from idjourney.io import DataFileError, atomic_folder
 from idjourney.linkage import LinkageError, Linked, analysis_table, exact_keys, link_rows
 from idjourney.schema import ValidationReport, validate
 
 __all__ = [
     "analysis_table_dataset",
+    "harmonize_dataset",
     "link_dataset",
     "read_dataset",
     "validate_dataset",
@@ -182,6 +189,70 @@ def validate_dataset(data: Any) -> ValidationReport:
     ddf, name = _as_dask(data)
     report, _ = _validated_parts(ddf, name)
     return report
+
+
+def _harmonize_part(
+    part: pd.DataFrame, mapping: SourceMapping, name: str, offset: int
+) -> tuple[pd.DataFrame | None, pd.DataFrame | None]:
+    try:
+        return to_standard(part, mapping, name, row_offset=offset), None
+    except HarmonizeError as exc:
+        return None, exc.problems
+
+
+def harmonize_dataset(
+    native: Any, mapping: SourceMapping | str | os.PathLike[str], out: str | os.PathLike[str]
+) -> Path:
+    """:func:`idjourney.harmonize.to_standard` on a partitioned native export.
+
+    Parameters
+    ----------
+    native : path or dask DataFrame
+        The export's parts as text cells (Parquet files of strings, one per part).
+    mapping : SourceMapping or name or path
+        The source's mapping; wide layout only (a long export's rows of one victim may lie
+        in several parts: harmonise it in memory).
+    out : path
+        Folder for the standard records, one Parquet part per input part; written
+        atomically (a failed run leaves an existing folder as it was).
+
+    Raises
+    ------
+    HarmonizeError
+        Every problem of every part at once, rows 1-based through the whole export.
+    """
+    import dask
+
+    mapping = mapping if isinstance(mapping, SourceMapping) else load_mapping(mapping)
+    if mapping.layout != "wide":
+        raise HarmonizeError(
+            f"{mapping.label}: a {mapping.layout}-layout export cannot be harmonised part by "
+            "part (one victim's rows may lie in several parts); harmonise it in memory with "
+            "idjourney.harmonize.to_standard",
+            pd.DataFrame(columns=["file", "row", "column", "value", "problem", "fix"]),
+        )
+    ddf, name = _as_dask(native)
+    parts = list(dask.persist(*ddf.to_delayed()))
+    lengths = dask.compute(*[dask.delayed(len)(p) for p in parts])
+    offsets = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(int)
+    results = dask.compute(
+        *[
+            dask.delayed(_harmonize_part, nout=2)(p, mapping, name, int(o))
+            for p, o in zip(parts, offsets, strict=True)
+        ]
+    )
+    failed = [problems for _, problems in results if problems is not None]
+    if failed:
+        combined = pd.concat(failed, ignore_index=True)
+        whole = combined["row"].isna()  # a header problem is found in every part: once
+        combined = pd.concat([combined[whole].drop_duplicates(), combined[~whole]])
+        problems = Problems(name, _where(mapping))
+        problems.rows = combined.astype(object).where(combined.notna(), None).to_dict("records")
+        problems.raise_if_any()
+    with atomic_folder(out) as tmp:
+        for i, (standard, _) in enumerate(results):
+            standard.to_parquet(Path(tmp) / f"part-{i:05d}.parquet", index=False)
+    return Path(out)
 
 
 def _keyed(part: pd.DataFrame) -> pd.DataFrame:
