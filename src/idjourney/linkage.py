@@ -202,12 +202,51 @@ def link(records: pd.DataFrame, *, rule: str = "exact", check: bool = True) -> L
         report.raise_for_errors()
         records = report.data
     df = records.reset_index(drop=True)
-    own = df["source_db"].astype(str) + ":" + df["victim_key"].astype(str)
-    key = df["link_key"].astype("string").fillna(own).astype(str) if "link_key" in df else own
+    key = exact_keys(df)
     exact_victims = key.nunique()
     if rule == "tolerant":
         key = _tolerant_keys(df, key)
-    order = df["source_db"].map({s: i for i, s in enumerate(pd.unique(df["source_db"]))})
+    source_order = {s: i for i, s in enumerate(pd.unique(df["source_db"]))}
+    table, histories = link_rows(df, key, source_order)
+    summary = {
+        "records": len(df),
+        "victims": len(table),
+        "merged_exact": len(df) - exact_victims,
+        "merged_tolerant": exact_victims - len(table),
+    }
+    return Linked(table, histories, pd.Series(key.to_numpy(), name="victim_id"), summary)
+
+
+def exact_keys(records: pd.DataFrame) -> pd.Series:
+    """The victim each record belongs to under exact linkage: its ``link_key``, or
+    ``"source_db:victim_key"`` when it has none (a record without a link key stays alone)."""
+    own = records["source_db"].astype(str) + ":" + records["victim_key"].astype(str)
+    if "link_key" not in records:
+        return own
+    return records["link_key"].astype("string").fillna(own).astype(str)
+
+
+def link_rows(
+    df: pd.DataFrame, key: pd.Series, source_order: dict[str, int]
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The analysis table and capture histories of the records ``df`` linked by ``key``.
+
+    Every record of one victim (one ``key``) must be in ``df``; records of different
+    victims do not interact, so a table hash-partitioned by ``key`` can be linked part by
+    part and the parts concatenated (:mod:`idjourney.partitioned` does that on Dask).
+
+    Parameters
+    ----------
+    df : DataFrame
+        Validated records in the standard (index 0..n-1).
+    key : Series
+        The victim each record belongs to (aligned with ``df``).
+    source_order : dict
+        Database name -> its rank in the input (the first database listed gives a linked
+        victim's series, region, sex, ...); its keys are all the databases linked, so the
+        capture histories have one column each, present in ``df`` or not.
+    """
+    order = df["source_db"].map(source_order)
     df = df.assign(_key=key.to_numpy(), _order=order.to_numpy())
     df["_at_risk"] = np.maximum(df["first_entered"], df["jurisdiction_connected"])
     for column in ("identification_recorded_on", "closed_on"):
@@ -226,7 +265,7 @@ def link(records: pd.DataFrame, *, rule: str = "exact", check: bool = True) -> L
         reports_count=("reports_count", "max"),
     )
     agg["closed_on"] = agg["closed_on"].where(agg["identified_on"].isna())
-    sources = sorted(pd.unique(df["source_db"]))
+    sources = sorted(source_order)
     histories = _capture_histories(df["_key"], df["source_db"], sources, agg.index)
     combined = pd.DataFrame(
         {
@@ -251,13 +290,7 @@ def link(records: pd.DataFrame, *, rule: str = "exact", check: bool = True) -> L
     table["sources"] = _source_labels(histories, sources).reindex(table["victim_id"]).to_numpy()
     histories = histories.reindex(table["victim_id"]).reset_index(drop=True)
     histories.index = table.index
-    summary = {
-        "records": len(df),
-        "victims": len(table),
-        "merged_exact": len(df) - exact_victims,
-        "merged_tolerant": exact_victims - len(table),
-    }
-    return Linked(table, histories, pd.Series(key.to_numpy(), name="victim_id"), summary)
+    return table, histories
 
 
 def _capture_histories(

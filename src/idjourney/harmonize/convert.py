@@ -31,7 +31,11 @@ def _mapping_file(mapping: SourceMapping) -> str:
 
 
 def to_standard(
-    native: pd.DataFrame, mapping: SourceMapping, source_name: str = "<file>"
+    native: pd.DataFrame,
+    mapping: SourceMapping,
+    source_name: str = "<file>",
+    *,
+    row_offset: int = 0,
 ) -> pd.DataFrame:
     """Turn a source's native export into records in the standard.
 
@@ -44,6 +48,9 @@ def to_standard(
         The source's mapping (:func:`~idjourney.harmonize.load_mapping`).
     source_name : str
         Name of the export used in messages.
+    row_offset : int
+        Rows before ``native`` in its file (messages give row ``row_offset + r`` for its
+        row ``r``), for one part of a partitioned export; wide layout only.
 
     Returns
     -------
@@ -62,9 +69,11 @@ def to_standard(
     """
     problems = Problems(source_name, _where(mapping))
     if mapping.layout == "long":
+        if row_offset:
+            raise ValueError("row_offset applies to wide exports only")
         cells, rows = _pivot_long(native, mapping, problems)
     else:
-        cells, rows = _wide_cells(native, mapping, problems)
+        cells, rows = _wide_cells(native, mapping, problems, row_offset)
     out: dict[str, pd.Series] = {}
     for native_name, standard in mapping.columns.items():
         if native_name not in cells:
@@ -89,11 +98,11 @@ def _text(series: pd.Series, mapping: SourceMapping) -> pd.Series:
 
 
 def _wide_cells(
-    native: pd.DataFrame, mapping: SourceMapping, problems: Problems
+    native: pd.DataFrame, mapping: SourceMapping, problems: Problems, row_offset: int = 0
 ) -> tuple[dict[str, pd.Series], dict[str, np.ndarray]]:
     _check_header(list(native.columns), mapping, problems, layout_columns=())
     data = native.reset_index(drop=True)
-    row_numbers = np.arange(1, len(data) + 1)
+    row_numbers = np.arange(1, len(data) + 1) + row_offset
     header = list(data.columns)
     cells = {c: _text(data[c], mapping) for c in mapping.columns if header.count(c) == 1}
     return cells, {c: row_numbers for c in cells}
