@@ -103,6 +103,19 @@ def _list_definitions() -> str:
     return "\n".join(lines)
 
 
+def _wrapped(text: str) -> str:
+    """``text`` folded to the terminal's width, continuation lines indented."""
+    import textwrap
+
+    from idjourney.cli._fit_common import terminal_width
+
+    width = max(terminal_width(), 40)
+    return "\n".join(
+        "\n".join(textwrap.wrap(line, width=width, subsequent_indent="  ")) or line
+        for line in text.replace("+/-", "±").splitlines()
+    )
+
+
 @click.command("indicator")
 @click.option(
     "--data",
@@ -120,9 +133,9 @@ def _list_definitions() -> str:
 @click.option(
     "--coverage",
     type=click.Choice(["naive", "fixed-panel", "chain-linked"]),
-    default="naive",
+    default="chain-linked",
     show_default=True,
-    help="Coverage adjustment for jurisdictions connecting over time.",
+    help="Coverage adjustment for jurisdictions connecting over time (the report's).",
 )
 @click.option(
     "--method",
@@ -202,7 +215,7 @@ def indicator(
         raise click.UsageError(str(exc)) from exc
     try:
         if list_only:
-            click.echo(_list_definitions())
+            click.echo(_wrapped(_list_definitions()))
             return
         if card_name is not None:
             if card_name == "decomposition":
@@ -264,6 +277,7 @@ def indicator(
             seed=seed,
             k=None,  # protection is applied once, by the publishing gate below
         )
+        unlinked = series.attrs.get("unlinked_years", {})
         series = publish_series(
             series, table, definition, gate, by=by, coverage=coverage, extract_date=extract_date
         )
@@ -275,7 +289,14 @@ def indicator(
         raise DataError(f"column {exc} is not in the data") from exc
 
     for line in skipped:
-        click.echo(f"note: year {line}", err=True)
+        _echo_wrapped(f"note: year {line}", err=True)
+    if unlinked:
+        first, last = min(unlinked), max(unlinked)
+        span = f"{first}" if first == last else f"{first}-{last}"
+        _echo_wrapped(
+            f"note: no chain-linked index for {span} ({len(unlinked)} year(s)): {unlinked[last]}",
+            err=True,
+        )
     columns = [c for c in _RECORD_FIELDS if c in series.columns]
     out = series[columns]
     if gate.banner:
@@ -294,28 +315,53 @@ def indicator(
             f"{series.attrs['definition']}: index {baseline} = 100 ({coverage}; index interval: "
             f"{series.attrs['index_interval']})"
         )
-        narrow = [
-            "year",
-            "group",
-            "estimate",
-            "lower",
-            "upper",
-            "index",
-            "index_lower",
-            "index_upper",
-            "n",
-            "suppression",
-        ]
-        shown = out[[c for c in narrow if c in out.columns]].set_index("year")
-        if "group" in shown.columns:  # labels come from the data: shown as text, not markup
-            from rich.markup import escape
-
-            shown = shown.assign(group=shown["group"].map(lambda v: escape(str(v))))
+        shown = _readable_series(out)
         if gate.banner:
             title = f"{gate.banner}\n{title}"
         print_frame(shown, title, index_name="year")
     if note:
-        click.echo(f"Disclosure control: {note}", err=as_json or as_csv)
+        _echo_wrapped(f"Disclosure control: {note}", err=as_json or as_csv)
+
+
+def _echo_wrapped(text: str, *, err: bool = False) -> None:
+    """A message folded to the terminal's width (continuation lines indented)."""
+    click.echo(_wrapped(text), err=err)
+
+
+def _readable_series(out: pd.DataFrame) -> pd.DataFrame:
+    """The published series as people read it: one row per year (and group), the estimate
+    and the index each with its interval, the (perturbed) count and why a cell is withheld."""
+    from rich.markup import escape
+
+    def with_interval(est: Any, lo: Any, hi: Any) -> str:
+        if pd.isna(est):
+            return "—"
+        if pd.isna(lo) or pd.isna(hi):
+            return _number(est)
+        return f"{_number(est)} ({_number(lo)}–{_number(hi)})"
+
+    shown = pd.DataFrame(index=pd.Index(out["year"].astype(int).astype(str), name="year"))
+    if "group" in out.columns:  # labels come from the data: shown as text, not markup
+        shown["group"] = [escape(str(v)) for v in out["group"]]
+    shown["estimate (95% CI)"] = [
+        with_interval(*v) for v in out[["estimate", "lower", "upper"]].to_numpy()
+    ]
+    shown["index (95% CI)"] = [
+        with_interval(*v) for v in out[["index", "index_lower", "index_upper"]].to_numpy()
+    ]
+    if "n" in out.columns:
+        shown["n"] = ["—" if pd.isna(v) else f"{int(v):,}" for v in out["n"]]
+    if "suppression" in out.columns:
+        shown["withheld"] = ["" if pd.isna(v) else str(v) for v in out["suppression"]]
+        if not shown["withheld"].any():
+            shown = shown.drop(columns="withheld")
+    return shown
+
+
+def _number(value: Any) -> str:
+    """Four significant digits, thousands separated from 10,000 on."""
+    v = float(value)
+    return f"{v:,.0f}" if abs(v) >= 10_000 else f"{v:.4g}"
 
 
 def _explain(

@@ -175,8 +175,11 @@ def _index_for_group(
     coverage: str,
     method: str,
     level: float,
+    unlinked: dict[int, str] | None = None,
 ) -> dict[int, tuple[float, float, float]]:
-    """Index and interval per year for one group."""
+    """Index and interval per year for one group; a year whose chain to the baseline cannot
+    be formed (chain-linked coverage) is left out, with the reason in ``unlinked``."""
+    unlinked = {} if unlinked is None else unlinked
     z = float(stats.norm.ppf(0.5 + level / 2))
     out: dict[int, tuple[float, float, float]] = {}
     boot = method == "bootstrap"
@@ -212,10 +215,15 @@ def _index_for_group(
     # chain-linked: links between consecutive years of the span, each on the panel J_{b-1}
     span = list(range(min([*years, baseline]), max([*years, baseline]) + 1))
     links: dict[int, tuple[float, list[tuple[float, pd.Series]], np.ndarray | None]] = {}
+    broken: dict[int, str] = {}
     for a, b in itertools.pairwise(span):
         panel = connected_by(full, a)
         sub = cell.subset(cell.table["jurisdiction"].isin(panel).to_numpy())
-        va, vb = sub.value(a), sub.value(b)
+        try:
+            va, vb = sub.value(a), sub.value(b)
+        except IndicatorError as exc:  # e.g. nothing connected yet in year a: no link a -> b
+            broken[b] = f"no chain link {a}->{b} on the jurisdictions connected by {a}: {exc}"
+            continue
         terms = [] if boot else [(1.0, sub.log_influence(b)), (-1.0, sub.log_influence(a))]
         link_reps = sub.reps(b) / sub.reps(a) if boot else None
         links[b] = (float(np.log(vb.estimate / va.estimate)), terms, link_reps)
@@ -224,6 +232,10 @@ def _index_for_group(
             out[year] = finish(0.0, 0.0, np.ones(1) if boot else None)
             continue
         lo, hi = min(year, baseline), max(year, baseline)
+        missing = [broken[y] for y in range(lo + 1, hi + 1) if y in broken]
+        if missing:  # the chain to the baseline cannot be formed: no index for this year
+            unlinked[year] = missing[-1 if year < baseline else 0]
+            continue
         steps = [links[y] for y in range(lo + 1, hi + 1)]
         sign = 1.0 if year > baseline else -1.0
         log_i = sign * sum(s[0] for s in steps)
@@ -356,6 +368,7 @@ def indicator_series(
         cells = [(g, root.subset((table[by] == g).to_numpy())) for g in sorted(wanted, key=str)]
 
     rows = []
+    unlinked: dict[int, str] = {}
     for group, cell in cells:
         n_group_base = _victims(definition, cell.table, baseline)
         small = by is not None and k is not None and n_group_base < k
@@ -367,7 +380,7 @@ def indicator_series(
                 {}
                 if small
                 else _index_for_group(
-                    cell, table, years, baseline, coverage, method, definition.level
+                    cell, table, years, baseline, coverage, method, definition.level, unlinked
                 )
             )
         except IndicatorError as exc:
@@ -417,6 +430,7 @@ def indicator_series(
         out = _check_unsuppressed_notes(out)
     out.attrs.update(
         definition=definition.label,
+        unlinked_years=dict(sorted(unlinked.items())),
         coverage=coverage,
         method=method,
         baseline=baseline,
