@@ -111,6 +111,32 @@ def test_two_lists_use_one_class() -> None:
     assert r.total == pytest.approx(2_400, rel=0.03)
 
 
+def test_two_lists_cap_the_chains_and_still_converge() -> None:
+    # The one-class model mixes in a few iterations: asking for 40,000 runs 4,000 per chain
+    # (the diagnostics report what ran), and 8 chains still give R-hat < 1.01, ESS > 1,000.
+    frame = pd.DataFrame({"A": [1, 0, 1], "B": [0, 1, 1], "n": [600, 400, 200]})
+    settings = LCMCRSettings(n_iter=40_000, burn_in=5_000, thin=10, chains=8)
+    r = mse.estimate(frame, counts="n", model="lcmcr", seed=1, lcmcr=settings)
+    d = r.diagnostics
+    assert (d["n_iter"], d["burn_in"], d["chains"]) == (4_000, 1_000, 8)
+    assert d["rhat"] < 1.01 and d["ess_bulk"] > 1_000
+    assert r.total == pytest.approx(2_400, rel=0.03)
+
+
+def test_default_chains_are_over_dispersed_and_diagnosed_on_n() -> None:
+    # Eight chains with different seeds of lambda, sticks and alpha: after one iteration
+    # without burn-in their dark figures differ, and the diagnostics are computed on N.
+    table = mse.capture_table(
+        pd.DataFrame({"A": [1, 0, 1, 0], "B": [0, 1, 1, 1], "C": [1, 1, 0, 0], "n": [50] * 4}),
+        counts="n",
+    )
+    settings = LCMCRSettings(n_iter=8, burn_in=0, thin=1)
+    assert settings.chains == 8
+    post = sample(table, settings, seed=0)
+    assert len(np.unique(post.draws[:, 0])) > 4
+    assert post.draws.min() >= post.observed
+
+
 def test_bad_settings() -> None:
     with pytest.raises(ValueError, match="n_classes"):
         LCMCRSettings(n_classes=0)
