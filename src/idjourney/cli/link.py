@@ -72,6 +72,8 @@ def link(files: tuple[Path, ...], histories_path: Path, table_path: Path | None,
     if problems:
         more = f"\n... and {len(problems) - 50} more" if len(problems) > 50 else ""
         fail("\n".join(problems[:50]) + more)
+    from idjourney.mse.periods import left_risk_on
+
     records = pd.concat(parts, ignore_index=True)
     try:
         linked = link_records(records, rule=rule, check=False)
@@ -81,6 +83,7 @@ def link(files: tuple[Path, ...], histories_path: Path, table_path: Path | None,
     for column in HISTORY_EXTRAS:
         histories[column] = linked.table[column].to_numpy()
     histories["identified"] = linked.table["event"].to_numpy()
+    histories["left_risk_on"] = left_risk_on(linked.table).dt.strftime("%Y-%m-%d").to_numpy()
     try:
         write_table(histories, histories_path)
         if table_path is not None:
