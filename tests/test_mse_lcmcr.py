@@ -144,3 +144,22 @@ def test_bad_settings() -> None:
         LCMCRSettings(n_iter=10, thin=5)
     with pytest.raises(ValueError, match="model"):
         mse.estimate(pd.DataFrame({"A": [1, 0], "B": [0, 1]}), model="bayes")
+
+
+def test_a_table_without_a_finite_estimate_warns_naming_stratum_and_lists() -> None:
+    # Three lists that never overlap: no finite MLE (Fienberg–Rinaldo); the latent-class
+    # posterior is then the prior's, and the warning says so, naming the lists (and, when
+    # stratified, the stratum).
+    from idjourney.mse.lcmcr import PriorDrivenWarning
+    from idjourney.mse.stratified import estimate_stratified
+
+    apart = pd.DataFrame({"A": [1, 0, 0], "B": [0, 1, 0], "C": [0, 0, 1], "n": [30, 20, 25]})
+    settings = LCMCRSettings(n_iter=200, burn_in=50, thin=1, chains=2)
+    with pytest.warns(PriorDrivenWarning, match="does not exist.*lists A, B, C.*prior"):
+        mse.estimate(apart, counts="n", model="lcmcr", lcmcr=settings, seed=0)
+    rng = np.random.default_rng(3)
+    fine = pd.DataFrame((rng.random((600, 3)) < 0.4).astype(int), columns=list("ABC"))
+    fine = fine[fine.sum(axis=1) > 0].assign(n=1)
+    frame = pd.concat([fine.assign(region="x"), apart.assign(region="y")], ignore_index=True)
+    with pytest.warns(PriorDrivenWarning, match="stratum 'y': .*lists A, B, C"):
+        estimate_stratified(frame, "region", counts="n", model="lcmcr", lcmcr=settings)

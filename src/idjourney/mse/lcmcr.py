@@ -71,6 +71,11 @@ from idjourney.mse._histories import CaptureTable
 RHAT_LIMIT = 1.01
 
 
+class PriorDrivenWarning(UserWarning):
+    """The lists admit no finite maximum-likelihood estimate: the latent-class posterior of
+    :math:`N` is then driven by the prior, not by the data."""
+
+
 @dataclass(frozen=True)
 class LCMCRSettings:
     """Sampler settings (see the module docstring for the model).
