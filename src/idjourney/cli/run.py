@@ -12,7 +12,7 @@ from idjourney.cli._common import console, fail, k_options, make_gate, scenario_
 INDEX_YEARS = range(2012, 2023)  # 2022 is the last entry cohort with two years of follow-up
 INDEX_OPTIONS = {"cohort-unidentified-at": {"horizon": 365}, "rmst-unidentified": {"tau": 730}}
 #: Latent-class sampler iterations per chain (8 chains side by side, a quarter more as burn-in):
-#: enough for R-hat < 1.05 and bulk ESS > 400 in the four-list Europe strata, where N mixes
+#: enough for R-hat < 1.05 and bulk ESS > 250 in the four-list Europe strata, where N mixes
 #: slowly (docs/denominator.md §3); the sensitivity rows use a quarter of it.
 MSE_ITERATIONS = 40_000
 REVIEW_RECORDS = 1000  # records per list checked by the simulated clerical review
