@@ -4,11 +4,14 @@
    chain on one core (target < 10 s); and the same 10,000 iterations with 2 and 4 chains
    run side by side.
 2. Stratified stepwise log-linear MSE: 4 lists × 5 regions (target < 5 s).
+3. ``--convergence``: R-hat, bulk ESS and CPU time of N for the old report setting
+   (2 chains × 4,000 after 1,000) and the new one (8 chains × 40,000 after 5,000, thin 10)
+   on the same strongly heterogeneous 4-list table, three seeds each (about a minute of CPU).
 
 CPU time (``time.process_time``) is reported beside wall time, because the machine may be
 shared; numpy is single-threaded here (no BLAS-heavy calls). Ratios below 1 meet the target.
 
-Usage: .venv/bin/python benchmarks/bench_mse.py
+Usage: .venv/bin/python benchmarks/bench_mse.py [--convergence]
 """
 
 from __future__ import annotations
@@ -65,5 +68,25 @@ def main() -> None:
     )
 
 
+def convergence() -> None:
+    from idjourney.mse.lcmcr import sample
+
+    rng = np.random.default_rng(14)
+    table = mse.capture_table(heterogeneous(rng, 10_000))
+    print(f"LCMCR convergence of N: 4 lists, 10,000 victims ({table.observed:,} observed)")
+    for label, settings in (
+        ("2 chains x 4,000 + 1,000", LCMCRSettings(n_iter=4_000, burn_in=1_000, thin=4, chains=2)),
+        ("8 chains x 40,000 + 5,000", LCMCRSettings(n_iter=40_000, burn_in=5_000, chains=8)),
+    ):
+        for seed in range(3):
+            post, _wall, cpu = timed(lambda s=settings, k=seed: sample(table, s, seed=k))
+            print(
+                f"  {label}, seed {seed}: R-hat {post.rhat:.3f}, bulk ESS {post.ess_bulk:6.0f}, "
+                f"tail ESS {post.ess_tail:6.0f}, cpu {cpu:5.1f} s; median {post.median:,.0f}"
+            )
+
+
 if __name__ == "__main__":
-    main()
+    import sys
+
+    convergence() if "--convergence" in sys.argv else main()

@@ -40,7 +40,12 @@ def test_link_writes_histories_that_mse_reads(world, exports, tmp_path) -> None:
     assert result.exit_code == 0, result.output
     written = pd.read_csv(histories)
     expected = link(world.records)
-    assert list(written.columns) == [*expected.histories.columns, "region", "identified"]
+    assert list(written.columns) == [
+        *expected.histories.columns,
+        "region",
+        "identified",
+        "left_risk_on",
+    ]
     assert len(written) == len(expected.table)
     pd.testing.assert_frame_equal(
         written[list(expected.histories.columns)],
@@ -137,7 +142,7 @@ def test_mse_lcmcr_json(exports, tmp_path) -> None:
     assert result.exit_code == 0, result.output
     payload = json.loads(result.output)
     assert payload["model"] == "lcmcr" and payload["interval"] == "posterior"
-    assert payload["diagnostics"]["chains"] == 2
+    assert payload["diagnostics"]["chains"] == 8  # the default: over-dispersed, side by side
     assert payload["lower"] < payload["total"] < payload["upper"]
 
 

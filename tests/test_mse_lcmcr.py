@@ -112,6 +112,32 @@ def test_two_lists_use_one_class() -> None:
     assert r.total == pytest.approx(2_400, rel=0.03)
 
 
+def test_two_lists_cap_the_chains_and_still_converge() -> None:
+    # The one-class model mixes in a few iterations: asking for 40,000 runs 4,000 per chain
+    # (the diagnostics report what ran), and 8 chains still give R-hat < 1.01, ESS > 1,000.
+    frame = pd.DataFrame({"A": [1, 0, 1], "B": [0, 1, 1], "n": [600, 400, 200]})
+    settings = LCMCRSettings(n_iter=40_000, burn_in=5_000, thin=10, chains=8)
+    r = mse.estimate(frame, counts="n", model="lcmcr", seed=1, lcmcr=settings)
+    d = r.diagnostics
+    assert (d["n_iter"], d["burn_in"], d["chains"]) == (4_000, 1_000, 8)
+    assert d["rhat"] < 1.01 and d["ess_bulk"] > 1_000
+    assert r.total == pytest.approx(2_400, rel=0.03)
+
+
+def test_default_chains_are_over_dispersed_and_diagnosed_on_n() -> None:
+    # Eight chains with different seeds of lambda, sticks and alpha: after one iteration
+    # without burn-in their dark figures differ, and the diagnostics are computed on N.
+    table = mse.capture_table(
+        pd.DataFrame({"A": [1, 0, 1, 0], "B": [0, 1, 1, 1], "C": [1, 1, 0, 0], "n": [50] * 4}),
+        counts="n",
+    )
+    settings = LCMCRSettings(n_iter=8, burn_in=0, thin=1)
+    assert settings.chains == 8
+    post = sample(table, settings, seed=0)
+    assert len(np.unique(post.draws[:, 0])) > 4
+    assert post.draws.min() >= post.observed
+
+
 def test_bad_settings() -> None:
     with pytest.raises(ValueError, match="n_classes"):
         LCMCRSettings(n_classes=0)
@@ -119,3 +145,22 @@ def test_bad_settings() -> None:
         LCMCRSettings(n_iter=10, thin=5)
     with pytest.raises(ValueError, match="model"):
         mse.estimate(pd.DataFrame({"A": [1, 0], "B": [0, 1]}), model="bayes")
+
+
+def test_a_table_without_a_finite_estimate_warns_naming_stratum_and_lists() -> None:
+    # Three lists that never overlap: no finite MLE (Fienberg–Rinaldo); the latent-class
+    # posterior is then the prior's, and the warning says so, naming the lists (and, when
+    # stratified, the stratum).
+    from idjourney.mse.lcmcr import PriorDrivenWarning
+    from idjourney.mse.stratified import estimate_stratified
+
+    apart = pd.DataFrame({"A": [1, 0, 0], "B": [0, 1, 0], "C": [0, 0, 1], "n": [30, 20, 25]})
+    settings = LCMCRSettings(n_iter=200, burn_in=50, thin=1, chains=2)
+    with pytest.warns(PriorDrivenWarning, match="does not exist.*lists A, B, C.*prior"):
+        mse.estimate(apart, counts="n", model="lcmcr", lcmcr=settings, seed=0)
+    rng = np.random.default_rng(3)
+    fine = pd.DataFrame((rng.random((600, 3)) < 0.4).astype(int), columns=list("ABC"))
+    fine = fine[fine.sum(axis=1) > 0].assign(n=1)
+    frame = pd.concat([fine.assign(region="x"), apart.assign(region="y")], ignore_index=True)
+    with pytest.warns(PriorDrivenWarning, match="stratum 'y': .*lists A, B, C"):
+        estimate_stratified(frame, "region", counts="n", model="lcmcr", lcmcr=settings)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from pathlib import Path
 
 import numpy as np
@@ -41,7 +42,7 @@ def test_recommended_denominator_has_its_diagnostics(world) -> None:
         world.records,
         coverage_of(world.scenario),
         key_error_rates=rates,
-        lcmcr=LCMCRSettings(n_iter=1_500, burn_in=500, thin=3),
+        lcmcr=LCMCRSettings(n_iter=1_500, burn_in=500, thin=3, chains=2),
     )
     assert d.lower < d.total < d.upper
     assert d.observed < d.total
@@ -64,7 +65,7 @@ def test_recommended_denominator_has_its_diagnostics(world) -> None:
 def test_one_replicate_of_the_design_and_its_summary() -> None:
     design = simulation.load_design(DESIGN)
     design["study"]["n_victims"] = 3_000
-    design["lcmcr"].update(n_iter=400, burn_in=200, thin=2)
+    design["lcmcr"].update(n_iter=400, burn_in=200, thin=2, chains=2)
     assert len(simulation.cells(design)) == 18
     cell = simulation.cells(design)[-1]
     rows = simulation.run_replicate(cell, 0, design)
@@ -101,3 +102,34 @@ def test_summary_mcse_by_hand() -> None:
     assert s["total_cover_pct"] == pytest.approx(50.0)
     assert s["total_cover_mcse"] == pytest.approx(100 * math.sqrt(0.25 / 2))
     assert s["share_b_cover_pct"] == pytest.approx(100.0)
+
+
+def test_the_study_is_resumable_and_equals_one_run(tmp_path) -> None:
+    # Two replicates, then extended to three in the same folder: only the third is run, and
+    # the rows equal those of a study run in one go (seeds depend on cell and replicate).
+    text = Path(DESIGN).read_text(encoding="utf-8")
+    text = re.sub(r"(?m)^n_victims = \d+", "n_victims = 1500", text)
+    path = tmp_path / "design.toml"
+    path.write_text(re.sub(r"(?m)^n_rep = \d+", "n_rep = 2", text), encoding="utf-8")
+    only = "dep=none|key=0|lists=global"
+    options = {"only": only, "estimators": ("strat-main",)}
+    simulation.run(path, tmp_path / "a", **options)
+    first = pd.read_csv(tmp_path / "a" / "replicates.csv")
+    assert sorted(first["rep"].unique()) == [0, 1]
+    summary = simulation.run(path, tmp_path / "a", n_rep=3, **options)
+    resumed = pd.read_csv(tmp_path / "a" / "replicates.csv")
+    assert len(resumed) == 3 * len(first) // 2  # the first two were not run again
+    simulation.run(path, tmp_path / "b", n_rep=3, **options)
+    once = pd.read_csv(tmp_path / "b" / "replicates.csv")
+    key = ["rep", "estimator"]
+    a = resumed.sort_values(key).reset_index(drop=True).drop(columns="seconds")
+    b = once.sort_values(key).reset_index(drop=True).drop(columns="seconds")
+    pd.testing.assert_frame_equal(a, b)
+    main = summary[summary["estimator"] == "strat-main"].iloc[0]
+    assert main["reps"] == 3
+    assert {"total_empse_pct", "total_modse_pct", "total_se_ratio"} <= set(summary.columns)
+    # another estimator set in the same folder is refused, not mixed in
+    with pytest.raises(ValueError, match="another design"):
+        simulation.run(path, tmp_path / "a", only=only, estimators=("strat-stepwise",))
+    with pytest.raises(ValueError, match="unknown estimator"):
+        simulation.run(path, tmp_path / "c", estimators=("magic",))

@@ -230,3 +230,20 @@ def test_no_warning_when_coverage_is_declared() -> None:
             coverage={"europe": list("ABC"), "asia": list("AB")},
             selection="main",
         )
+
+
+def test_a_declared_list_that_catches_nobody_is_named() -> None:
+    # Coverage says list C can hold stratum 'y', but C catches nobody there: its capture
+    # probability cannot be estimated, and the error names the list and the stratum.
+    frame = pd.DataFrame(
+        {
+            "A": [1, 0, 1, 1, 0, 1],
+            "B": [0, 1, 1, 0, 1, 1],
+            "C": [1, 1, 0, 0, 0, 0],
+            "n": [20, 30, 40, 50, 60, 30],
+            "region": ["x", "x", "x", "y", "y", "y"],
+        }
+    )
+    coverage = {"x": ["A", "B", "C"], "y": ["A", "B", "C"]}
+    with pytest.raises(mse.MSEDataError, match="list 'C' covers stratum 'y' but catches nobody"):
+        estimate_stratified(frame, "region", counts="n", coverage=coverage, selection="main")

@@ -85,6 +85,8 @@ def link(
     if problems:
         more = f"\n... and {len(problems) - 50} more" if len(problems) > 50 else ""
         fail("\n".join(problems[:50]) + more)
+    from idjourney.mse.periods import left_risk_on
+
     records = pd.concat(parts, ignore_index=True)
     try:
         linked = link_records(records, rule=rule, check=False)
@@ -94,6 +96,7 @@ def link(
     for column in HISTORY_EXTRAS:
         histories[column] = linked.table[column].to_numpy()
     histories["identified"] = linked.table["event"].to_numpy()
+    histories["left_risk_on"] = left_risk_on(linked.table).dt.strftime("%Y-%m-%d").to_numpy()
     try:
         write_table(histories, histories_path)
         if table_path is not None:

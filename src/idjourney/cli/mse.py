@@ -66,12 +66,18 @@ INTERVAL_CHOICES = ("profile", "bootstrap")
 @click.option(
     "--iterations",
     type=click.IntRange(min=10),
-    default=10_000,
+    default=20_000,
     show_default=True,
-    help="LCMCR: iterations kept per chain (after burn-in).",
+    help="LCMCR: iterations per chain after burn-in (thinned by 10 when long enough).",
 )
 @click.option("--burn-in", type=click.IntRange(min=0), default=5_000, show_default=True)
-@click.option("--chains", type=click.IntRange(min=1), default=2, show_default=True)
+@click.option(
+    "--chains",
+    type=click.IntRange(min=1),
+    default=8,
+    show_default=True,
+    help="LCMCR: chains run side by side from over-dispersed starts (R-hat over them).",
+)
 @click.option(
     "--classes",
     type=click.IntRange(min=1),
@@ -83,7 +89,8 @@ INTERVAL_CHOICES = ("profile", "bootstrap")
     "--by",
     default=None,
     help="Stratify by these columns (comma-separated, e.g. region): lists that catch nobody "
-    "in a stratum are dropped there as structural zeros, totals added up.",
+    "in a stratum are dropped there as structural zeros, totals added up. 'period' (with "
+    "--starts) stratifies by period of the databases' start dates, e.g. --by region,period.",
 )
 @click.option(
     "--coverage",
@@ -97,6 +104,27 @@ INTERVAL_CHOICES = ("profile", "bootstrap")
     default=None,
     help="0/1 column marking identified victims: also estimate the share identified among "
     "all victims (identification status as a stratum).",
+)
+@click.option(
+    "--starts",
+    "starts_path",
+    default=None,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="JSON file {list: start date}: with --by period, periods are cut at these dates and a "
+    "list that had not started in a period is a structural zero there.",
+)
+@click.option(
+    "--period-from",
+    default="left_risk_on",
+    show_default=True,
+    help="Date column that places a victim in a period (--by period): the date it left the "
+    "risk set (written by idjourney link).",
+)
+@click.option(
+    "--drop-early",
+    is_flag=True,
+    help="--by period: leave out victims who left the risk set before two lists had started "
+    "(MSE cannot count the ones missed then) instead of stopping.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 def mse(
@@ -117,6 +145,9 @@ def mse(
     by: str | None,
     coverage_path: Path | None,
     status: str | None,
+    starts_path: Path | None,
+    period_from: str,
+    drop_early: bool,
     as_json: bool,
 ) -> None:
     """Estimate how many victims exist in total (multiple-systems estimation).
@@ -139,13 +170,24 @@ def mse(
         list_names = _default_lists(histories_path, counts, status, by_columns)
     if coverage_path is not None and not by_columns:
         raise click.UsageError("--coverage needs --by")
+    if PERIOD in by_columns and starts_path is None:
+        raise click.UsageError("--by period needs --starts (a JSON file {list: start date})")
+    if starts_path is not None and PERIOD not in by_columns:
+        raise click.UsageError("--starts needs --by period (or --by region,period)")
+    if len([c for c in by_columns if c != PERIOD]) > 1 and PERIOD in by_columns:
+        raise click.UsageError("--by period crosses with at most one other column")
+    periods = (starts_path, period_from, drop_early) if PERIOD in by_columns else None
     options: dict = {"model": model}
     if model == "lcmcr":
         from idjourney.mse.lcmcr import LCMCRSettings
 
         try:
             options["lcmcr"] = LCMCRSettings(
-                n_classes=classes, n_iter=iterations, burn_in=burn_in, thin=1, chains=chains
+                n_classes=classes,
+                n_iter=iterations,
+                burn_in=burn_in,
+                thin=max(1, min(10, iterations // 40)),
+                chains=chains,
             )
         except ValueError as exc:
             raise click.UsageError(str(exc)) from exc
@@ -165,6 +207,7 @@ def mse(
                 level,
                 seed,
                 options,
+                periods,
             )
         except (DataFileError, MSEDataError, MSENotEstimableError, ValueError) as exc:
             raise click.ClickException(f"{histories_path}: {exc}") from exc
@@ -197,7 +240,7 @@ def mse(
 
 
 #: Columns ``idjourney link`` writes beside the lists (not lists themselves).
-_LINK_EXTRAS = ("region", "identified")
+_LINK_EXTRAS = ("region", "identified", "left_risk_on")
 
 
 def _default_lists(
@@ -216,26 +259,66 @@ def _default_lists(
     return [c for c in columns if c not in skip]
 
 
+def _read_json(path: Path, option: str) -> dict:
+    from idjourney.mse import MSEDataError
+
+    try:
+        payload = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise MSEDataError(f"{option} {path}: {exc}") from exc
+    if not isinstance(payload, dict):
+        raise MSEDataError(f"{option} {path}: expected a JSON object {{name: value}}")
+    return payload
+
+
 def _stratified(
-    histories, counts, list_names, by_columns, coverage_path, status, level, seed, options
+    histories,
+    counts,
+    list_names,
+    by_columns,
+    coverage_path,
+    status,
+    level,
+    seed,
+    options,
+    periods=None,
 ) -> dict:
     """Stratified total (and, with ``status``, the share identified) as a JSON-ready dict."""
     import warnings
 
     from idjourney.mse import MSEDataError
+    from idjourney.mse.periods import EarlyVictimsWarning, with_periods
     from idjourney.mse.stratified import StructuralZeroWarning, estimate_stratified
     from idjourney.mse.targets import STATUS_COLUMN, share_from_strata
 
     coverage = None
     if coverage_path is not None:
-        try:
-            coverage = json.loads(Path(coverage_path).read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError) as exc:
-            raise MSEDataError(f"--coverage {coverage_path}: {exc}") from exc
+        coverage = _read_json(coverage_path, "--coverage")
     frame = histories.copy()
-    missing = [c for c in [*by_columns, *([status] if status else [])] if c not in frame]
+    period_column = periods[1] if periods else None
+    needed = [c for c in by_columns if c != PERIOD] + ([status] if status else [])
+    missing = [c for c in needed + ([period_column] if periods else []) if c not in frame]
     if missing:
         raise MSEDataError(f"column {missing[0]!r} is not in the capture histories")
+    skip = {counts, status, *by_columns, period_column or "left_risk_on"}
+    lists = list_names or [c for c in histories.columns if c not in skip]
+    notes: list[str] = []
+    if periods:
+        starts = _read_json(periods[0], "--starts")
+        others = [c for c in by_columns if c != PERIOD]
+        with warnings.catch_warnings(record=True) as early:
+            warnings.simplefilter("always", EarlyVictimsWarning)
+            frame, coverage = with_periods(
+                frame,
+                period_column,
+                starts,
+                lists=lists,
+                by=others[0] if others else None,
+                coverage=coverage,
+                drop_early=periods[2],
+            )
+        notes += [str(w.message) for w in early]
+        by_columns = [*others, PERIOD]
     strata = list(by_columns)
     if status:
         values = pd.to_numeric(frame[status], errors="coerce")
@@ -251,7 +334,6 @@ def _stratified(
                 for key, value in coverage.items()
                 for s in ("identified", "unidentified")
             }
-    lists = list_names or [c for c in histories.columns if c not in (counts, status, *by_columns)]
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", StructuralZeroWarning)
         result = estimate_stratified(
@@ -266,13 +348,17 @@ def _stratified(
         )
     payload = result.to_dict()
     # the library's advice names the Python argument; name the flag too
-    payload["notes"] = [
+    payload["notes"] = notes + [
         str(w.message).replace("pass coverage={...}", "pass --coverage FILE.json (coverage=)")
         for w in caught
     ]
     if status:
         payload["share_identified"] = share_from_strata(result).to_dict()
     return payload
+
+
+#: The computed stratum of ``--by period`` (idjourney.mse.periods).
+PERIOD = "period"
 
 
 def _print_stratified(payload: dict) -> None:

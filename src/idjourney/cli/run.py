@@ -11,10 +11,10 @@ from idjourney.cli._common import console, fail, k_options, make_gate, scenario_
 
 INDEX_YEARS = range(2012, 2023)  # 2022 is the last entry cohort with two years of follow-up
 INDEX_OPTIONS = {"cohort-unidentified-at": {"horizon": 365}, "rmst-unidentified": {"tau": 730}}
-#: Latent-class sampler iterations per chain: the setting of the MSE simulation study that chose
-#: the estimator (synthetic/simstudy-mse.toml: 4,000 kept after 1,000 burn-in, thin 4, 2 chains),
-#: a quarter of the default, so that `make reproduce` stays well under a minute.
-MSE_ITERATIONS = 4000
+#: Latent-class sampler iterations per chain (8 chains side by side, a quarter more as burn-in):
+#: enough for R-hat < 1.05 and bulk ESS > 250 in the four-list Europe strata, where N mixes
+#: slowly (docs/denominator.md §3); the sensitivity rows use a quarter of it.
+MSE_ITERATIONS = 40_000
 REVIEW_RECORDS = 1000  # records per list checked by the simulated clerical review
 
 
@@ -41,7 +41,7 @@ REVIEW_RECORDS = 1000  # records per list checked by the simulated clerical revi
     type=click.IntRange(min=40),
     default=MSE_ITERATIONS,
     show_default=True,
-    help="Latent-class sampler iterations per chain (2 chains; a quarter more as burn-in).",
+    help="Latent-class sampler iterations per chain (8 chains; a quarter more as burn-in).",
 )
 @k_options
 def run(
@@ -212,10 +212,12 @@ def publish_index(series: object, table: object, name: str, gate: object) -> obj
 
 def lcmcr_settings(iterations: int) -> object:
     """The sampler settings of the report: ``iterations`` kept per chain after a quarter of
-    that as burn-in, thin 4, 2 chains, 10 latent classes."""
+    that as burn-in, thin 10, 8 chains, 10 latent classes."""
     from idjourney.mse.lcmcr import LCMCRSettings
 
-    return LCMCRSettings(n_iter=iterations, burn_in=iterations // 4, thin=4, chains=2)
+    return LCMCRSettings(
+        n_iter=iterations, burn_in=iterations // 4, thin=max(1, min(10, iterations // 40)), chains=8
+    )
 
 
 def _denominator(mse_spec: object, seed: int, iterations: int) -> tuple[object, object, object]:
@@ -237,6 +239,7 @@ def _denominator(mse_spec: object, seed: int, iterations: int) -> tuple[object, 
         key_error_rates=rates,
         seed=seed,
         lcmcr=lcmcr_settings(iterations),
+        sensitivity_lcmcr=lcmcr_settings(max(40, iterations // 4)),
     )
     return denominator, mse_world, link(mse_world.records)
 
@@ -748,9 +751,10 @@ def build_report(
     ]
     den_numbers["sensitivity"] = sens.to_dict("records")
     den_numbers["scenario"] = mse_spec.name
+    sampler = lcmcr_settings(mse_iterations)
     den_numbers["lcmcr"] = {
-        "n_iter": mse_iterations, "burn_in": mse_iterations // 4, "thin": 4, "chains": 2,
-        "n_classes": 10,
+        "n_iter": sampler.n_iter, "burn_in": sampler.burn_in, "thin": sampler.thin,
+        "chains": sampler.chains, "n_classes": sampler.n_classes,
     }  # fmt: skip
     den_numbers["truth"] = {
         "total": true_total, "share_b": truth_d["share_b"], "share_a": truth_d["share_a"],
@@ -872,8 +876,9 @@ def build_report(
             {"k": "Journey and index world", "v": f"'{spec.name}' ({summary['victims']:,} "
              f"victims in the database, extract {summary['extract_date']})"},
             {"k": "Denominator world", "v": f"'{mse_spec.name}' ({n_db} databases, same seed)"},
-            {"k": "Latent-class sampler", "v": f"2 chains × {mse_iterations:,} iterations after "
-             f"{mse_iterations // 4:,} burn-in, thin 4, 10 classes"},
+            {"k": "Latent-class sampler", "v": f"{sampler.chains} chains × {sampler.n_iter:,} "
+             f"iterations after {sampler.burn_in:,} burn-in, thin {sampler.thin}, "
+             f"{sampler.n_classes} classes"},
             {"k": "Small-cell threshold k", "v": str(gate.k)},
         ],
         [("k", "Run"), ("v", "Value")],

@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+import pandas as pd
+
 
 def coverage_of(scenario: Any) -> dict[str, list[str]]:
     """Region → the lists (databases) that can hold its victims, from a scenario."""
@@ -35,3 +37,11 @@ def coverage_groups(coverage: Mapping[str, list[str]]) -> tuple[dict[str, str], 
         for region in regions:
             region_group[region] = label
     return region_group, group_lists
+
+
+def starts_of(scenario: Any) -> dict[str, str]:
+    """List → the date it started (ISO), from a scenario: the main database and the extras."""
+    out = {scenario.database_name: str(pd.Timestamp(scenario.database_start).date())}
+    for db in scenario.extra_databases:
+        out[db.name] = str(pd.Timestamp(db.start).date())
+    return out

@@ -92,8 +92,17 @@ def review_rates(world: Any, n_records: int, rng: np.random.Generator) -> dict[s
     return rates
 
 
-def run_replicate(cell: Cell, rep: int, design: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """One world of ``cell``: truths and every estimator's results (one row per estimator)."""
+def run_replicate(
+    cell: Cell,
+    rep: int,
+    design: Mapping[str, Any],
+    estimators: tuple[str, ...] = ESTIMATORS,
+) -> list[dict[str, Any]]:
+    """One world of ``cell``: truths and the results of ``estimators`` (one row each).
+
+    Every row carries the estimate, its interval and its standard error (the SD of the
+    posterior or Monte Carlo draws of the total, and of the share), so that the empirical
+    SE over replicates can be compared with the model's SE."""
     from idjourney.linkage import link
     from idjourney.mse import estimate
     from idjourney.mse._estimate import share_identified
@@ -148,7 +157,7 @@ def run_replicate(cell: Cell, rep: int, design: Mapping[str, Any]) -> list[dict[
         "true_share_a": true_share_a,
         "observed": len(histories),
     }
-    for name in ESTIMATORS:
+    for name in estimators:
         start = time.perf_counter()
         extra: dict[str, Any] = {}
         try:
@@ -156,6 +165,7 @@ def run_replicate(cell: Cell, rep: int, design: Mapping[str, Any]) -> list[dict[
                 result = estimate(histories, selection="stepwise", level=level)
                 share = share_identified(int(table["event"].sum()), result)
                 total = (result.total, result.lower, result.upper)
+                total_se = result.se
             else:
                 options: dict[str, Any] = {}
                 if name.startswith("strat-lcmcr"):
@@ -167,6 +177,8 @@ def run_replicate(cell: Cell, rep: int, design: Mapping[str, Any]) -> list[dict[
                 res = stratified(**options)
                 share = res.share
                 total = (res.total.total, res.total.lower, res.total.upper)
+                finite = res.total.draws[np.isfinite(res.total.draws)]
+                total_se = float(np.std(finite, ddof=1)) if len(finite) > 1 else math.nan
                 if name.startswith("strat-lcmcr"):
                     rhat = [s.result.diagnostics.get("rhat", math.nan) for s in res.total.strata]
                     ess = [s.result.diagnostics.get("ess_bulk", math.nan) for s in res.total.strata]
@@ -178,7 +190,9 @@ def run_replicate(cell: Cell, rep: int, design: Mapping[str, Any]) -> list[dict[
                     "total": total[0],
                     "lower": total[1],
                     "upper": total[2],
+                    "total_se": total_se,
                     "share_b": share.estimate,
+                    "share_b_se": share.se,
                     "share_b_lower": share.lower,
                     "share_b_upper": share.upper,
                     "failed": "",
@@ -230,6 +244,8 @@ def summarize(results: pd.DataFrame) -> pd.DataFrame:
             )
             row.update(_stats("total", rel, cov, R))
             row.update(_stats("share_b", rels, covs, R))
+            row.update(_se_ratio("total", rel + 1, ok, "true_total", R))
+            row.update(_se_ratio("share_b", rels + 1, ok, "true_share_b", R))
         if R and "share_a" in ok and ok["share_a"].notna().any():
             rela = ok["share_a"] / ok["true_share_a"] - 1
             cova = (ok["share_a_lower"] <= ok["true_share_a"]) & (
@@ -281,9 +297,24 @@ def _stats(prefix: str, rel: pd.Series, cov: pd.Series, R: int) -> dict[str, flo
     }
 
 
-def _task(args: tuple[Cell, int, dict[str, Any]]) -> list[dict[str, Any]]:
-    cell, rep, design = args
-    return run_replicate(cell, rep, design)
+def _se_ratio(prefix: str, ratio: pd.Series, ok: pd.DataFrame, truth: str, R: int) -> dict:
+    """Empirical SE of :math:`\\hat\\theta/\\theta` over replicates against the mean model SE
+    (both in % of the truth); model/empirical < 1 means intervals too narrow."""
+    column = f"{prefix}_se"
+    if column not in ok or R < 2 or ok[column].isna().all():
+        return {}
+    empirical = 100 * float(ratio.std(ddof=1))
+    model = 100 * float((ok[column] / ok[truth]).mean())
+    return {
+        f"{prefix}_empse_pct": empirical,
+        f"{prefix}_modse_pct": model,
+        f"{prefix}_se_ratio": model / empirical if empirical > 0 else math.nan,
+    }
+
+
+def _task(args: tuple[Cell, int, dict[str, Any], tuple[str, ...]]) -> list[dict[str, Any]]:
+    cell, rep, design, estimators = args
+    return run_replicate(cell, rep, design, estimators)
 
 
 def run(
@@ -294,36 +325,123 @@ def run(
     n_rep: int | None = None,
     n_victims: int | None = None,
     only: str | None = None,
+    estimators: tuple[str, ...] = ESTIMATORS,
+    max_minutes: float | None = None,
 ) -> pd.DataFrame:
-    """Run the design; write ``results.csv`` and ``summary.csv`` under ``out``."""
+    """Run the design; write ``results.csv`` and ``summary.csv`` under ``out``.
+
+    Resumable: every finished replicate is appended to ``out/replicates.csv`` at once,
+    and replicates already there (same cell, replicate and estimators, same design) are
+    not run again, so a study can be extended (a larger ``n_rep``) or continued after an
+    interruption. ``max_minutes`` stops submitting new replicates after that wall time
+    (the summary then covers what has finished). Replicate ``r`` of a cell has the same
+    seed whatever the run, so a resumed study equals a study run in one go.
+    """
     design = load_design(design_path)
     if n_rep is not None:
         design["study"]["n_rep"] = n_rep
     if n_victims is not None:
         design["study"]["n_victims"] = n_victims
-    todo = [c for c in cells(design) if only is None or only in c.name]
-    tasks = [(c, r, design) for c in todo for r in range(int(design["study"]["n_rep"]))]
+    unknown = sorted(set(estimators) - set(ESTIMATORS))
+    if unknown:
+        raise ValueError(f"unknown estimator {unknown[0]!r}; choose from {', '.join(ESTIMATORS)}")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    rows: list[dict[str, Any]] = []
+    log = out / "replicates.csv"
+    _check_same_design(out, design, estimators)
+    done = _done(log)
+    wanted = None if only is None else [part for part in only.split(",") if part]
+    todo = [c for c in cells(design) if wanted is None or any(w in c.name for w in wanted)]
+    tasks = [
+        (c, r, design, tuple(estimators))
+        for r in range(int(design["study"]["n_rep"]))
+        for c in todo
+        if (c.name, r) not in done
+    ]
     start = time.time()
+    deadline = None if max_minutes is None else start + 60 * max_minutes
     if workers > 1:
         with ProcessPoolExecutor(max_workers=workers) as pool:
-            for i, part in enumerate(pool.map(_task, tasks, chunksize=1), 1):
-                rows.extend(part)
-                _report(i, len(tasks), start)
+            pending = set()
+            queue = iter(tasks)
+            finished = 0
+            for task in queue:
+                pending.add(pool.submit(_task, task))
+                if len(pending) >= 2 * workers:
+                    break
+            while pending:
+                ready = next(iter(_first_done(pending)))
+                pending.discard(ready)
+                _append(log, ready.result())
+                finished += 1
+                _report(finished, len(tasks), start)
+                if deadline is None or time.time() < deadline:
+                    task = next(queue, None)
+                    if task is not None:
+                        pending.add(pool.submit(_task, task))
     else:
         for i, task in enumerate(tasks, 1):
-            rows.extend(_task(task))
+            if deadline is not None and time.time() > deadline:
+                break
+            _append(log, _task(task))
             _report(i, len(tasks), start)
-    results = pd.DataFrame(rows)
+    results = pd.read_csv(log) if log.exists() else pd.DataFrame()
+    results = results[results["cell"].isin([c.name for c in todo])] if len(results) else results
     summary = summarize(results)
     results.to_csv(out / "results.csv.tmp", index=False)
     os.replace(out / "results.csv.tmp", out / "results.csv")
     summary.to_csv(out / "summary.csv.tmp", index=False)
     os.replace(out / "summary.csv.tmp", out / "summary.csv")
-    (out / "design.json").write_text(json.dumps(design, indent=1, default=str))
     return summary
+
+
+def _first_done(pending: set) -> set:
+    from concurrent.futures import FIRST_COMPLETED, wait
+
+    return wait(pending, return_when=FIRST_COMPLETED).done
+
+
+def _check_same_design(out: Path, design: Mapping[str, Any], estimators: tuple[str, ...]) -> None:
+    """Refuse to mix replicates of different designs in one folder (n_rep may differ)."""
+    key = {k: v for k, v in design.items() if k != "study"}
+    key["study"] = {k: v for k, v in design["study"].items() if k != "n_rep"}
+    key["estimators"] = list(estimators)
+    path = out / "design.json"
+    if path.exists():
+        before = json.loads(path.read_text())
+        if before != json.loads(json.dumps(key, default=str)):
+            raise ValueError(
+                f"{path} was written by another design or estimator set; use a new --out "
+                "folder (or delete it) to start a different study"
+            )
+    else:
+        tmp = path.with_suffix(".json.tmp")
+        tmp.write_text(json.dumps(key, indent=1, default=str))
+        os.replace(tmp, path)
+
+
+def _done(log: Path) -> set[tuple[str, int]]:
+    if not log.exists():
+        return set()
+    frame = pd.read_csv(log, usecols=["cell", "rep"])
+    return set(zip(frame["cell"], frame["rep"].astype(int), strict=True))
+
+
+#: Columns of ``replicates.csv`` (a fixed order, so that appended rows line up).
+COLUMNS = (
+    "cell", "dependence", "key_error", "lists", "rep", "seed", "true_total", "true_share_b",
+    "true_share_a", "observed", "estimator", "total", "lower", "upper", "total_se", "share_b",
+    "share_b_se", "share_b_lower", "share_b_upper", "share_a", "share_a_lower", "share_a_upper",
+    "failed", "seconds", "max_rhat", "min_ess",
+)  # fmt: skip
+
+
+def _append(log: Path, rows: list[dict[str, Any]]) -> None:
+    """Append one replicate's rows (header on first write); one write call per replicate."""
+    frame = pd.DataFrame(rows).reindex(columns=list(COLUMNS))
+    text = frame.to_csv(index=False, header=not log.exists())
+    with open(log, "a", encoding="utf-8") as handle:
+        handle.write(text)
 
 
 def _report(i: int, n: int, start: float) -> None:
@@ -339,7 +457,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--n-rep", type=int, default=None)
     parser.add_argument("--n-victims", type=int, default=None)
-    parser.add_argument("--only", default=None, help="run only cells whose name contains this")
+    parser.add_argument(
+        "--only",
+        default=None,
+        help="run only cells whose name contains this (comma-separated: any of these)",
+    )
+    parser.add_argument(
+        "--estimators",
+        default=",".join(ESTIMATORS),
+        help="comma-separated subset of the estimators (default: all)",
+    )
+    parser.add_argument(
+        "--max-minutes",
+        type=float,
+        default=None,
+        help="stop starting replicates after this wall time (resume later with the same --out)",
+    )
     parser.add_argument(
         "--markdown", action="store_true", help="only print OUT/summary.csv as a markdown table"
     )
@@ -354,6 +487,8 @@ def main(argv: list[str] | None = None) -> int:
         n_rep=args.n_rep,
         n_victims=args.n_victims,
         only=args.only,
+        estimators=tuple(e.strip() for e in args.estimators.split(",") if e.strip()),
+        max_minutes=args.max_minutes,
     )
     with pd.option_context("display.width", 250, "display.max_columns", 30):
         print(summary.round(2).to_string(index=False))

@@ -46,6 +46,7 @@ from idjourney.mse._estimate import estimate
 from idjourney.mse._histories import MSEDataError
 from idjourney.mse._result import MSEResult
 from idjourney.mse.existence import MSENotEstimableError
+from idjourney.mse.lcmcr import PriorDrivenWarning
 
 #: Monte Carlo draws for the combined interval of log-linear strata.
 DEFAULT_DRAWS = 4000
@@ -217,9 +218,16 @@ def estimate_stratified(
         used, dropped = _lists_for(part, name, names, counts, coverage)
         stratum_seed = rng.spawn(1)[0]
         try:
-            result = estimate(
-                part, counts=counts, lists=used, level=level, seed=stratum_seed, **options
-            )
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always", PriorDrivenWarning)
+                result = estimate(
+                    part, counts=counts, lists=used, level=level, seed=stratum_seed, **options
+                )
+            for w in caught:  # say which stratum (the warning names the lists)
+                if issubclass(w.category, PriorDrivenWarning):
+                    warnings.warn(f"stratum {name!r}: {w.message}", PriorDrivenWarning, 2)
+                else:
+                    warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
         except MSENotEstimableError as exc:
             where = f"stratum {name!r} (lists {', '.join(used)})"
             raise MSENotEstimableError(f"{where}: {exc}") from exc
