@@ -33,7 +33,7 @@ figures.mkdir(parents=True, exist_ok=True)
 world = generate(load_scenario("four_databases"), seed=SEED, n_victims=SIZE)
 linked = link(world.records)
 histories = linked.histories
-linked.summary
+linked.summary()
 
 # %% [markdown]
 # The target population is every victim that at least one database *could* have held
@@ -99,7 +99,7 @@ from idjourney.mse.targets import STATUS_COLUMN, with_status
 gate = Gate()
 only_counts = dict(complements=(), shares={}, round_shares=(), dates_to_years=())
 linkage = publish_summary(
-    linked.summary, linked.table["victim_id"], gate, counts=tuple(linked.summary), **only_counts
+    linked.counts, linked.table["victim_id"], gate, counts=tuple(linked.counts), **only_counts
 )
 observed = linkage["victims"]  # the linked victims (one cell)
 held = truth[[f"in_{c}" for c in histories.columns]].any(axis=1)

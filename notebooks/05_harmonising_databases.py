@@ -51,7 +51,7 @@ for rule in ("exact", "tolerant"):
     linked = link(records, rule=rule)
     pairs = pd.DataFrame({"victim": linked.record_victim, "true": true_index})
     scores[rule] = {
-        **linked.summary,
+        **linked.counts,
         "true_victims": int(true_index.nunique()),
         "split_victims": int((pairs.groupby("true")["victim"].nunique() > 1).sum()),
         "false_merges": int((pairs.groupby("victim")["true"].nunique() > 1).sum()),

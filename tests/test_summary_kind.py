@@ -9,9 +9,11 @@ import pytest
 from idjourney import mse
 from idjourney.estimate import Estimate
 from idjourney.harmonize.mapping import load_mapping
+from idjourney.linkage import link
 from idjourney.survival import AalenJohansen, CoxPH, KaplanMeier, logrank_test
 from idjourney.survival.competing import FineGray
 from idjourney.survival.tsai import tsai_test
+from idjourney.synthetic import generate, load_scenario
 
 DURATIONS = np.array([2.0, 3, 3, 5, 7, 8, 8, 11, 12, 14])
 EVENTS = np.array([1, 0, 1, 1, 0, 1, 1, 0, 1, 0])
@@ -37,6 +39,10 @@ def _fitted() -> dict[str, object]:
         "TestResult": cox.likelihood_ratio_test_,
         "TsaiResult": tsai_test(DURATIONS, EVENTS, DURATIONS / 3),
         "SourceMapping": load_mapping("europol"),
+        "Linked": link(
+            generate(load_scenario("four_databases"), seed=2, n_victims=300).records,
+            check=False,
+        ),
     }
 
 

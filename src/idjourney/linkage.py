@@ -128,14 +128,22 @@ class Linked:
         Capture histories: one 0/1 column per database, indexed like ``table``.
     record_victim : Series
         For every input record (in input order), the ``victim_id`` it was linked to.
-    summary : dict
-        Records, victims, records merged by each rule.
+    counts : dict
+        Records, victims, records merged by each rule (:meth:`summary` as a table).
     """
 
     table: pd.DataFrame
     histories: pd.DataFrame
     record_victim: pd.Series
-    summary: dict[str, int]
+    counts: dict[str, int]
+
+    def summary(self) -> pd.DataFrame:
+        """The linkage counts as a table (``count`` by ``quantity``), like every
+        ``summary()`` in the package."""
+        return pd.DataFrame(
+            {"count": list(self.counts.values())},
+            index=pd.Index(list(self.counts), name="quantity"),
+        )
 
 
 def _tolerant_keys(df: pd.DataFrame, key: pd.Series) -> pd.Series:

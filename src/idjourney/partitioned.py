@@ -288,7 +288,7 @@ def link_dataset(
     -------
     Linked
         Equal to ``link(pd.concat(parts), rule="exact")``: the same table, histories,
-        record-to-victim map and summary.
+        record-to-victim map and counts.
     """
     import dask
 

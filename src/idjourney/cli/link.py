@@ -103,7 +103,7 @@ def link(
             write_table(linked.table, table_path)
     except DataFileError as exc:
         fail(str(exc))
-    s = linked.summary
+    s = linked.counts
     if as_json:
         lists = [str(c) for c in linked.histories.columns]
         echo_json(

@@ -760,7 +760,7 @@ def build_report(
         "total": true_total, "share_b": truth_d["share_b"], "share_a": truth_d["share_a"],
     }  # fmt: skip
     den_numbers["linkage"] = gate.counts(
-        {name: int(v) for name, v in linked.summary.items()}, all_key
+        {name: int(v) for name, v in linked.counts.items()}, all_key
     )
     headline = [
         {
