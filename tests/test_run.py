@@ -7,14 +7,18 @@ import json
 from click.testing import CliRunner
 
 from idjourney.cli import main
+from idjourney.cli._common import jsonable
 
 
 def test_run_writes_summary_and_synthetic_data(tmp_path):
     out = tmp_path / "out"
     result = CliRunner().invoke(
         main,
-        ["run", "--n-victims", "6000", "--seed", "2", "--mse-iterations", "200", "--out", str(out)],
-    )
+        [
+            "run", "--n-victims", "6000", "--seed", "2", "--mse-iterations", "200",
+            "--out", str(out), "--json",
+        ],
+    )  # fmt: skip
     assert result.exit_code == 0, result.output
     summary = json.loads((out / "summary.json").read_text())
     assert summary["synthetic"] is True
@@ -27,6 +31,9 @@ def test_run_writes_summary_and_synthetic_data(tmp_path):
     assert json.loads((out / "data" / "manifest.json").read_text())["synthetic"] is True
     report = (out / "report.html").read_text()
     numbers = json.loads((out / "report.json").read_text())
+    # --json: the published numbers on stdout, progress and messages on stderr
+    assert json.loads(result.stdout) == jsonable(numbers)  # strict JSON: NaN -> null
+    assert "Median time to identification" in result.stderr
     assert "SYNTHETIC DATA" in report and "data:image/png;base64," in report
     assert set(numbers["index"]) == {
         "stock-index",

@@ -3,11 +3,21 @@
 from __future__ import annotations
 
 import html
+import json
 from pathlib import Path
 
 import click
 
-from idjourney.cli._common import console, fail, k_options, make_gate, scenario_option, step
+from idjourney.cli._common import (
+    console,
+    echo_json,
+    fail,
+    json_option,
+    k_options,
+    make_gate,
+    scenario_option,
+    step,
+)
 
 INDEX_YEARS = range(2012, 2023)  # 2022 is the last entry cohort with two years of follow-up
 INDEX_OPTIONS = {"cohort-unidentified-at": {"horizon": 365}, "rmst-unidentified": {"tau": 730}}
@@ -44,6 +54,7 @@ REVIEW_RECORDS = 1000  # records per list checked by the simulated clerical revi
     help="Latent-class sampler iterations per chain (8 chains; a quarter more as burn-in).",
 )
 @k_options
+@json_option
 def run(
     scenario: str,
     seed: int,
@@ -54,6 +65,7 @@ def run(
     mse_iterations: int,
     k: int,
     allow_small_k: bool,
+    as_json: bool = False,
 ) -> None:
     """Run the main job on synthetic worlds and write OUT/report.html.
 
@@ -70,11 +82,17 @@ def run(
     gate = make_gate(k, allow_small_k)
     try:
         with atomic_folder(out) as tmp:
-            _run(scenario, seed, tmp, out, n_victims, mse_scenario, baseline, gate, mse_iterations)
+            _run(
+                scenario, seed, tmp, out, n_victims, mse_scenario, baseline, gate, mse_iterations,
+                messages_to_stderr=as_json,
+            )  # fmt: skip
     except (OutputBusyError, DataFileError) as exc:
         fail(str(exc))
     except OSError as exc:
         fail(f"could not write {out}: {exc.strerror or exc}; the previous {out} is unchanged")
+    if as_json:  # the published numbers (what report.json holds) on stdout
+        echo_json(json.loads((out / "report.json").read_text(encoding="utf-8")))
+        return
     console().print(
         f"Report: {out / 'report.html'}\nNumbers: {out / 'report.json'}\n"
         f"Data (synthetic): {out / 'data'}/",
@@ -92,6 +110,8 @@ def _run(
     baseline: int,
     gate: object,
     mse_iterations: int,
+    *,
+    messages_to_stderr: bool = False,
 ) -> None:
     """The steps of :func:`run`, writing into the temporary folder ``out``."""
     from idjourney.disclosure import cell_key, publish_summary, record_keys
@@ -189,7 +209,7 @@ def _run(
     write_json(out / "summary.json", summary | extra)
     write_json(out / "report.json", numbers)
     write_text(out / "report.html", page)
-    console().print(
+    console(stderr=messages_to_stderr).print(
         f"Median time to identification {summary['median_days_to_identification']:,.0f} days; "
         f"{_share(summary['share_identified'])} identified."
     )
