@@ -192,6 +192,20 @@ def test_folder_of_another_design_is_refused_unless_force(tmp_path: Path) -> Non
     assert set(load_results(out)["method"]) == {"cohort-x", "period-rate"}  # never mixed
 
 
+def test_a_second_run_on_a_busy_folder_is_refused_not_duplicated(tmp_path: Path) -> None:
+    from idjourney.io import OutputBusyError, folder_lock
+
+    design, out = write_design(tmp_path, n_rep=2), tmp_path / "o"
+    with folder_lock(out):  # another process running in the folder (flock per open file)
+        with pytest.raises(OutputBusyError, match="another idjourney process"):
+            run(design, out, workers=1, progress=False)
+        result = CliRunner().invoke(_cli(), ["run", str(design), "--out", str(out), "--quiet"])
+        assert result.exit_code == 1 and "another idjourney process" in result.output
+        assert not list(out.glob("chunks/*/*.parquet"))  # nothing was computed twice
+    run(design, out, workers=1, progress=False)  # free again once the first has finished
+    assert len(load_results(out)) > 0
+
+
 def test_unreachable_dask_scheduler(tmp_path: Path) -> None:
     pytest.importorskip("distributed")
     with socket.socket() as s:  # a port nobody listens on

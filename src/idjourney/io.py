@@ -190,6 +190,33 @@ class OutputBusyError(RuntimeError):
 
 
 @contextlib.contextmanager
+def folder_lock(path: str | os.PathLike[str]) -> Iterator[Path]:
+    """Hold an exclusive lock on the folder ``path`` (created if missing) while the block runs.
+
+    For folders that are resumed rather than replaced (a simulation study's results): a
+    second process asking for the same folder is refused with :class:`OutputBusyError`
+    instead of repeating the first one's work. The lock is an ``flock`` on the folder,
+    released by the kernel when its holder dies.
+    """
+    import fcntl
+
+    folder = Path(path).absolute()
+    folder.mkdir(parents=True, exist_ok=True)
+    lock_fd = os.open(folder, os.O_RDONLY)
+    try:
+        try:
+            fcntl.flock(lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as exc:
+            raise OutputBusyError(
+                f"{folder}: another idjourney process is running in this folder now; wait for "
+                "it to finish (it resumes where it stops) or choose another --out folder"
+            ) from exc
+        yield folder
+    finally:
+        os.close(lock_fd)
+
+
+@contextlib.contextmanager
 def atomic_folder(path: str | os.PathLike[str]) -> Iterator[Path]:
     """Yield a fresh temporary folder beside ``path``; put it in place of ``path`` on success.
 

@@ -42,6 +42,7 @@ def run_command(
     as_json: bool,
 ) -> None:
     """Run (or resume) the study in DESIGN, writing one Parquet file per chunk to --out."""
+    from idjourney.io import OutputBusyError
     from idjourney.simstudy import SimstudyError, run
 
     try:
@@ -49,7 +50,7 @@ def run_command(
             design, out, backend="dask" if address else "processes", address=address,
             workers=workers, force=force, n_rep=n_rep, progress=not quiet, timeout=timeout,
         )  # fmt: skip
-    except SimstudyError as exc:
+    except (SimstudyError, OutputBusyError) as exc:
         fail(str(exc))
         return
     if as_json:

@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from idjourney.io import folder_lock
 from idjourney.simstudy.design import Design, SimstudyError, load_design
 from idjourney.simstudy.store import check_folder, chunk_path, start_folder, write_chunk
 
@@ -226,22 +227,36 @@ def run(
     out = Path(out_dir)
     check_folder(out, design, force)  # refuse before connecting or writing anything
     client = cluster = None
-    if backend == "dask":
+    if backend == "dask":  # before anything is written: an unreachable scheduler leaves no trace
         client, cluster = _connect(address, workers, timeout)
     try:
-        start_folder(out, design, force)
-        todo = [c for c in _chunks(design) if not chunk_path(out, *c).exists()]
-        skipped = sum(1 for _ in _chunks(design)) - len(todo)
-        with _progress(progress, design, todo) as advance:
-            if backend == "dask":
-                _run_dask(client, design, out, todo, advance)
-            else:
-                _run_processes(design, out, todo, workers or os.cpu_count() or 1, advance)
+        with folder_lock(out):  # a second run on this folder is refused, not duplicated
+            return _run_locked(design, out, backend, client, workers, force, progress, t0)
     finally:
         if client is not None:
             client.close()
         if cluster is not None:
             cluster.close()
+
+
+def _run_locked(
+    design: Design,
+    out: Path,
+    backend: str,
+    client: Any,
+    workers: int | None,
+    force: bool,
+    progress: bool,
+    t0: float,
+) -> RunReport:
+    start_folder(out, design, force)
+    todo = [c for c in _chunks(design) if not chunk_path(out, *c).exists()]
+    skipped = sum(1 for _ in _chunks(design)) - len(todo)
+    with _progress(progress, design, todo) as advance:
+        if backend == "dask":
+            _run_dask(client, design, out, todo, advance)
+        else:
+            _run_processes(design, out, todo, workers or os.cpu_count() or 1, advance)
     return RunReport(
         out, len(todo), skipped, sum(stop - start for _, start, stop in todo),
         time.perf_counter() - t0,
