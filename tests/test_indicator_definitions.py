@@ -219,3 +219,22 @@ def test_median_not_reached_is_a_clear_error() -> None:
     w = make_world(3000, seed=2, process=Process(cure=0.7, shape=1.0, scale=200.0))
     with pytest.raises(IndicatorError, match="median is not reached"):
         MedianTimeToIdentification().compute(w.table, 2015)
+
+
+def test_a_cohort_nobody_was_at_risk_in_is_undefined_not_one(world) -> None:
+    # issue #17: a cohort whose victims all entered the database after day 365 (left
+    # truncation) printed S(365) = 1 with interval [1, 1]; it says nothing about day 365
+    table = world.table.copy()
+    late = (table["entry_year"] == 2015) & (table["duration"] > 500)
+    table = table.loc[(table["entry_year"] != 2015) | late].copy()
+    cohort = table["entry_year"] == 2015
+    table.loc[cohort, "entry"] = 400.0
+    table.loc[cohort, "at_risk_from"] = table.loc[cohort, "first_seen"] + pd.Timedelta(days=400)
+    with pytest.raises(
+        IndicatorError, match="nobody in the 2015 cohort was at risk before day 365"
+    ):
+        CohortUnidentifiedAt(365).compute(table, 2015)
+    with pytest.raises(IndicatorError, match="at risk before day 365"):
+        RMSTUnidentified(365).compute(table, 2015)
+    # past the first entry the value is estimable again (conditional on the late entries)
+    assert 0 < CohortUnidentifiedAt(450).compute(table, 2015).estimate <= 1

@@ -102,6 +102,21 @@ class _CohortDefinition(Definition):
             )
         return cohort
 
+    def _check_at_risk_before(
+        self, cohort: pd.DataFrame, year: int, days: float, what: str
+    ) -> None:
+        """Someone of the cohort must be at risk before ``days``: a cohort whose victims all
+        entered the database later (left truncation) says nothing about its first ``days``,
+        so the value is undefined there, not 1."""
+        first_entry = float(cohort["entry"].min())
+        if first_entry >= days:
+            raise IndicatorError(
+                f"{self.name}: nobody in the {year} cohort was at risk before day {days:g} "
+                f"(the earliest entered the database {first_entry:.0f} days after first seen: "
+                f"left truncation), so the value at {what} = {days:g} is undefined; choose a "
+                f"{what} above {first_entry:.0f} days or a later cohort"
+            )
+
     def _curve(self, cohort: pd.DataFrame) -> IncidenceCurve:
         return fit_curve(
             cohort["entry"].to_numpy(float),
@@ -236,6 +251,7 @@ class CohortUnidentifiedAt(_CohortDefinition):
     def _estimate(self, table: pd.DataFrame, year: int) -> tuple[Estimate, pd.Series]:
         cohort = self._cohort(table, year)
         self._check_followup(table, cohort, year, self.horizon, "horizon")
+        self._check_at_risk_before(cohort, year, self.horizon, "horizon")
         curve = self._curve(cohort)
         value = curve.unidentified_at(self.horizon)
         u = curve.influence_unidentified_at(self.horizon)
@@ -365,6 +381,7 @@ class RMSTUnidentified(_CohortDefinition):
     def _estimate(self, table: pd.DataFrame, year: int) -> tuple[Estimate, pd.Series]:
         cohort = self._cohort(table, year)
         self._check_followup(table, cohort, year, self.tau, "tau")
+        self._check_at_risk_before(cohort, year, self.tau, "tau")
         curve = self._curve(cohort)
         value = curve.rmst(self.tau)
         u = curve.influence_rmst(self.tau)
