@@ -198,22 +198,31 @@ def folder_lock(path: str | os.PathLike[str]) -> Iterator[Path]:
     instead of repeating the first one's work. The lock is an ``flock`` on the folder,
     released by the kernel when its holder dies.
     """
-    import fcntl
-
     folder = Path(path).absolute()
     folder.mkdir(parents=True, exist_ok=True)
-    lock_fd = os.open(folder, os.O_RDONLY)
+    lock_fd = _exclusive_lock(
+        folder,
+        f"{folder}: another idjourney process is running in this folder now; wait for it to "
+        "finish (it resumes where it stops) or choose another --out folder",
+    )
     try:
-        try:
-            fcntl.flock(lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError as exc:
-            raise OutputBusyError(
-                f"{folder}: another idjourney process is running in this folder now; wait for "
-                "it to finish (it resumes where it stops) or choose another --out folder"
-            ) from exc
         yield folder
     finally:
         os.close(lock_fd)
+
+
+def _exclusive_lock(folder: Path, busy_message: str) -> int:
+    """An open descriptor of ``folder`` holding an exclusive ``flock`` (close it to release);
+    :class:`OutputBusyError` with ``busy_message`` when another process holds it."""
+    import fcntl
+
+    lock_fd = os.open(folder, os.O_RDONLY)
+    try:
+        fcntl.flock(lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError as exc:
+        os.close(lock_fd)
+        raise OutputBusyError(busy_message) from exc
+    return lock_fd
 
 
 @contextlib.contextmanager
@@ -229,7 +238,6 @@ def atomic_folder(path: str | os.PathLike[str]) -> Iterator[Path]:
     first holds the lock (an ``flock`` on the parent folder, released by the kernel when
     its holder dies).
     """
-    import fcntl
     import shutil
 
     target = Path(path).absolute()
@@ -237,15 +245,12 @@ def atomic_folder(path: str | os.PathLike[str]) -> Iterator[Path]:
         raise DataFileError(f"{target}: exists and is not a folder; give a folder for --out")
     parent = target.parent
     parent.mkdir(parents=True, exist_ok=True)
-    lock_fd = os.open(parent, os.O_RDONLY)
+    lock_fd = _exclusive_lock(
+        parent,
+        f"{target}: another idjourney run is writing into {parent} now; wait for it to "
+        "finish or choose another --out folder",
+    )
     try:
-        try:
-            fcntl.flock(lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError as exc:
-            raise OutputBusyError(
-                f"{target}: another idjourney run is writing into {parent} now; wait for it "
-                "to finish or choose another --out folder"
-            ) from exc
         for old in parent.glob(f".{target.name}.old-*"):
             # killed between the two renames below: put the old folder back first
             if not target.exists() and (old / target.name).is_dir():
