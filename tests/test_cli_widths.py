@@ -187,6 +187,8 @@ EVERY_COMMAND = [
     ("indicator", ["indicator", "--data", "{analysis}", "--definition",
                    "cohort-unidentified-at", "--horizon", "365"], 0),
     ("indicator list", ["indicator", "--list"], 0),
+    ("run", ["run", "--n-victims", "6000", "--seed", "2", "--mse-iterations", "100",
+             "--out", "{tmp}/run-{columns}"], 0),
 ]  # fmt: skip
 
 #: Known failures in files another helper owns (strict: a fix makes the test say so).
