@@ -294,7 +294,7 @@ def indicator(
         first, last = min(unlinked), max(unlinked)
         span = f"{first}" if first == last else f"{first}-{last}"
         _echo_wrapped(
-            f"note: no chain-linked index for {span} ({len(unlinked)} year(s)): {unlinked[last]}",
+            f"note: no index for {span} ({len(unlinked)} year(s)): {unlinked[last]}",
             err=True,
         )
     columns = [c for c in _RECORD_FIELDS if c in series.columns]

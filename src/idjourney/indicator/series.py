@@ -200,6 +200,9 @@ def _index_for_group(
         base_reps = cell.reps(baseline) if boot else None
         for year in years:
             est = base if year == baseline else cell.value(year)
+            if not (est.estimate > 0 and base.estimate > 0):  # no log ratio of a zero
+                unlinked[year] = f"no index for {year}: its value or the baseline's is 0"
+                continue
             log_i = float(np.log(est.estimate / base.estimate))
             var = 0.0
             if year != baseline and not boot:
@@ -223,6 +226,9 @@ def _index_for_group(
             va, vb = sub.value(a), sub.value(b)
         except IndicatorError as exc:  # e.g. nothing connected yet in year a: no link a -> b
             broken[b] = f"no chain link {a}->{b} on the jurisdictions connected by {a}: {exc}"
+            continue
+        if not (va.estimate > 0 and vb.estimate > 0):  # no log ratio of a zero
+            broken[b] = f"no chain link {a}->{b}: a value on the panel of {a} is 0"
             continue
         terms = [] if boot else [(1.0, sub.log_influence(b)), (-1.0, sub.log_influence(a))]
         link_reps = sub.reps(b) / sub.reps(a) if boot else None
