@@ -157,7 +157,8 @@ def _fmt(value: Any, digits: int = 4) -> str:
             return f"{value:,.0f}"
         if value != 0 and abs(value) < 1e-4:
             return f"{value:.2e}"
-        return f"{value:,.{digits}g}" if abs(value) >= 1e4 else f"{value:.{digits}g}"
+        # from 10,000 on, whole units with separators ("{:,.4g}" would print 4.05e+04)
+        return f"{value:,.0f}" if abs(value) >= 1e4 else f"{value:.{digits}g}"
     return str(value)
 
 

@@ -23,7 +23,7 @@ import click
 import numpy as np
 import pandas as pd
 
-from idjourney.cli._fit_common import DataError, jsonable, print_frame, read_table
+from idjourney.cli._fit_common import DataError, _fmt, jsonable, print_frame, read_table
 
 _RECORD_FIELDS = (
     "year",
@@ -337,8 +337,8 @@ def _readable_series(out: pd.DataFrame) -> pd.DataFrame:
         if pd.isna(est):
             return "—"
         if pd.isna(lo) or pd.isna(hi):
-            return _number(est)
-        return f"{_number(est)} ({_number(lo)}–{_number(hi)})"
+            return _fmt(est)
+        return f"{_fmt(est)} ({_fmt(lo)}–{_fmt(hi)})"
 
     shown = pd.DataFrame(index=pd.Index(out["year"].astype(int).astype(str), name="year"))
     if "group" in out.columns:  # labels come from the data: shown as text, not markup
@@ -356,12 +356,6 @@ def _readable_series(out: pd.DataFrame) -> pd.DataFrame:
         if not shown["withheld"].any():
             shown = shown.drop(columns="withheld")
     return shown
-
-
-def _number(value: Any) -> str:
-    """Four significant digits, thousands separated from 10,000 on."""
-    v = float(value)
-    return f"{v:,.0f}" if abs(v) >= 10_000 else f"{v:.4g}"
 
 
 def _explain(
