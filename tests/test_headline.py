@@ -13,7 +13,6 @@ from idjourney.simstudy.headline import (
     HeadlineDesignError,
     conditional_truth,
     journey_times,
-    region_stratified_median,
     run_headline,
     score,
     structure_homogeneity,
@@ -162,7 +161,7 @@ def test_run_headline_resumes_and_keeps_finished_worlds(tmp_path) -> None:
     assert set(first["target"]) == {"conditional", "realised", "process"}
     before = pd.read_csv(out / "results.csv")
     assert sorted(before["rep"].unique()) == [0, 1]
-    assert set(before["method"]) == {"adjusted", "unadjusted", "stratified"}
+    assert set(before["method"]) == {"adjusted", "pooled", "unadjusted"}
     has_truth = before.groupby("rep")["true_conditional"].first().notna()
     assert has_truth.to_dict() == {0: True, 1: False}  # truth_every = 2
     lines: list[str] = []
@@ -197,20 +196,24 @@ def test_cli_headline_runs_and_reports_bad_designs_without_traceback(tmp_path) -
         run_headline(tmp_path / "broken.toml", out)
 
 
-def test_stratified_median_with_one_region_is_the_journey_median(baseline) -> None:
+def test_default_median_with_one_region_is_the_pooled_median(baseline) -> None:
     from idjourney.linkage import analysis_table
     from idjourney.summary import journey_summary
 
     table = analysis_table(generate(baseline, 12, 6_000).records, check=False)
     one = table.assign(region="all")
     summary = journey_summary(one, never_identified=False)
-    expected = summary["median_days_to_identification"]
+    pooled = journey_summary(one, never_identified=False, strata=None)
     # one stratum: the same curve, so the same median and the same test-inverted interval
-    est, lo, hi = region_stratified_median(one)
-    assert (est, lo, hi) == (expected, *summary["median_days_to_identification_ci"])
+    keys = ["median_days_to_identification", "median_days_to_identification_ci"]
+    assert [summary[k] for k in keys] == [pooled[k] for k in keys]
+    assert summary["method"]["strata"].startswith("pooled (not stratified): one region")
     # regions with the same time-to-identification law and entry: splitting changes ~nothing
     split = one.assign(region=np.where(np.arange(len(one)) % 2 == 0, "a", "b"))
-    est2, lo2, hi2 = region_stratified_median(split)
+    two = journey_summary(split, never_identified=False)
+    est2, (lo2, hi2) = two[keys[0]], two[keys[1]]
+    assert two["method"]["strata"].startswith("stratified by region: 2 strata")
+    expected = pooled[keys[0]]
     assert abs(est2 - expected) <= 0.05 * expected and lo2 < est2 < hi2
 
 

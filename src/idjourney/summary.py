@@ -8,9 +8,15 @@ closure without identification as a competing outcome and left truncation
   (:func:`idjourney.survival.delay.delay_adjusted`: Lynden-Bell estimate of the recording
   delay, follow-up censored at the extract minus its lower quartile, inverse-probability
   weights), and
-* with a cluster-robust interval (grouped infinitesimal jackknife, series as cluster).
+* with a cluster-robust interval (grouped infinitesimal jackknife, series as cluster), and
+* standardised over regions (``strata="region"``, :mod:`idjourney.indicator.stratified`):
+  :math:`\hat U = \sum_r \hat\pi_r \hat U_r`, each region's curve weighted by its
+  truncation-corrected size, which needs the left truncation to be independent of the time
+  to identification only within a region (the pooled curve needs it across regions, and
+  misses it where regions that identify at different speeds connect at different dates).
 
-``delay_adjust=False`` / ``variance="independent"`` give the unadjusted / per-victim versions.
+``delay_adjust=False`` / ``variance="independent"`` / ``strata=None`` give the unadjusted /
+per-victim / pooled versions.
 """
 
 from __future__ import annotations
@@ -22,8 +28,8 @@ import pandas as pd
 from scipy import stats
 
 from idjourney.indicator.base import survival_rows
-from idjourney.indicator.curve import IncidenceCurve, fit_curve
 from idjourney.indicator.definitions import MedianTimeToIdentification
+from idjourney.indicator.stratified import StratifiedCurve, fit_stratified
 from idjourney.survival import KaplanMeier
 
 __all__ = [
@@ -51,19 +57,39 @@ def prepare_journey(
     return helper.prepare(table)
 
 
-def journey_curve(prepared: pd.DataFrame) -> IncidenceCurve:
-    """The Aalen–Johansen curve of a table from :func:`prepare_journey`."""
+def journey_curve(prepared: pd.DataFrame, strata: str | None = "region") -> StratifiedCurve:
+    """The journey curve of a table from :func:`prepare_journey`.
+
+    Standardised over the levels of ``strata`` (default ``"region"``;
+    :func:`idjourney.indicator.stratified.fit_stratified`, with its small-stratum rule);
+    ``None``, or a table without that column or with one level, gives the pooled
+    Aalen–Johansen curve. ``.note`` says which.
+    """
     rows = survival_rows(prepared)
-    return fit_curve(
+    if strata is None:
+        values, note = None, "pooled (not stratified): strata=None"
+    elif strata in rows.columns:
+        values, note = rows[strata].to_numpy(), None
+    else:
+        values, note = None, None
+    curve = fit_stratified(
         rows["entry"].to_numpy(float),
         rows["duration"].to_numpy(float),
         rows["outcome"].to_numpy(int),
         rows["weight"].to_numpy(float),
         rows["_cluster"],
+        values,
+        real=~rows["delay_correction"].to_numpy(bool),
+        column=strata or "region",
     )
+    if note is not None:
+        from dataclasses import replace
+
+        curve = replace(curve, note=note)
+    return curve
 
 
-def _share_ci(curve: IncidenceCurve, t: float, z: float) -> tuple[float, float, float]:
+def _share_ci(curve: StratifiedCurve, t: float, z: float) -> tuple[float, float, float]:
     value = curve.unidentified_at(t)
     se = curve.se_unidentified_at(t)
     if value <= 0:
@@ -113,6 +139,7 @@ def journey_summary(
     cluster_col: str = "series_id",
     level: float = 0.95,
     never_identified: bool = True,
+    strata: str | None = "region",
 ) -> dict[str, Any]:
     r"""Victims, share identified, follow-up, the median time to identification and more.
 
@@ -123,7 +150,11 @@ def journey_summary(
     interval, and ``median_days_among_identified`` the time by which half of those ever
     identified are: :math:`\inf\{t : F_1(t) \ge (1 - \pi_0)/2\}`. Median follow-up uses the
     reverse Kaplan–Meier method on the recorded data. ``method`` states the delay
-    adjustment (with its lag) and the variance.
+    adjustment (with its lag), the variance and the standardisation (``method["strata"]``:
+    stratified by region with its strata and shares, or pooled and why).
+
+    ``strata`` (default ``"region"``): the curve is standardised over regions
+    (:func:`journey_curve`); ``None`` gives the pooled curve.
 
     Estimand of the median (``docs/estimands.md``): the process-level median time to
     identification of the victims first seen in the database's connected jurisdictions,
@@ -146,7 +177,7 @@ def journey_summary(
     prepared = prepare_journey(
         table, delay_adjust=delay_adjust, variance=variance, cluster_col=cluster_col
     )
-    curve = journey_curve(prepared)
+    curve = journey_curve(prepared, strata)
     z = float(stats.norm.ppf(0.5 + level / 2))
     followup = KaplanMeier().fit(
         table["duration"].to_numpy(),
@@ -185,6 +216,12 @@ def journey_summary(
             "variance": helper.variance_method if variance == "cluster" else "independent",
             "delay": delay["method"] if delay else "not adjusted",
             "delay_lag_days": delay["lag_days"] if delay else 0.0,
+            "strata": curve.note,
+            "strata_shares": (
+                dict(zip(curve.strata, np.round(curve.shares, 2).tolist(), strict=True))
+                if curve.stratified
+                else {}
+            ),
             "level": level,
         },
     }
@@ -210,9 +247,15 @@ def journey_method(summary: dict[str, Any]) -> str:
         if method.get("delay", "not adjusted") != "not adjusted"
         else "not corrected for the recording delay"
     )
+    strata = method.get("strata", "")
+    standardised = (
+        f"; {strata.split(':')[0]} (each region's curve weighted by its size)"
+        if strata.startswith("stratified")
+        else ("; " + strata if strata else "")
+    )
     return (
         "Aalen–Johansen, closure without identification as a competing outcome, left "
-        f"truncation handled, {delay}; interval {method.get('variance', '')}"
+        f"truncation handled, {delay}{standardised}; interval {method.get('variance', '')}"
     )
 
 

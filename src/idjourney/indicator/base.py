@@ -271,6 +271,13 @@ class Definition(ABC):
         ``"competing"`` (default): a case closed without identification is never identified
         (Aalen–Johansen; person-time stops at closure). ``"censoring"``: the old treatment,
         closure as censoring (kept for comparison; biased when closures happen).
+    strata : str or None
+        Column whose levels (regions) the cohort curves are standardised over (default
+        ``"region"``: :mod:`idjourney.indicator.stratified`, entry independent of the time to
+        identification only within a region); ``None`` or ``"none"``: the pooled curve
+        (through :func:`~idjourney.indicator.registry.make_definition` and study designs,
+        which drop options given as ``None``, use ``"none"``). The calendar definitions
+        (stock, period rate, new victims) do not use it.
     """
 
     name: ClassVar[str]
@@ -286,6 +293,7 @@ class Definition(ABC):
         "variance",
         "cluster_col",
         "closures",
+        "strata",
     )
 
     def __init__(
@@ -296,6 +304,7 @@ class Definition(ABC):
         variance: Variance = "cluster",
         cluster_col: str = "series_id",
         closures: Closures = "competing",
+        strata: str | None = "region",
     ) -> None:
         if not 0 < level < 1:
             raise IndicatorError(f"level must be in (0, 1); got {level!r}")
@@ -308,6 +317,9 @@ class Definition(ABC):
         self.variance = variance
         self.cluster_col = cluster_col
         self.closures = closures
+        if strata is not None and not isinstance(strata, str):
+            raise IndicatorError(f"strata must be a column name or None; got {strata!r}")
+        self.strata = None if strata in (None, "", "none") else strata
 
     # ------------------------------------------------------------------ API
     @property

@@ -51,7 +51,7 @@ from scipy import stats
 from idjourney.survival import check_cluster
 from idjourney.survival._robust import cluster_name
 
-__all__ = ["IncidenceCurve", "curve_replicates", "fit_curve"]
+__all__ = ["IncidenceCurve", "curve_replicates", "fit_curve", "replicate_curves"]
 
 
 @dataclass(frozen=True)
@@ -325,19 +325,11 @@ def fit_curve(
     )
 
 
-def curve_replicates(
-    entry: np.ndarray,
-    exit: np.ndarray,
-    status: np.ndarray,
-    weights: np.ndarray,
-    statistic: str,
-    value: float | None = None,
-) -> np.ndarray:
-    """A curve statistic for every column of a (rows × replicates) weight matrix at once.
-
-    ``statistic`` is ``"unidentified"`` (:math:`U(` ``value`` :math:`)`), ``"rmst"`` (up to
-    ``value``) or ``"median"``; used by the cluster bootstrap of the index.
-    """
+def replicate_curves(
+    entry: np.ndarray, exit: np.ndarray, status: np.ndarray, weights: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Event times and the curves :math:`S_j`, :math:`F_1(t_j)` (times × replicates) for every
+    column of a (rows × replicates) weight matrix at once."""
     from scipy import sparse
 
     entry = np.asarray(entry, float)
@@ -367,6 +359,24 @@ def curve_replicates(
     surv = np.cumprod(1.0 - lam, axis=0)
     s_prev = np.vstack([np.ones((1, w.shape[1])), surv[:-1]])
     cif = np.cumsum(s_prev * lam1, axis=0)
+    return times, surv, cif
+
+
+def curve_replicates(
+    entry: np.ndarray,
+    exit: np.ndarray,
+    status: np.ndarray,
+    weights: np.ndarray,
+    statistic: str,
+    value: float | None = None,
+) -> np.ndarray:
+    """A curve statistic for every column of a (rows × replicates) weight matrix at once.
+
+    ``statistic`` is ``"unidentified"`` (:math:`U(` ``value`` :math:`)`), ``"rmst"`` (up to
+    ``value``) or ``"median"``; used by the cluster bootstrap of the index.
+    """
+    w = np.asarray(weights, float)
+    times, _, cif = replicate_curves(entry, exit, status, w)
     if statistic == "unidentified":
         k = int(np.searchsorted(times, value, side="right")) - 1
         return np.ones(w.shape[1]) if k < 0 else 1.0 - cif[k]

@@ -4,7 +4,10 @@ Cohort definitions (``year`` = year first seen, ``entry_year``) use the Aalen–
 cumulative incidence of identification :math:`F_{1,Y}(t)` of the cohort, with closure
 without identification as the competing outcome and left truncation at ``entry``
 (:mod:`idjourney.indicator.curve`); :math:`U_Y(t) = 1 - F_{1,Y}(t)` is the share not
-identified by ``t`` (closed cases count as never identified):
+identified by ``t`` (closed cases count as never identified). By default (``strata="region"``)
+the cohort's curve is standardised over regions, :math:`\hat U_Y = \sum_r \hat\pi_{r}
+\hat U_{Y,r}` (:mod:`idjourney.indicator.stratified`), which needs the truncation to be
+independent of the time to identification only within each region:
 
 * :class:`CohortUnidentifiedAt` — :math:`U_Y(h)`;
 * :class:`MedianTimeToIdentification` — :math:`\inf\{t: U_Y(t) \le 1/2\}`;
@@ -24,6 +27,7 @@ series as cluster (see :class:`~idjourney.indicator.base.Definition`).
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any, ClassVar
 
 import numpy as np
@@ -42,7 +46,14 @@ from idjourney.indicator.base import (
     year_end,
     year_start,
 )
-from idjourney.indicator.curve import IncidenceCurve, curve_replicates, fit_curve
+from idjourney.indicator.curve import curve_replicates
+from idjourney.indicator.stratified import (
+    MIN_STRATUM_EVENTS,
+    MIN_STRATUM_VICTIMS,
+    StratifiedCurve,
+    fit_stratified,
+    stratified_replicates,
+)
 
 __all__ = [
     "CohortUnidentifiedAt",
@@ -57,13 +68,22 @@ _DAYS_PER_YEAR = 365.25
 _COHORT_ESTIMAND = (
     "Process-level: the value of S for the victims first seen in year Y in connected "
     "jurisdictions (including those identified or closed before their jurisdiction "
-    "connected), as expected under the process generating the database — the quantity the "
-    "left-truncated curve estimates under independent truncation. Closed-without-"
-    "identification cases count as never identified."
+    "connected), as expected under the process generating the database: U_Y(t) = sum_r "
+    "pi_r U_{Y,r}(t) over regions r with pi_r the region's share of that population. The "
+    "default region-standardised curve estimates it when the left truncation (the "
+    "jurisdiction's connection date) is independent of the time to identification within "
+    "each region; the pooled curve (strata=None) needs that independence across regions. "
+    "Closed-without-identification cases count as never identified."
 )
 _CURVE_VARIANCE = (
     "grouped infinitesimal jackknife of the Aalen–Johansen curve, as R survfit(id=, "
     "cluster=, robust=TRUE); delay weights treated as known"
+)
+_STRATA_RULE = (
+    f"strata with fewer than {MIN_STRATUM_VICTIMS} victims or {MIN_STRATUM_EVENTS} recorded "
+    "identifications, or nobody at risk from the cohort's earliest entry, are merged into one "
+    "(and that into the smallest other stratum if still too small); one stratum left: the "
+    "pooled curve, which the result's extra['strata'] then says"
 )
 _CLOSURE_NOTE = (
     " Closure without identification is a competing outcome: a closed case is never "
@@ -89,6 +109,22 @@ def _z(level: float) -> float:
 
 class _CohortDefinition(Definition):
     """Shared cohort selection, follow-up checks and the cohort's curve."""
+
+    @property
+    def strata_method(self) -> str:
+        """How the cohort's curve is standardised (stated in the card and in results)."""
+        if self.strata is None:
+            return "pooled curve (not standardised; strata=None)"
+        return (
+            f"standardised over {self.strata} strata: U = sum_r pi_r U_r, each stratum's "
+            f"delay-adjusted Aalen–Johansen curve weighted by its truncation-corrected size "
+            f"N_r = sum 1/S_r(entry-), pi_r = N_r / sum N_s treated as fixed; variance from "
+            f"the per-series influence sum_r pi_r U_rc ({_STRATA_RULE})"
+        )
+
+    @property
+    def variance_method(self) -> str:
+        return f"{super().variance_method}; {self.strata_method}"
 
     def _cohort(self, table: pd.DataFrame, year: int) -> pd.DataFrame:
         cohort = survival_rows(table.loc[table["entry_year"] == year])
@@ -117,16 +153,27 @@ class _CohortDefinition(Definition):
                 f"{what} above {first_entry:.0f} days or a later cohort"
             )
 
-    def _curve(self, cohort: pd.DataFrame) -> IncidenceCurve:
-        return fit_curve(
+    def _curve(self, cohort: pd.DataFrame) -> StratifiedCurve:
+        column = self.strata or "region"
+        strata = (
+            cohort[self.strata].to_numpy()
+            if self.strata is not None and self.strata in cohort.columns
+            else None
+        )
+        note = None if self.strata is not None else "pooled (not stratified): strata=None"
+        curve = fit_stratified(
             cohort["entry"].to_numpy(float),
             cohort["duration"].to_numpy(float),
             self._status(cohort),
             cohort["weight"].to_numpy(float),
             cohort["_cluster"],
+            strata,
+            real=~cohort["delay_correction"].to_numpy(bool),
+            column=column,
         )
+        return curve if note is None else replace(curve, note=note)
 
-    def _influence(self, curve: IncidenceCurve, cohort: pd.DataFrame, u: np.ndarray) -> pd.Series:
+    def _influence(self, curve: StratifiedCurve, cohort: pd.DataFrame, u: np.ndarray) -> pd.Series:
         return pd.Series(u, index=pd.Index(curve.labels, name="cluster"))
 
     def _check_followup(
@@ -153,12 +200,15 @@ class _CohortDefinition(Definition):
         lower: float,
         upper: float,
         cohort: pd.DataFrame,
-        curve: IncidenceCurve,
+        curve: StratifiedCurve,
         year: int,
         followup: float,
         **extra: Any,
     ) -> Estimate:
         real = ~cohort["delay_correction"].to_numpy(bool)
+        extra["strata"] = curve.note
+        if curve.stratified:
+            extra["strata_shares"] = dict(zip(curve.strata, curve.shares.tolist(), strict=True))
         return Estimate(
             value,
             se,
@@ -179,14 +229,20 @@ class _CohortDefinition(Definition):
         rows = (table["entry_year"] == year).to_numpy()
         cohort = survival_rows(table.loc[rows])
         keep = table.index[rows].get_indexer(cohort.index)
-        return curve_replicates(
-            cohort["entry"].to_numpy(float),
-            cohort["duration"].to_numpy(float),
-            self._status(cohort),
-            weights[rows][keep],
-            statistic,
-            value,
-        )
+        w = weights[rows][keep]
+        args = (cohort["entry"].to_numpy(float), cohort["duration"].to_numpy(float))
+        status = self._status(cohort)
+        if self.strata is not None and len(cohort) and (cohort["event"] == 1).any():
+            curve = self._curve(cohort)  # the point estimate's strata, kept fixed
+            if curve.stratified:
+                base = cohort["weight"].to_numpy(float)
+                safe = np.where(base != 0, base, 1.0)
+                mult = w / safe[:, None]
+                return stratified_replicates(
+                    *args, status, w, curve.row_strata, mult,
+                    ~cohort["delay_correction"].to_numpy(bool), statistic, value,
+                )  # fmt: skip
+        return curve_replicates(*args, status, w, statistic, value)
 
 
 class CohortUnidentifiedAt(_CohortDefinition):

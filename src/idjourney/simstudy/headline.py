@@ -4,7 +4,8 @@ r"""Score the report's headline median against the generator's truth (issue #12)
 ``python -m idjourney.simstudy.headline ...``, the same program) runs ``n_rep`` worlds of one
 scenario (``[study] scenario``), computes the typical-journey median of
 :func:`idjourney.summary.journey_summary` (default: delay-adjusted, closures competing,
-cluster-robust interval; and the unadjusted, independent-victims version), and scores it
+standardised over regions, cluster-robust interval; and the pooled and unadjusted versions,
+below), and scores it
 against three truths, each the median :math:`\operatorname{med}\{T_i\}` of the true time to
 identification (generator's true identification dates; never identified or closed
 :math:`= \infty`) over victims first seen in connected jurisdictions:
@@ -26,8 +27,11 @@ identification (generator's true identification dates; never identified or close
     The unconditional process median, estimated by the mean of the realised truths over the
     worlds (structure random too).
 
-Methods: ``adjusted`` (the report's default), ``unadjusted`` (as before issues #11/#12) and
-``stratified`` (candidate, :func:`region_stratified_median`).
+Methods: ``adjusted`` (the report's default: standardised over regions,
+:mod:`idjourney.indicator.stratified`, the candidate of session 3 moved into the library),
+``pooled`` (delay-adjusted and cluster-robust but one pooled curve: the default before the
+standardisation; its structural error is what the standardisation removes) and
+``unadjusted`` (pooled, no delay correction, independent victims: as before issues #11/#12).
 
 Writes ``results.csv`` (one row per world × method; resumed if present) and
 ``performance.csv`` (bias, relative bias, empirical and model SE, coverage, each with
@@ -57,7 +61,6 @@ __all__ = [
     "conditional_truth",
     "headline_replicate",
     "main",
-    "region_stratified_median",
     "run_headline",
     "score",
     "structure_homogeneity",
@@ -67,8 +70,9 @@ __all__ = [
 ]
 
 METHODS = {
-    "adjusted": {"delay_adjust": True, "variance": "cluster"},
-    "unadjusted": {"delay_adjust": False, "variance": "independent"},
+    "adjusted": {"delay_adjust": True, "variance": "cluster", "strata": "region"},
+    "pooled": {"delay_adjust": True, "variance": "cluster", "strata": None},
+    "unadjusted": {"delay_adjust": False, "variance": "independent", "strata": None},
 }
 TARGETS = ("conditional", "pooled", "realised", "process")
 
@@ -154,76 +158,6 @@ def structure_index(scenario: Any, jurisdictions: pd.DataFrame) -> dict[str, flo
     }
 
 
-def region_stratified_median(
-    table: pd.DataFrame, *, delay_adjust: bool = True, level: float = 0.95
-) -> tuple[float, float, float]:
-    r"""Candidate (study only): the journey median from region strata, with an interval.
-
-    Within a region the entry (left-truncation) time is independent of the time to
-    identification, but across regions it is not when regions connect at different dates
-    (the generator's structure). This fits the journey curve :math:`U_r` (Aalen–Johansen,
-    delay-adjusted as the headline, cluster-robust) in each region *r*, weights the regions
-    by their truncation-corrected size :math:`\hat N_r = \sum_{i \in r} 1/\hat S_r(e_i-)`
-    (each victim in the database stands for :math:`1/P(\text{still open at entry})` victims;
-    :math:`S_r` still open, closures included), and returns the median
-    :math:`\inf\{t : U(t) \le 1/2\}` of :math:`U = \sum_r \hat\pi_r U_r`,
-    :math:`\hat\pi_r = \hat N_r / \sum_s \hat N_s`, with the interval that inverts the test
-    of :math:`U(t) = 1/2` (as :meth:`IncidenceCurve.median_interval`) using
-    :math:`\operatorname{var} U(t) = \sum_r \hat\pi_r^2 \operatorname{var} U_r(t)` (series
-    nest in regions, so the strata are independent; the shares are treated as fixed).
-
-    Returns
-    -------
-    tuple
-        ``(median, lower, upper)``; ``inf`` where not reached.
-    """
-    from idjourney.indicator.base import survival_rows
-    from idjourney.indicator.curve import fit_curve
-    from idjourney.summary import prepare_journey
-
-    rows = survival_rows(prepare_journey(table, delay_adjust=delay_adjust))
-    curves, mass = [], []
-    for _, part in rows.groupby("region", sort=True, observed=True):
-        curve = fit_curve(
-            part["entry"].to_numpy(float), part["duration"].to_numpy(float),
-            part["outcome"].to_numpy(int), part["weight"].to_numpy(float),
-            part["_cluster"].to_numpy(),
-        )  # fmt: skip
-        entry = part.loc[~part["delay_correction"].to_numpy(bool), "entry"].to_numpy(float)
-        j = np.searchsorted(curve.times, entry, side="left") - 1
-        open_at_entry = np.where(j >= 0, curve.surv[np.maximum(j, 0)], 1.0)
-        curves.append(curve)
-        mass.append(float(np.sum(1.0 / open_at_entry)))
-    share = np.array(mass) / np.sum(mass)
-    grid = np.unique(np.concatenate([c.times for c in curves]))
-    unidentified = np.zeros(grid.size)
-    for pi, curve in zip(share, curves, strict=True):
-        j = np.searchsorted(curve.times, grid, side="right") - 1
-        unidentified += pi * np.where(j >= 0, 1.0 - curve.cif[np.maximum(j, 0)], 1.0)
-    z = float(stats.norm.ppf(0.5 + level / 2))
-
-    def se(t: float) -> float:
-        var = sum(pi**2 * c.se_unidentified_at(t) ** 2 for pi, c in zip(share, curves, strict=True))
-        return float(np.sqrt(var))
-
-    def first(sign: float) -> float:
-        def ok(k: int) -> bool:
-            return bool(unidentified[k] + sign * z * (se(grid[k]) if sign else 0.0) <= 0.5)
-
-        lo, hi = 0, grid.size - 1
-        if hi < 0 or not ok(hi):
-            return float("inf")
-        while lo < hi:  # the bounds are monotone in t (binary search, as median_interval)
-            mid = (lo + hi) // 2
-            if ok(mid):
-                hi = mid
-            else:
-                lo = mid + 1
-        return float(grid[lo])
-
-    return first(0.0), first(-1.0), first(1.0)
-
-
 def headline_replicate(
     args: tuple[str, int, int, int | None, float, int, int, int],
 ) -> list[dict[str, Any]]:
@@ -251,12 +185,6 @@ def headline_replicate(
             {"rep": rep, "seed": seed, "method": method, "est": est, "se": se, "lower": lo,
              "upper": hi, "true": realised, "lag_days": s["method"]["delay_lag_days"]}
         )  # fmt: skip
-    est, lo, hi = region_stratified_median(table, level=level)
-    se = (np.log(hi) - np.log(lo)) / (2 * z) * est if np.isfinite(hi) else np.nan
-    rows.append(
-        {"rep": rep, "seed": seed, "method": "stratified", "est": est, "se": se, "lower": lo,
-         "upper": hi, "true": realised, "lag_days": rows[0]["lag_days"]}
-    )  # fmt: skip
     del table
     estimated = time.perf_counter()
     nan = float("nan")
