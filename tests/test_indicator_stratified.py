@@ -354,3 +354,24 @@ def test_bootstrap_replicates_match_the_point_estimate_and_duplicated_rows(
         dup = fit(data.iloc[rows].reset_index(drop=True))
         again = {"unidentified": dup.unidentified_at, "rmst": dup.rmst}.get(statistic)
         assert reps[k + 1] == pytest.approx(again(value) if again else dup.median(), rel=1e-9)
+
+
+def test_journey_summary_is_standardised_by_default_and_states_it() -> None:
+    from idjourney.linkage import analysis_table
+    from idjourney.summary import journey_curve, journey_method, journey_summary, prepare_journey
+    from idjourney.synthetic import generate, load_scenario
+
+    table = analysis_table(generate(load_scenario("baseline"), 5, 8_000).records, check=False)
+    assert table.groupby("series_id")["region"].nunique().max() == 1  # series nest in regions
+    summary = journey_summary(table, never_identified=False)
+    pooled = journey_summary(table, never_identified=False, strata=None)
+    assert summary["method"]["strata"].startswith("stratified by region: 5 strata")
+    assert sum(summary["method"]["strata_shares"].values()) == pytest.approx(1.0, abs=0.03)
+    assert pooled["method"]["strata"] == "pooled (not stratified): strata=None"
+    assert "standardised over regions" in journey_method(summary)
+    curve = journey_curve(prepare_journey(table))
+    assert curve.stratified
+    assert summary["median_days_to_identification"] == curve.median()
+    assert summary["median_days_to_identification_ci"] == list(curve.median_interval(0.95))
+    assert summary["unidentified_at_years"]["1"] == round(curve.unidentified_at(365.25), 6)
+    assert summary["unidentified_at_years"] != pooled["unidentified_at_years"]

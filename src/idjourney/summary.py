@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from idjourney.indicator.base import survival_rows
+from idjourney.indicator.base import Definition, survival_rows
 from idjourney.indicator.definitions import MedianTimeToIdentification
 from idjourney.indicator.stratified import StratifiedCurve, fit_stratified
 from idjourney.survival import KaplanMeier
@@ -213,7 +213,11 @@ def journey_summary(
         },
         "method": {
             "curve": "Aalen–Johansen, closure without identification competing, left-truncated",
-            "variance": helper.variance_method if variance == "cluster" else "independent",
+            # the variance alone (the cohort definitions' text adds their standardisation,
+            # which "strata" states here)
+            "variance": (
+                Definition.variance_method.fget(helper) if variance == "cluster" else "independent"
+            ),
             "delay": delay["method"] if delay else "not adjusted",
             "delay_lag_days": delay["lag_days"] if delay else 0.0,
             "strata": curve.note,
@@ -249,7 +253,8 @@ def journey_method(summary: dict[str, Any]) -> str:
     )
     strata = method.get("strata", "")
     standardised = (
-        f"; {strata.split(':')[0]} (each region's curve weighted by its size)"
+        "; standardised over regions (each region's curve weighted by its truncation-"
+        "corrected size)"
         if strata.startswith("stratified")
         else ("; " + strata if strata else "")
     )
