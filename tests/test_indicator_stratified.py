@@ -1,14 +1,20 @@
 """The region-standardised journey curve (idjourney.indicator.stratified, issue #12).
 
-Known answer: per-region survival.AalenJohansen fits (itself checked against R's
-survfit in tests/test_competing.py / tests/r/robust_aj.R) mixed by hand with the
-truncation-corrected region sizes; agreement to 1e-10 (the two engines differ only in
-floating-point summation order). Properties: one region is the pooled curve exactly;
-relabelling or reordering regions and rows changes nothing (1e-12); the small-region rule;
-the indicators' joint covariance of two years with strata; the bootstrap replicates.
+R reference: tests/data/r/stratified_mixture.csv from tests/r/stratified_mixture.R (R 4.2.2,
+survival 3.5.3; per-region multi-state survfit with left truncation, case weights and its IJ
+influence, mixed in R), on the input it simulates (tests/data/r/stratified_input.csv):
+agreement to 1e-10 (values and SEs; 1e-15 seen). Second Python implementation: per-region
+survival.AalenJohansen fits (itself checked against R's survfit in tests/test_competing.py /
+tests/r/robust_aj.R) mixed by hand with the truncation-corrected region sizes: agreement to
+1e-10 for values and 1e-8 for SEs (the engines differ only in floating-point summation
+order). Properties: one region is the pooled curve exactly; relabelling or reordering
+regions and rows changes nothing (1e-12); the small-region rule; the indicators' joint
+covariance of two years with strata; the bootstrap replicates.
 """
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -29,6 +35,7 @@ from idjourney.indicator.stratified import (
 from idjourney.survival import AalenJohansen, cluster_sums
 
 TOL = 1e-10
+R_DATA = Path(__file__).parent / "data" / "r"
 HAZARD = {"a": 1 / 300, "b": 1 / 700, "c": 1 / 1500}
 LATE = {"a": 0.0, "b": 200.0, "c": 900.0}  # mean entry: region c connects late (dependent)
 
@@ -108,6 +115,24 @@ def by_hand(data: pd.DataFrame, times: list[float], tau: float) -> dict:
     return out
 
 
+def test_matches_r_survfit_per_region_mixed_in_r() -> None:
+    data = pd.read_csv(R_DATA / "stratified_input.csv")
+    ref = pd.read_csv(R_DATA / "stratified_mixture.csv")
+    curve = fit_stratified(
+        data["entry"], data["exit"], data["status"], data["weight"], data["cluster"].to_numpy(),
+        data["region"].to_numpy(),
+    )  # fmt: skip
+    assert curve.strata == ("a", "b", "c")
+    shares = ref.loc[ref["quantity"].str.startswith("share_"), "value"].to_numpy()
+    np.testing.assert_allclose(curve.shares, shares, rtol=1e-8)
+    for row in ref.query("quantity == 'unidentified'").itertuples():
+        assert curve.unidentified_at(row.time) == pytest.approx(row.value, rel=1e-10)
+        assert curve.se_unidentified_at(row.time) == pytest.approx(row.se, rel=1e-10)
+    rm = ref.query("quantity == 'rmst'").iloc[0]
+    assert curve.rmst(rm["time"]) == pytest.approx(rm["value"], rel=1e-10)
+    assert curve.median() == ref.query("quantity == 'median'")["value"].iloc[0]
+
+
 def test_known_answer_against_per_region_aalen_johansen_mixed_by_hand() -> None:
     data = cell(1)
     times = [30.0, 365.0, 730.0, 1500.0]
@@ -128,6 +153,21 @@ def test_known_answer_against_per_region_aalen_johansen_mixed_by_hand() -> None:
     # from the mixture (by 2.4 SE in this cell)
     pooled = fit(data, strata=None)
     assert abs(pooled.unidentified_at(730.0) - ref["U"][2]) > 2 * ref["se"][2]
+
+
+def test_median_interval_is_the_first_time_each_test_passes_by_linear_scan() -> None:
+    from scipy import stats
+
+    for seed in (6, 8):
+        curve = fit(cell(seed))
+        z = float(stats.norm.ppf(0.975))
+        u = 1.0 - curve.cif
+        se = np.array([curve.se_unidentified_at(t) for t in curve.times])
+        lower = curve.times[np.flatnonzero(u - z * se <= 0.5)[0]]
+        hits = np.flatnonzero(u + z * se <= 0.5)
+        upper = curve.times[hits[0]] if hits.size else np.inf
+        assert curve.median_interval(0.95) == (lower, upper)
+        assert lower <= curve.median() <= upper
 
 
 def test_nested_series_variance_is_the_sum_of_share_squared_region_variances() -> None:
