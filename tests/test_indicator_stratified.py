@@ -273,6 +273,11 @@ def test_small_strata_are_merged_by_the_stated_rule() -> None:
     values[np.r_[0:25, 100:175]] = None  # 100 victims, 25 events each
     plan = stratum_assignment(values, entry, status)
     assert plan.names == ("(missing)", "a", "b")
+    # a categorical (read from its codes; unused and unsorted categories) gives the same plan
+    cat = pd.Series(pd.Categorical(values, categories=["b", "zz", "a"]))
+    same = stratum_assignment(cat, entry, status)
+    assert same.names == plan.names
+    np.testing.assert_array_equal(same.codes, plan.codes)
     # delay-correction rows do not count as victims
     values, entry, status = _rows({"a": (200, 50, 0), "b": (m, e, 0)})
     real = np.ones(values.size, bool)

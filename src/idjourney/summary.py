@@ -69,7 +69,7 @@ def journey_curve(prepared: pd.DataFrame, strata: str | None = "region") -> Stra
     if strata is None:
         values, note = None, "pooled (not stratified): strata=None"
     elif strata in rows.columns:
-        values, note = rows[strata].to_numpy(), None
+        values, note = rows[strata], None
     else:
         values, note = None, None
     curve = fit_stratified(

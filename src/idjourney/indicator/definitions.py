@@ -156,7 +156,7 @@ class _CohortDefinition(Definition):
     def _curve(self, cohort: pd.DataFrame) -> StratifiedCurve:
         column = self.strata or "region"
         strata = (
-            cohort[self.strata].to_numpy()
+            cohort[self.strata]
             if self.strata is not None and self.strata in cohort.columns
             else None
         )

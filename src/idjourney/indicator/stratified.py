@@ -111,6 +111,29 @@ class StrataPlan:
     note: str
 
 
+def _factorize_sorted(values: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Codes of each row's stratum, numbered by the sorted names of the strata present.
+
+    A pandas categorical is read from its codes (no hashing of the labels); missing values
+    are the stratum ``"(missing)"``.
+    """
+    dtype = getattr(values, "dtype", None)
+    if isinstance(dtype, pd.CategoricalDtype):
+        cat = values.array if isinstance(values, pd.Series) else values
+        raw, names = np.asarray(cat.codes, np.int64), cat.categories.astype(str).to_numpy()
+    else:
+        raw, names = pd.factorize(np.asarray(values, dtype=object))
+        raw, names = np.asarray(raw, np.int64), np.asarray(names).astype(str)
+    if (raw < 0).any():
+        raw = np.where(raw < 0, names.size, raw)
+        names = np.append(names, _MISSING)
+    present = np.flatnonzero(np.bincount(raw, minlength=names.size))
+    order = present[np.argsort(names[present], kind="stable")]
+    renumber = np.full(names.size, -1, np.int64)
+    renumber[order] = np.arange(order.size)
+    return renumber[raw], names[order].astype(object)
+
+
 def stratum_assignment(
     values: Any,
     entry: np.ndarray,
@@ -136,12 +159,10 @@ def stratum_assignment(
     min_victims, min_events : int
         Thresholds of the rule.
     """
-    labels = pd.Series(values, dtype=object).astype(object)
-    labels = labels.where(labels.notna(), _MISSING).astype(str).to_numpy()
+    codes, uniques = _factorize_sorted(values)
     entry = np.asarray(entry, float)
     status = np.asarray(status, int)
     real = np.ones(entry.size, bool) if real is None else np.asarray(real, bool)
-    codes, uniques = pd.factorize(labels, sort=True)
     k = uniques.size
     victims = np.bincount(codes, weights=real, minlength=k)
     events = np.bincount(codes, weights=real & (status == 1), minlength=k)
