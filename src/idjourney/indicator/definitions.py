@@ -72,7 +72,7 @@ _COHORT_ESTIMAND = (
     "pi_r U_{Y,r}(t) over regions r with pi_r the region's share of that population. The "
     "default region-standardised curve estimates it when the left truncation (the "
     "jurisdiction's connection date) is independent of the time to identification within "
-    "each region; the pooled curve (strata=None) needs that independence across regions. "
+    "each region; the pooled curve (strata='none') needs that independence across regions. "
     "Closed-without-identification cases count as never identified."
 )
 _CURVE_VARIANCE = (
@@ -114,11 +114,12 @@ class _CohortDefinition(Definition):
     def strata_method(self) -> str:
         """How the cohort's curve is standardised (stated in the card and in results)."""
         if self.strata is None:
-            return "pooled curve (not standardised; strata=None)"
+            return "pooled curve (not standardised over regions; strata='none')"
         return (
             f"standardised over {self.strata} strata: U = sum_r pi_r U_r, each stratum's "
-            f"delay-adjusted Aalen–Johansen curve weighted by its truncation-corrected size "
-            f"N_r = sum 1/S_r(entry-), pi_r = N_r / sum N_s treated as fixed; variance from "
+            "Aalen–Johansen curve (delay and closures as the pooled one) weighted by its "
+            "truncation-corrected size N_r = sum 1/S_r(entry-), pi_r = N_r / sum N_s treated "
+            "as fixed; variance from "
             f"the per-series influence sum_r pi_r U_rc ({_STRATA_RULE})"
         )
 

@@ -76,6 +76,7 @@ from idjourney.survival._robust import cluster_name
 __all__ = [
     "MIN_STRATUM_EVENTS",
     "MIN_STRATUM_VICTIMS",
+    "StrataPlan",
     "StratifiedCurve",
     "fit_stratified",
     "stratified_replicates",
