@@ -982,8 +982,9 @@ def released_definition(definition: Any, gate: Any) -> Any:
     if definition.name not in CURVE_HORIZONS or getattr(definition, "_release_gate", None):
         return definition
     base = type(definition)
-    cls = _RELEASED.setdefault(base, _released_class(base))
-    out = object.__new__(cls)
+    if base not in _RELEASED:
+        _RELEASED[base] = _released_class(base)
+    out = object.__new__(_RELEASED[base])  # a subclass: isinstance(out, base) holds
     out.__dict__.update(definition.__dict__)
     out._release_gate = gate
     return out
