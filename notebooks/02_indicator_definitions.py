@@ -17,7 +17,7 @@ from pathlib import Path
 
 import matplotlib.pyplot as plt
 
-from idjourney.cli.indicator import publish_series
+from idjourney.cli.indicator import publish_series, released_definition
 from idjourney.disclosure import Gate
 from idjourney.indicator import DEFINITIONS, indicator_series, make_definition, revision_triangle
 from idjourney.io import write_json
@@ -51,7 +51,8 @@ YEARS = list(range(2012, 2022))
 gate = Gate()
 series = {}
 for name in DEFINITIONS:
-    definition = make_definition(name, **OPTIONS.get(name, {}))
+    # cohort curves are read at their published grid points (364 and 728 days here)
+    definition = released_definition(make_definition(name, **OPTIONS.get(name, {})), gate)
     years = [y for y in YEARS if name != "rmst-unidentified" or y <= 2022]
     for coverage in ("naive", "fixed-panel", "chain-linked"):
         raw = indicator_series(

@@ -149,6 +149,14 @@ CASES: dict[str, tuple[Callable[[Path], list[str]], str]] = {
         ),
         "factor",
     ),
+    "NaN growth rate": (
+        lambda t: _simulate(_scenario(t, "[history]\ngrowth_per_year = nan\n"), t),
+        "growth_per_year",
+    ),
+    "inf closure rate": (
+        lambda t: _simulate(_scenario(t, "[identification]\nclosure_per_year = inf\n"), t),
+        "closure_per_year",
+    ),
     "growth 1e308": (
         lambda t: _simulate(_scenario(t, "[history]\ngrowth_per_year = 1e308\n"), t),
         "growth_per_year",
@@ -283,7 +291,7 @@ def test_issue_case_is_a_clear_error(name: str, tmp_path: Path) -> None:
 if __name__ == "__main__":  # the table for docs/disclosure.md
     import tempfile
 
-    print("| case (issue 14) | exit | message (start) |\n|---|---|---|")
+    print("| case (issue 14) | outcome: exit, message (start) | test |\n|---|---|---|")
     import json
 
     for case in CASES:
@@ -303,5 +311,6 @@ if __name__ == "__main__":  # the table for docs/disclosure.md
                 text = " ".join(result.output.split())
         text = text.replace(folder, "TMP").replace("|", "\\|")
         text = text.replace(str(ROOT) + "/", "")
-        print(f"| {case} | {result.exit_code} | {text[:110]} |")
+        test = f"`test_disclosure_issue_cases.py::test_issue_case_is_a_clear_error[{case}]`"
+        print(f"| {case} | exit {result.exit_code}: {text[:100]} | {test} |")
     sys.exit(0)

@@ -9,7 +9,8 @@ import pytest
 from click.testing import CliRunner
 
 from _indicator_world import make_world
-from idjourney.cli.indicator import indicator
+from idjourney.cli.indicator import indicator, released_definition
+from idjourney.disclosure import Gate
 from idjourney.indicator import DEFINITIONS, CohortUnidentifiedAt, indicator_series
 
 
@@ -51,7 +52,7 @@ def test_json_series_matches_library(world, table_csv: Path) -> None:
     assert "group" not in records[0]
     expected = indicator_series(
         world.table,
-        CohortUnidentifiedAt(365),
+        released_definition(CohortUnidentifiedAt(365), Gate()),  # curves on the grid
         range(2012, 2019),
         2015,
         coverage="chain-linked",  # the CLI's default, as in the report
@@ -59,6 +60,11 @@ def test_json_series_matches_library(world, table_csv: Path) -> None:
     for rec, (_, row) in zip(records, expected.iterrows(), strict=True):
         assert rec["estimate"] == pytest.approx(row["estimate"], rel=1e-9)
         assert rec["index_upper"] == pytest.approx(row["index_upper"], rel=1e-9)
+        # each cohort's curve is read at its last published point at or before day 365
+        read_at = rec["horizon_published"]
+        assert read_at % 7 == 0 and 365 - 7 * 8 <= read_at <= 365
+        exact = CohortUnidentifiedAt(read_at).compute(world.table, rec["year"])
+        assert rec["estimate"] == pytest.approx(exact.estimate, rel=1e-9)
     assert next(r for r in records if r["year"] == 2015)["index"] == 100
 
 

@@ -10,6 +10,10 @@ from idjourney.cli import main
 from idjourney.cli._common import jsonable
 
 
+def _refuse(constant: str) -> None:
+    raise ValueError(f"not strict JSON: {constant}")
+
+
 def test_run_writes_summary_and_synthetic_data(tmp_path):
     out = tmp_path / "out"
     result = CliRunner().invoke(
@@ -20,6 +24,9 @@ def test_run_writes_summary_and_synthetic_data(tmp_path):
         ],
     )  # fmt: skip
     assert result.exit_code == 0, result.output
+    for written in out.rglob("*.json"):  # strict JSON: no NaN or Infinity anywhere
+        json.loads(written.read_text(), parse_constant=_refuse)
+    json.loads(result.stdout, parse_constant=_refuse)
     summary = json.loads((out / "summary.json").read_text())
     assert summary["synthetic"] is True
     assert 0 < summary["share_identified"] < 1

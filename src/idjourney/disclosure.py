@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 
 __all__ = [
+    "CURVE_ANCHOR_DAYS",
     "CURVE_GRID_DAYS",
     "DEFAULT_K",
     "DisclosureError",
@@ -638,6 +639,10 @@ def publish_summary(
 #: published. Fixed, not an option: two grids with different spacings would interleave and
 #: leave short intervals between published points of one curve.
 CURVE_GRID_DAYS = 7
+#: Grid points the curve release keeps publishable when it can (multiples of 52 weeks, the
+#: days a one- or two-year horizon is read at): a point before one is skipped when
+#: publishing it would leave fewer than ``k`` (but some) events before the anchor.
+CURVE_ANCHOR_DAYS = 364
 
 
 def table_record_keys(table: pd.DataFrame, id_col: str = "victim_id") -> np.ndarray:
@@ -692,6 +697,7 @@ def curve_release(
     gate: Gate,
     *,
     step: float = CURVE_GRID_DAYS,
+    anchor: float = CURVE_ANCHOR_DAYS,
 ) -> pd.DataFrame:
     r"""The times at which one cell's curve may be published, with their protected counts.
 
@@ -709,6 +715,11 @@ def curve_release(
 
     Any two published values of the curve are thus separated by 0 or at least ``k`` events
     of each kind, so their ratio or difference does not reveal a small count of events.
+    Points are chosen greedily with one look-ahead: the next *anchor* (a multiple of
+    ``anchor`` days, :data:`CURVE_ANCHOR_DAYS`: 364 and 728 are where a one- or two-year
+    horizon is read) is kept publishable, so a point before it (other than an anchor) is
+    skipped when the anchor could be published after the previous point but not after this
+    one. Skipping points keeps the rule above.
     The published points depend on the cell only (not on which times a user asks for):
     every query sees the same points. Censorings and late entries between points change
     the risk set only; they are not published, and the perturbed risk sets at both ends
@@ -742,6 +753,13 @@ def curve_release(
     )
     cumulative = {code: np.searchsorted(np.sort(d[c == code]), grid, "right") for code in levels}
     previous = dict.fromkeys(levels, 0)
+    on_anchor = np.isclose(np.mod(grid, anchor), 0.0) if anchor > 0 else np.zeros(grid.size, bool)
+    anchors = set(np.flatnonzero(on_anchor).tolist())
+
+    def reachable(a: int, since: dict[int, int]) -> bool:
+        """Whether anchor ``a`` could be published with ``since`` as the previous point."""
+        return not any(gate.small(int(cumulative[c][a] - since[c])) for c in levels)
+
     rows = []
     for j, g in enumerate(grid):
         if at_risk[j] < gate.k:
@@ -749,6 +767,11 @@ def curve_release(
         interval = {code: int(cumulative[code][j] - previous[code]) for code in levels}
         if any(gate.small(v) for v in interval.values()):
             continue
+        later = sorted(a for a in anchors if a > j)
+        if later and j not in anchors and at_risk[later[0]] >= gate.k:
+            here = {code: int(cumulative[code][j]) for code in levels}
+            if reachable(later[0], previous) and not reachable(later[0], here):
+                continue  # publishing g would make the next anchor unpublishable
         row = {"time": float(g), "at_risk": perturb(int(at_risk[j]), key, f"at_risk@{g:g}")}
         for code, value in interval.items():
             row[names[code]] = perturb(value, key, f"{names[code]}@{g:g}")

@@ -17,6 +17,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 TABLE_SUFFIXES = (".csv", ".parquet")
@@ -65,8 +66,32 @@ def write_text(path: str | os.PathLike[str], text: str) -> Path:
 
 
 def write_json(path: str | os.PathLike[str], obj: Any) -> Path:
-    """Atomically write ``obj`` as sorted, indented JSON (deterministic bytes)."""
-    return write_text(path, json.dumps(obj, indent=2, sort_keys=True, default=_json_default) + "\n")
+    """Atomically write ``obj`` as sorted, indented, strict JSON (deterministic bytes).
+
+    Strict: a value that is not a finite number (NaN, infinity, ``NaT``, ``pd.NA``) is
+    written as ``null``, so every JSON file idjourney writes parses with a strict parser
+    (``NaN`` and ``Infinity`` are not JSON, RFC 8259).
+    """
+    text = json.dumps(
+        strict_json(obj), indent=2, sort_keys=True, default=_json_default, allow_nan=False
+    )
+    return write_text(path, text + "\n")
+
+
+def strict_json(value: Any) -> Any:
+    """``value`` with every non-finite number (NaN, inf, ``NaT``, ``NA``) replaced by ``None``
+    (containers are copied; other values are left for the JSON encoder)."""
+    import math
+
+    if isinstance(value, Mapping):
+        return {k: strict_json(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [strict_json(v) for v in value]
+    if value is pd.NaT or value is pd.NA:
+        return None
+    if isinstance(value, float | np.floating):
+        return float(value) if math.isfinite(value) else None
+    return value
 
 
 def _json_default(value: Any) -> Any:

@@ -96,7 +96,9 @@ def _estimate_dict(est) -> dict[str, Any]:
 
 
 def _echo(payload: dict[str, Any]) -> None:
-    click.echo(json.dumps(payload, indent=2, sort_keys=True))
+    from idjourney.cli._common import jsonable
+
+    click.echo(json.dumps(jsonable(payload), indent=2, sort_keys=True, allow_nan=False))
 
 
 def _withheld(reason: str) -> dict[str, Any]:

@@ -39,6 +39,8 @@ _RECORD_FIELDS = (
     "n_at_risk",
     "events",
     "followup_days",
+    "horizon_published",
+    "tau_published",
     "suppressed",
     "suppression",
     "note",
@@ -159,6 +161,12 @@ def _wrapped(text: str) -> str:
     is_flag=True,
     help="Consent to a threshold k below 10 (every output then carries a warning banner).",
 )
+@click.option(
+    "--allow-row-level",
+    is_flag=True,
+    help="Read cohort curves (--horizon, --tau) at the exact day asked for, not on the "
+    "published 7-day grid; every output then carries a 'not for publication' banner.",
+)
 @click.option("--extract-date", help="Compute as known at this earlier extract date.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list of records.")
 @click.option("--csv", "as_csv", is_flag=True, help="Print CSV.")
@@ -194,6 +202,7 @@ def indicator(
     seed: int,
     k: int,
     allow_small_k: bool,
+    allow_row_level: bool,
     extract_date: str | None,
     as_json: bool,
     as_csv: bool,
@@ -249,6 +258,8 @@ def indicator(
         if data_path is None or definition_name is None:
             raise click.UsageError("--data and --definition are required (or use --list/--card)")
         definition = make_definition(definition_name, horizon=horizon, tau=tau)
+        if not allow_row_level:
+            definition = released_definition(definition, gate)
         table = read_table(data_path)
         check_analysis_table(table, data_path)
         years = _parse_years(years_text)
@@ -279,7 +290,14 @@ def indicator(
         )
         unlinked = series.attrs.get("unlinked_years", {})
         series = publish_series(
-            series, table, definition, gate, by=by, coverage=coverage, extract_date=extract_date
+            series,
+            table,
+            definition,
+            gate,
+            by=by,
+            coverage=coverage,
+            extract_date=extract_date,
+            row_level=allow_row_level,
         )
     except IndicatorError as exc:
         raise DataError(str(exc)) from exc
@@ -297,11 +315,18 @@ def indicator(
             f"note: no index for {span} ({len(unlinked)} year(s)): {unlinked[last]}",
             err=True,
         )
+    option = CURVE_HORIZONS.get(definition.name)
+    read_note = _read_at_note(series, option, getattr(definition, option or "", None))
+    if read_note:
+        _echo_wrapped(read_note, err=True)
     columns = [c for c in _RECORD_FIELDS if c in series.columns]
     out = series[columns]
-    if gate.banner:
-        out = out.assign(disclosure_banner=gate.banner)
-        click.echo(gate.banner, err=True)
+    banner = " ".join(
+        b for b in (gate.banner, INDICATOR_ROW_LEVEL_BANNER if allow_row_level else "") if b
+    )
+    if banner:
+        out = out.assign(disclosure_banner=banner)
+        click.echo(banner, err=True)
     note = series.attrs.get("disclosure")
     if as_json:
         records = [jsonable(r) for r in out.to_dict(orient="records")]
@@ -316,11 +341,28 @@ def indicator(
             f"{series.attrs['index_interval']})"
         )
         shown = _readable_series(out)
-        if gate.banner:
-            title = f"{gate.banner}\n{title}"
+        if banner:
+            title = f"{banner}\n{title}"
         print_frame(shown, title, index_name="year")
     if note:
         _echo_wrapped(f"Disclosure control: {note}", err=as_json or as_csv)
+
+
+def _read_at_note(series: pd.DataFrame, option: str | None, requested: float | None) -> str:
+    """The note saying at which published day each cohort's curve was read (or "")."""
+    column = f"{option}_published"
+    if option is None or column not in series.columns or requested is None:
+        return ""
+    days = series[column].dropna()
+    if days.empty or (days == requested).all():
+        return ""
+    span = f"{days.min():g}" if days.min() == days.max() else f"{days.min():g}-{days.max():g}"
+    return (
+        f"note: cohort curves are published on a fixed 7-day grid, at points separated by 0 "
+        f"or at least k identifications (docs/disclosure.md): each value is read at the last "
+        f"published point at or before --{option} {requested:g} ({column}: day {span})"
+        + (", the curve carried forward to tau" if option == "tau" else "")
+    )
 
 
 def _echo_wrapped(text: str, *, err: bool = False) -> None:
@@ -349,6 +391,9 @@ def _readable_series(out: pd.DataFrame) -> pd.DataFrame:
     shown["index (95% CI)"] = [
         with_interval(*v) for v in out[["index", "index_lower", "index_upper"]].to_numpy()
     ]
+    for column in ("horizon_published", "tau_published"):
+        if column in out.columns:
+            shown["read at day"] = ["—" if pd.isna(v) else f"{v:g}" for v in out[column]]
     if "n" in out.columns:
         shown["n"] = ["—" if pd.isna(v) else f"{int(v):,}" for v in out["n"]]
     if "suppression" in out.columns:
@@ -598,6 +643,7 @@ def publish_series(
     by: str | None,
     coverage: str,
     extract_date: str | None = None,
+    row_level: bool = False,
 ) -> pd.DataFrame:
     """An indicator series (computed without suppression) as it may be published.
 
@@ -609,12 +655,26 @@ def publish_series(
     ``--groups`` or other years). An estimate that is itself a count (stock) or a count
     over person-time (period rate) is restated from the perturbed count, as is its naive
     index; a group whose baseline cell is suppressed shows no index.
+
+    A definition that reads a cohort's curve at a number of days (``cohort-unidentified-at``,
+    ``rmst-unidentified``) must be the :func:`released_definition` the series was computed
+    with (it reads each curve at its published grid points; the day used is published as
+    ``horizon_published`` / ``tau_published``), unless ``row_level`` (the exact day, for
+    the data holder's own analysis: every output then carries
+    :data:`INDICATOR_ROW_LEVEL_BANNER`).
     """
     from scipy import stats
 
-    from idjourney.disclosure import cell_key, record_keys
+    from idjourney.disclosure import DisclosureError, cell_key, record_keys
     from idjourney.indicator.base import as_of, year_end
 
+    option = CURVE_HORIZONS.get(definition.name)
+    if option is not None and not row_level and not getattr(definition, "_release_gate", None):
+        raise DisclosureError(
+            f"{definition.name} reads cohort curves at any {option}: compute and publish the "
+            "series with released_definition(definition, gate) (curves read at their "
+            "published grid points), or pass row_level=True for unpublished analysis"
+        )
     if "victim_id" not in table.columns:
         raise DataError("column 'victim_id' is not in the data; give the analysis table")
     data = as_of(table, extract_date) if extract_date is not None else table
@@ -687,6 +747,12 @@ def publish_series(
         out.loc[out["suppressed"], "note"] = "suppressed: " + out.loc[
             out["suppressed"], "suppression"
         ].astype(str)
+    if option is not None and not row_level:
+        # the day each cohort's curve is read at (a published grid point); the follow-up
+        # needed stays the requested number of days
+        read_at = out["followup_days"]
+        out[f"{option}_published"] = read_at
+        out["followup_days"] = np.where(read_at.notna(), float(getattr(definition, option)), np.nan)
     return out
 
 
@@ -738,3 +804,187 @@ def check_analysis_table(table: pd.DataFrame, path: Path) -> None:
         )
     if problems:
         raise DataError("\n".join(problems))
+
+
+# ---------------------------------------------------------------------------------------
+# Cohort curves read at a horizon: published on the fixed grid, as the fit commands do
+# ---------------------------------------------------------------------------------------
+
+#: Definitions that read one cohort's curve at a number of days (the option naming it).
+CURVE_HORIZONS = {"cohort-unidentified-at": "horizon", "rmst-unidentified": "tau"}
+
+#: Banner of ``indicator --allow-row-level`` (cohort curves read at the exact day asked for).
+INDICATOR_ROW_LEVEL_BANNER = (
+    "WARNING: row-level output: cohort curves are read at the exact horizon/tau asked for, "
+    "not at their published grid points, so values at nearby days reveal single "
+    "identifications; not for publication."
+)
+
+
+def published_day(
+    definition: Any, prepared: pd.DataFrame, year: int, days: float
+) -> tuple[float | None, str]:
+    """The day at which a cohort's curve may be read for a request at ``days``.
+
+    The cohort is the victims of ``prepared`` (a table from ``definition.prepare``, or a
+    subset of it) first seen in ``year``; its published points are those of
+    :func:`idjourney.disclosure.curve_release` (7-day grid, at least ``k`` at risk, 0 or at
+    least ``k`` events of each kind since the previous point), computed from the cohort's
+    own victims (the delay-correction rows are weights, not victims). The answer is the
+    last published point at or before ``days`` (:func:`idjourney.disclosure.curve_point`),
+    or ``None`` and the reason when the curve is not published there.
+    """
+    from idjourney.disclosure import curve_point, curve_release
+    from idjourney.indicator.base import survival_rows
+
+    rows = (prepared["entry_year"] == year).to_numpy()
+    if "delay_correction" in prepared.columns:
+        rows &= ~prepared["delay_correction"].to_numpy(bool)
+    cohort = survival_rows(prepared.loc[rows])
+    release = curve_release(
+        cohort["duration"].to_numpy(float),
+        definition._status(cohort),
+        cohort["entry"].to_numpy(float),
+        0.0,  # the published points do not depend on the key (their counts are not shown)
+        definition._release_gate,
+    )
+    point, reason = curve_point(release, days)
+    if point is not None and point <= 0:
+        return None, (
+            f"no point of its curve at or before day {days:g} is published: fewer than "
+            f"{definition._release_gate.k} identifications (or closures) since day 0"
+        )
+    return point, reason
+
+
+def _unpublished(definition: Any, year: int, days: float, reason: str) -> Any:
+    from idjourney.indicator import IndicatorError
+
+    option = CURVE_HORIZONS[definition.name]
+    return IndicatorError(
+        f"{definition.name}: the {year} cohort's curve is not published at {option} = "
+        f"{days:g} days ({reason}); disclosure control publishes a cohort's curve only on "
+        "a fixed 7-day grid, between points separated by 0 or at least k identifications "
+        "(docs/disclosure.md): choose a longer --"
+        f"{option}, a larger group or another year"
+    )
+
+
+def _released_class(base: type) -> type:
+    """``base`` (a cohort-curve definition) read at published grid points only."""
+
+    class Released(base):  # type: ignore[misc, valid-type]
+        __doc__ = (
+            f"{base.__doc__}\n\n    Published through the disclosure gate: the cohort's curve "
+            "is read at the last published point at or before the requested day\n    "
+            "(``followup_days``), and carried forward from there (docs/disclosure.md)."
+        )
+        _release_gate: Any = None
+
+        def _option(self) -> str:
+            return CURVE_HORIZONS[self.name]
+
+        def _read_at(self, table: pd.DataFrame, year: int, days: float) -> Any:
+            """``base``'s estimate with the horizon (tau) set to ``days``."""
+            option, requested = self._option(), getattr(self, self._option())
+            setattr(self, option, float(days))
+            try:
+                return base._estimate(self, table, year)
+            finally:
+                setattr(self, option, requested)
+
+        def _companion(self, days: float) -> Any:
+            """The share unidentified at ``days``, with this definition's options."""
+            from idjourney.indicator.definitions import CohortUnidentifiedAt
+
+            options = {o: getattr(self, o) for o in self.options if o != "level"}
+            return CohortUnidentifiedAt(days, self.level, **options)
+
+        def _estimate(self, table: pd.DataFrame, year: int) -> tuple[Any, pd.Series]:
+            from dataclasses import replace
+
+            from scipy import stats
+
+            requested = float(getattr(self, self._option()))
+            self._check_request(table, year, requested)
+            day, reason = published_day(self, table, year, requested)
+            if day is None:
+                raise _unpublished(self, year, requested, reason)
+            label = f"{self.label} {year}"
+            if self._option() == "horizon" or day == requested:
+                est, influence = self._read_at(table, year, day)
+                return replace(est, followup_days=day, label=label), influence
+            # RMST: the area under the published curve, carried forward from its last
+            # published point: RMST(day) + (tau - day) * U(day)
+            area, u_area = self._read_at(table, year, day)
+            share, u_share = self._companion(day)._estimate(table, year)
+            value = area.estimate + (requested - day) * share.estimate
+            u = u_area.add((requested - day) * u_share, fill_value=0.0)
+            se = float(np.sqrt(np.sum(u.to_numpy() ** 2)))
+            half = float(stats.norm.ppf(0.5 + self.level / 2)) * se
+            est = replace(
+                area, estimate=value, se=se, lower=value - half, upper=value + half,
+                followup_days=day, label=label,
+            )  # fmt: skip
+            return est, u
+
+        def _check_request(self, table: pd.DataFrame, year: int, days: float) -> None:
+            """The errors ``base`` raises for the requested day (follow-up too short, nobody
+            at risk before it), checked before the curve is read at an earlier day."""
+            checks = ("_cohort", "_check_followup", "_check_at_risk_before")
+            if not all(hasattr(self, name) for name in checks):
+                base._estimate(self, table, year)  # the same errors, at the cost of a fit
+                return
+            option = self._option()
+            cohort = self._cohort(table, year)
+            self._check_followup(table, cohort, year, days, option)
+            self._check_at_risk_before(cohort, year, days, option)
+
+        def _replicates(self, table: pd.DataFrame, year: int, weights: np.ndarray) -> np.ndarray:
+            requested = float(getattr(self, self._option()))
+            day, reason = published_day(self, table, year, requested)
+            if day is None:
+                raise _unpublished(self, year, requested, reason)
+            option = self._option()
+            setattr(self, option, float(day))
+            try:
+                reps = base._replicates(self, table, year, weights)
+            finally:
+                setattr(self, option, requested)
+            if option == "tau" and day != requested:
+                reps = reps + (requested - day) * self._companion(day)._replicates(
+                    table, year, weights
+                )
+            return reps
+
+    Released.__name__ = Released.__qualname__ = f"Released{base.__name__}"
+    return Released
+
+
+_RELEASED: dict[type, type] = {}
+
+
+def released_definition(definition: Any, gate: Any) -> Any:
+    """``definition`` as it may be published: cohort curves read on the published grid.
+
+    ``cohort-unidentified-at`` at ``horizon`` h and ``rmst-unidentified`` at ``tau`` read a
+    cohort's curve at any day asked for, so values at consecutive days would reveal the
+    curve's steps and with them single identifications (the step-table leak the ``fit``
+    commands close). The released definition reads each cohort (and each group and panel
+    of it) at the last published point ``p <= h`` of its own curve
+    (:func:`published_day`: the fixed 7-day grid of :func:`idjourney.disclosure.curve_release`,
+    points separated by 0 or at least ``k`` identifications): the share unidentified is
+    ``U(p)``, the RMST is the area under the published curve carried forward from ``p``,
+    ``RMST(p) + (tau - p) U(p)``. Every value any request can return is then a function of
+    the curve at its published points. ``followup_days`` of each estimate is ``p``. Other
+    definitions are returned unchanged.
+    """
+    if definition.name not in CURVE_HORIZONS or getattr(definition, "_release_gate", None):
+        return definition
+    base = type(definition)
+    if base not in _RELEASED:
+        _RELEASED[base] = _released_class(base)
+    out = object.__new__(_RELEASED[base])  # a subclass: isinstance(out, base) holds
+    out.__dict__.update(definition.__dict__)
+    out._release_gate = gate
+    return out

@@ -212,7 +212,7 @@ def mse(
         except (DataFileError, MSEDataError, MSENotEstimableError, ValueError) as exc:
             raise click.ClickException(f"{histories_path}: {exc}") from exc
         if as_json:
-            click.echo(json.dumps(payload, indent=2, sort_keys=True, default=str))
+            click.echo(_strict_json(payload))
         else:
             _print_stratified(payload)
         return
@@ -234,7 +234,7 @@ def mse(
         raise click.ClickException(f"{histories_path}: {exc}") from exc
 
     if as_json:
-        click.echo(json.dumps(result.to_dict(), indent=2, sort_keys=True))
+        click.echo(_strict_json(result.to_dict()))
         return
     _print_table(result)
 
@@ -437,3 +437,10 @@ def _print_table(result: MSEResult) -> None:
     if result.n_boot:
         table.add_row("bootstrap failures", f"{result.n_boot_failed} of {result.n_boot}")
     shared_console().print(table)
+
+
+def _strict_json(payload: object) -> str:
+    """``payload`` as strict JSON (NaN and infinities as null; other objects as text)."""
+    from idjourney.cli._common import jsonable
+
+    return json.dumps(jsonable(payload), indent=2, sort_keys=True, allow_nan=False)

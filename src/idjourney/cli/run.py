@@ -115,7 +115,7 @@ def _run(
 ) -> None:
     """The steps of :func:`run`, writing into the temporary folder ``out``."""
     from idjourney.disclosure import cell_key, publish_summary, record_keys
-    from idjourney.indicator import DEFINITIONS, IndicatorError, indicator_series, make_definition
+    from idjourney.indicator import DEFINITIONS, IndicatorError, indicator_series
     from idjourney.io import write_json, write_text
     from idjourney.linkage import analysis_table
     from idjourney.report import group_share_intervals, journey_by_group, render_html
@@ -172,7 +172,7 @@ def _run(
                 name: publish_index(
                     indicator_series(
                         table,
-                        make_definition(name, **INDEX_OPTIONS.get(name, {})),
+                        index_definition(name, gate),
                         list(INDEX_YEARS),
                         baseline=baseline,
                         coverage="chain-linked",
@@ -224,10 +224,18 @@ def _share(value: float | None) -> str:
 def publish_index(series: object, table: object, name: str, gate: object) -> object:
     """An index series (no ``--by``) through the gate: years whose cell is small are hidden."""
     from idjourney.cli.indicator import publish_series
+
+    definition = index_definition(name, gate)
+    return publish_series(series, table, definition, gate, by=None, coverage="chain-linked")
+
+
+def index_definition(name: str, gate: object) -> object:
+    """The report's definition ``name`` (``INDEX_OPTIONS``), cohort curves read on the
+    published grid (:func:`idjourney.cli.indicator.released_definition`)."""
+    from idjourney.cli.indicator import released_definition
     from idjourney.indicator import make_definition
 
-    definition = make_definition(name, **INDEX_OPTIONS.get(name, {}))
-    return publish_series(series, table, definition, gate, by=None, coverage="chain-linked")
+    return released_definition(make_definition(name, **INDEX_OPTIONS.get(name, {})), gate)
 
 
 def lcmcr_settings(iterations: int) -> object:
@@ -719,6 +727,9 @@ def build_report(
         index_numbers[name]["value"] = (
             None if pd.isna(level["estimate"]) else float(level["estimate"])
         )
+        for column in ("horizon_published", "tau_published"):  # the day the curve is read at
+            if column in level.index:
+                index_numbers[name][column] = None if pd.isna(level[column]) else level[column]
         index_rows.append(
             {
                 "name": definition.metadata.title,

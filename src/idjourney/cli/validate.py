@@ -113,7 +113,10 @@ def validate(
         write_table(problems, problems_out)  # text cells neutralised against formulas
 
     if as_json:
-        click.echo(json.dumps(_records(problems), indent=2, ensure_ascii=False))
+        from idjourney.cli._common import jsonable
+
+        records = jsonable(_records(problems))
+        click.echo(json.dumps(records, indent=2, ensure_ascii=False, allow_nan=False))
         for report in reports:
             if report.ok:
                 click.echo(_ok_line(report), err=True)

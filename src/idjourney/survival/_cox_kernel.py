@@ -207,15 +207,19 @@ class CoxKernel:
         g = self.n_groups
         per_group = np.zeros((g + 1, values.shape[1]))
         per_group[self.hi_run_group] = np.add.reduceat(values, self.hi_run_start, axis=0)
+        # Risk sets are differences of running sums (rows still to leave minus rows yet to
+        # enter): in extended precision, so that a risk set of rows with small exp(eta)
+        # next to large ones that left or enter keeps its relative accuracy.
+        per_group = per_group.astype(np.longdouble)
         total = np.cumsum(per_group[::-1], axis=0)[::-1]  # total[k] = sum over hi-1 >= k
         sums = total[:g] - total[self.group_end]
         if self.has_entry and self.late_rows.shape[0]:
-            late = np.zeros((g + 1, values.shape[1]))
+            late = np.zeros((g + 1, values.shape[1]), dtype=np.longdouble)
             for c in range(values.shape[1]):
                 late[:g, c] = np.bincount(self.late_group, values[self.late_rows, c], minlength=g)
             late_total = np.cumsum(late[::-1], axis=0)[::-1]
             sums -= late_total[:g] - late_total[self.group_end]
-        return sums
+        return sums.astype(float)
 
     def linear_predictor(self, beta: np.ndarray) -> np.ndarray:
         """:math:`x_j^\\top\\beta` for kernel rows (centered covariates)."""

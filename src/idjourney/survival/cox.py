@@ -3,7 +3,8 @@ r"""Cox proportional-hazards regression, matching R's ``coxph``.
 Maximises the log partial likelihood (Efron or Breslow ties, left truncation,
 strata, case weights) by Newton–Raphson with step halving, stopping when the
 relative change of the log-likelihood is at most ``tol`` (default
-:math:`10^{-10}`; R's default is :math:`10^{-9}`).
+:math:`10^{-10}`; R's default is :math:`10^{-9}`), or negative, and the next Newton
+step's predicted gain (half the Newton decrement) is at most ``tol`` too.
 
 Standard errors:
 
@@ -393,8 +394,8 @@ class CoxPH:
         null_terms = terms
         converged = False
         iteration = 0
+        step = _solve_spd(terms.information, terms.score)
         for iteration in range(1, self.max_iter + 1):  # noqa: B007 - used after the loop
-            step = _solve_spd(terms.information, terms.score)
             new_beta = beta + step
             new = kernel.evaluate(new_beta)
             halvings = 0
@@ -411,9 +412,23 @@ class CoxPH:
                 step /= 2.0
                 new_beta = beta + step
                 new = kernel.evaluate(new_beta)
-            change = abs(new.loglik - terms.loglik)
+            change = new.loglik - terms.loglik
             beta, terms = new_beta, new
-            if change <= self.tol * max(abs(new.loglik), 1e-300) or change == 0.0:
+            # Converged when the next Newton step would gain at most tol (relative): its
+            # predicted gain, half the Newton decrement s' I^-1 s (Boyd & Vandenberghe
+            # 2004, sec. 9.5.1), and the step just taken changed the log-likelihood by at
+            # most that much too (R's coxph criterion) or did not increase it at all. A
+            # change that small is a difference of two rounded sums, i.e. rounding noise:
+            # on its own it stopped one row order early on a flat likelihood (a change of 0
+            # while the step was not negligible) and kept another iterating to max_iter
+            # (changes of 1e-14, or a slow drift down, never below tol = 1e-15), so the two
+            # orders ended at different coefficients and robust SEs. The predicted gain is
+            # not a difference, and a step that cannot increase the likelihood means the
+            # evaluations are at their noise floor: both orders stop at the maximum.
+            step = _solve_spd(terms.information, terms.score)
+            gain = 0.5 * float(terms.score @ step) if np.isfinite(step).all() else np.inf
+            scale = self.tol * max(abs(new.loglik), 1e-300)
+            if gain <= scale and (abs(change) <= scale or change <= 0.0):
                 converged = True
                 break
         if not (np.isfinite(terms.loglik) and np.isfinite(terms.information).all()):
