@@ -53,6 +53,7 @@ def test_group_table_and_figure_use_the_adjusted_curve(table) -> None:
     groups = journey_by_group(table, ["region"])
     assert {"median_days", "median_lower", "median_upper"} <= set(groups.columns)
     assert groups.attrs["method"]["variance"].startswith("cluster-robust")
+    assert groups.attrs["method"]["strata"].startswith("standardised over the regions")
     shown = groups.loc[~groups["suppressed"]]
     assert (shown["median_lower"] <= shown["median_days"]).all()
     assert groups["victims"].sum() == len(table)  # correction rows are not victims

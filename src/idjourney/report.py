@@ -36,7 +36,9 @@ def journey_by_group(
     :func:`idjourney.summary.journey_summary`; the delay is estimated once on the whole table.
     Returns one row per group with ``victims``, ``identified``, ``median_days`` and its
     ``median_lower``/``median_upper``, ``unidentified_1y`` … and the disclosure columns of
-    :func:`suppress`; ``attrs["method"]`` names the variance and the delay adjustment.
+    :func:`suppress`; ``attrs["method"]`` names the variance, the delay adjustment and the
+    standardisation (each group's curve is standardised over the regions in it,
+    :func:`idjourney.summary.journey_curve`; a group within one region is its pooled curve).
     """
     from idjourney.summary import journey_curve, prepare_journey
 
@@ -70,6 +72,8 @@ def journey_by_group(
         "curve": "Aalen–Johansen, closure competing, left-truncated",
         "variance": "cluster-robust by series_id" if variance == "cluster" else "independent",
         "delay": delay["method"] if delay else "not adjusted",
+        "strata": "standardised over the regions within each group (pooled where a group "
+        "holds one region or too few victims per region)",
     }
     return out
 
