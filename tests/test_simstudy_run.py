@@ -117,11 +117,11 @@ def test_kill_and_resume_equals_uninterrupted(tmp_path: Path) -> None:
     out = tmp_path / "killed"
     cmd = [sys.executable, "-m", "idjourney.simstudy", "run", str(design), "--out", str(out)]
     proc = subprocess.Popen([*cmd, "--workers", "1", "--quiet"], cwd=ROOT)
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 600  # a guard against hanging, not a speed requirement
     try:
         while not list(out.glob("chunks/*/reps-*.parquet")):
             assert proc.poll() is None, "the run ended before writing a chunk"
-            assert time.monotonic() < deadline, "no chunk written within 60 s"
+            assert time.monotonic() < deadline, "no chunk written within 600 s"
             time.sleep(0.01)
         os.kill(proc.pid, signal.SIGKILL)
     finally:
@@ -213,12 +213,12 @@ def test_unreachable_dask_scheduler(tmp_path: Path) -> None:
         port = s.getsockname()[1]
     out = tmp_path / "o"
     t0 = time.monotonic()
-    with pytest.raises(SimstudyError, match="could not reach a Dask scheduler"):
+    with pytest.raises(SimstudyError, match=r"could not reach a Dask scheduler .* within 2 s"):
         run(
             write_design(tmp_path), out, backend="dask", address=f"tcp://127.0.0.1:{port}",
             timeout=2, progress=False,
         )  # fmt: skip
-    assert time.monotonic() - t0 < 20
+    assert time.monotonic() - t0 < 300  # a guard against hanging, not a speed requirement
     assert not out.exists()  # nothing written
 
 
