@@ -307,8 +307,9 @@ def grouped_quadratic_form(
         Cluster code of each row (``0 .. n_clusters - 1``).
     start, stop : ndarray of int
         Time indices where each row's coefficients switch on and change.
-    start_coef, stop_coef : ndarray (n, p) or sequence of p arrays (n,)
-        The coefficient vectors (columns may be given as separate 1-D arrays).
+    start_coef, stop_coef : ndarray (n, p) or sequence of p arrays (n,) or numbers
+        The coefficient vectors (columns may be given as separate 1-D arrays, or as a
+        number when it is the same for every row).
     n_times : int
         Number of times of the curve.
 
@@ -349,16 +350,26 @@ def grouped_quadratic_form(
         cluster, position = cluster[keep], position[keep]
     after: list[np.ndarray] = []
     time_of = first = cells = np.zeros(0, dtype=np.intp)
+    first_counts: np.ndarray | None = None  # rows at risk from the first time, per cluster
     for j in range(0, p, 2):
         pair = range(j, min(j + 2, p))
         data = np.empty(m, dtype=complex if len(pair) == 2 else float)
         parts = (data.real, data.imag) if len(pair) == 2 else (data,)
         for part, k in zip(parts, pair, strict=True):
-            part[:n_clusters] = np.bincount(
-                codes, weights=np.where(from_first, start_cols[k], 0.0), minlength=n_clusters
-            )
-            part[starts] = start_cols[k][later]
-            np.subtract(stop_cols[k], start_cols[k], out=part[rows])
+            begin = start_cols[k]
+            if begin.ndim == 0:  # the same for every row
+                if first_counts is None:
+                    first_counts = np.bincount(codes, minlength=n_clusters) - np.bincount(
+                        cluster[starts], minlength=n_clusters
+                    )
+                part[:n_clusters] = begin * first_counts
+                part[starts] = begin
+            else:
+                part[:n_clusters] = np.bincount(
+                    codes, weights=np.where(from_first, begin, 0.0), minlength=n_clusters
+                )
+                part[starts] = begin[later]
+            np.subtract(stop_cols[k], begin, out=part[rows])
         if keep is not None:
             data = data[keep]
         matrix = sparse.csr_matrix((data, (cluster, position)), shape=(n_clusters, n_times))
@@ -389,7 +400,8 @@ def grouped_quadratic_form(
 
 
 def _coefficient_columns(coef: Any) -> list[np.ndarray]:
-    """The p coefficient columns of an (n, p) array or a sequence of (n,) arrays."""
+    """The p coefficient columns of an (n, p) array, or of a sequence of (n,) arrays or
+    numbers (a number: the same coefficient for every row)."""
     if isinstance(coef, np.ndarray):
         return [np.ascontiguousarray(coef[:, j], dtype=float) for j in range(coef.shape[1])]
     return [np.asarray(column, dtype=float) for column in coef]
