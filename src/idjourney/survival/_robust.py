@@ -365,10 +365,14 @@ def grouped_quadratic_form(
                 part[:n_clusters] = begin * first_counts
                 part[starts] = begin
             else:
-                part[:n_clusters] = np.bincount(
-                    codes, weights=np.where(from_first, begin, 0.0), minlength=n_clusters
-                )
-                part[starts] = begin[later]
+                begin_later = begin[later]
+                part[starts] = begin_later
+                if np.count_nonzero(begin) == np.count_nonzero(begin_later):
+                    part[:n_clusters] = 0.0  # 0 on every row at risk from the first time
+                else:
+                    part[:n_clusters] = np.bincount(
+                        codes, weights=np.where(from_first, begin, 0.0), minlength=n_clusters
+                    )
             np.subtract(stop_cols[k], begin, out=part[rows])
         if keep is not None:
             data = data[keep]
