@@ -31,6 +31,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy import sparse
 
 from idjourney.survival.errors import SurvivalDataError
 
@@ -268,9 +269,9 @@ def cluster_sums(values: Any, cluster: Any) -> pd.Series:
 def grouped_quadratic_form(
     codes: np.ndarray,
     start: np.ndarray,
-    start_coef: np.ndarray,
+    start_coef: Any,
     stop: np.ndarray,
-    stop_coef: np.ndarray,
+    stop_coef: Any,
     n_times: int,
 ) -> np.ndarray:
     r"""Cluster cross-products :math:`M(t_k) = \sum_c A_c(t_k) A_c(t_k)^\top` at every time.
@@ -282,56 +283,132 @@ def grouped_quadratic_form(
     :math:`\phi(t)^\top a_i(t)` for a common basis :math:`\phi`, the robust
     variance at :math:`t_k` is :math:`\phi(t_k)^\top M(t_k) \phi(t_k)`.
 
-    Each row changes its cluster's :math:`A_c` at most twice, so :math:`M`
-    changes at most at :math:`2n` events (rows at risk from the first time
-    are pooled into one starting event per cluster): sort them by time once
-    (a radix sort of 16-bit time indices), take running sums within clusters
-    (pandas' grouped cumsum) and accumulate the change of
-    :math:`A_c A_c^\top` at each time, O(n log n).
+    Each row changes its cluster's :math:`A_c` at most twice (rows at risk
+    from the first time are pooled into one starting value per cluster), so
+    :math:`M` changes at most at :math:`2n` events.  The events are sorted
+    by (cluster, time), and those of one cluster at one time pooled, in one
+    pass in C: scipy's canonical CSR form of the clusters-by-times matrix of
+    changes (a counting sort by cluster, a sort within each cluster,
+    duplicates summed; two coefficient columns travel together as one
+    complex number).  The running sums within a cluster are then one
+    cumulative sum less its value where the cluster starts, and the change
+    of :math:`A_c A_c^\top` from a cluster's previous (cluster, time) cell
+    is added up by time with ``bincount``: O(n log n), no loop over rows,
+    clusters or times, and no clusters-by-times matrix.  The subtraction
+    costs about :math:`\epsilon \sqrt{n_\mathrm{clusters}}` relative
+    precision, as the cluster totals it runs over add up to about 0 (the
+    influence sums to 0 over the rows); measured within 1e-13 of the direct
+    sums of influence on 1e5 clusters, and a cluster whose changes are all 0
+    stays exactly 0.
+
+    Parameters
+    ----------
+    codes : ndarray of int
+        Cluster code of each row (``0 .. n_clusters - 1``).
+    start, stop : ndarray of int
+        Time indices where each row's coefficients switch on and change.
+    start_coef, stop_coef : ndarray (n, p) or sequence of p arrays (n,) or numbers
+        The coefficient vectors (columns may be given as separate 1-D arrays, or as a
+        number when it is the same for every row).
+    n_times : int
+        Number of times of the curve.
 
     Returns
     -------
     ndarray, shape (n_times, p, p)
     """
-    p = start_coef.shape[1]
+    start_cols = _coefficient_columns(start_coef)
+    stop_cols = _coefficient_columns(stop_coef)
+    p = len(start_cols)
+    codes = np.asarray(codes)
     n_clusters = int(codes.max()) + 1 if codes.size else 0
-    # rows at risk from the first time: one initial event per cluster instead of one per row
-    from_first = start == 0
-    later = ~from_first
-    initial = [
-        np.bincount(codes[from_first], weights=start_coef[from_first, j], minlength=n_clusters)
-        for j in range(p)
-    ]
-    position = np.concatenate(
-        [np.zeros(n_clusters, dtype=np.int64), start[later], np.asarray(stop, dtype=np.int64)]
-    )
-    cluster = np.concatenate([np.arange(n_clusters), codes[later], codes]).astype(np.int32)
-    delta = [
-        np.concatenate([initial[j], start_coef[later, j], stop_coef[:, j] - start_coef[:, j]])
-        for j in range(p)
-    ]
-    if n_times < np.iinfo(np.uint16).max:
-        position = position.astype(np.uint16)  # numpy sorts 16-bit keys by radix, O(n)
-    order = np.argsort(position, kind="stable")
-    position, cluster = position[order], cluster[order]
-    delta = [column[order] for column in delta]
-    applies = position < n_times
-    if not applies.all():
-        position, cluster = position[applies], cluster[applies]
-        delta = [column[applies] for column in delta]
-    running = pd.DataFrame(dict(enumerate(delta)), copy=False)
-    after = running.groupby(cluster, sort=False).cumsum().to_numpy()
-    out = np.empty((n_times, p, p))
-    for a in range(p):  # p <= 3: a handful of columns, never rows, clusters or times
-        before_a = after[:, a] - delta[a]
+    out = np.zeros((n_times, p, p))
+    if n_clusters == 0 or n_times == 0:
+        return out
+    start = np.asarray(start)
+    stop = np.asarray(stop)
+    # events: each cluster's starting value (its rows at risk from the first time, pooled),
+    # then the start of every later row and the stop of every row
+    from_first = start <= 0
+    later = np.flatnonzero(~from_first)
+    n_later, n_rows = later.size, codes.size
+    m = n_clusters + n_later + n_rows
+    rows = slice(n_clusters + n_later, m)
+    starts = slice(n_clusters, n_clusters + n_later)
+    index_type = np.int32 if max(n_times, m) < 2**31 - 1 else np.int64
+    cluster = np.empty(m, dtype=index_type)
+    cluster[:n_clusters] = np.arange(n_clusters)
+    cluster[starts] = codes[later]
+    cluster[rows] = codes
+    position = np.empty(m, dtype=index_type)
+    position[:n_clusters] = 0
+    position[starts] = start[later]
+    position[rows] = stop
+    applies = position < n_times  # changes at or after the last time never show
+    keep = None if applies.all() else np.flatnonzero(applies)
+    if keep is not None:
+        cluster, position = cluster[keep], position[keep]
+    after: list[np.ndarray] = []
+    time_of = first = cells = np.zeros(0, dtype=np.intp)
+    first_counts: np.ndarray | None = None  # rows at risk from the first time, per cluster
+    for j in range(0, p, 2):
+        pair = range(j, min(j + 2, p))
+        data = np.empty(m, dtype=complex if len(pair) == 2 else float)
+        parts = (data.real, data.imag) if len(pair) == 2 else (data,)
+        for part, k in zip(parts, pair, strict=True):
+            begin = start_cols[k]
+            if begin.ndim == 0:  # the same for every row
+                if first_counts is None:
+                    first_counts = np.bincount(codes, minlength=n_clusters) - np.bincount(
+                        cluster[starts], minlength=n_clusters
+                    )
+                part[:n_clusters] = begin * first_counts
+                part[starts] = begin
+            else:
+                begin_later = begin[later]
+                part[starts] = begin_later
+                if np.count_nonzero(begin) == np.count_nonzero(begin_later):
+                    part[:n_clusters] = 0.0  # 0 on every row at risk from the first time
+                else:
+                    part[:n_clusters] = np.bincount(
+                        codes, weights=np.where(from_first, begin, 0.0), minlength=n_clusters
+                    )
+            np.subtract(stop_cols[k], begin, out=part[rows])
+        if keep is not None:
+            data = data[keep]
+        matrix = sparse.csr_matrix((data, (cluster, position)), shape=(n_clusters, n_times))
+        if j == 0:
+            time_of = matrix.indices.astype(np.intp)
+            first = matrix.indptr[:-1].astype(np.intp)  # every cluster has its starting value
+            cells = np.diff(matrix.indptr)
+        # running sums within each cluster: one cumulative sum less its value where the
+        # cluster starts (a cluster whose changes are all 0 stays exactly 0)
+        running = np.cumsum(matrix.data)
+        base = np.zeros(n_clusters, dtype=running.dtype)
+        base[1:] = running[first[1:] - 1]
+        running -= np.repeat(base, cells)
+        after.extend([running.real, running.imag] if len(pair) == 2 else [running])
+    # A_c A_c' holds from each (cluster, time) cell to the cluster's next one: add its change
+    # from the cluster's previous cell at the cell's time
+    for a in range(p):
         for b in range(a, p):
-            before_b = after[:, b] - delta[b]
-            change = after[:, a] * after[:, b] - before_a * before_b
-            total = np.cumsum(np.bincount(position, weights=change, minlength=n_times))
-            total = total[:n_times]
+            product = after[a] * after[b]
+            change = np.empty_like(product)
+            change[0] = product[0]
+            np.subtract(product[1:], product[:-1], out=change[1:])
+            change[first] = product[first]
+            total = np.cumsum(np.bincount(time_of, weights=change, minlength=n_times))
             out[:, a, b] = total
             out[:, b, a] = total
     return out
+
+
+def _coefficient_columns(coef: Any) -> list[np.ndarray]:
+    """The p coefficient columns of an (n, p) array, or of a sequence of (n,) arrays or
+    numbers (a number: the same coefficient for every row)."""
+    if isinstance(coef, np.ndarray):
+        return [np.ascontiguousarray(coef[:, j], dtype=float) for j in range(coef.shape[1])]
+    return [np.asarray(column, dtype=float) for column in coef]
 
 
 def quadratic_at(phi: np.ndarray, m: np.ndarray) -> np.ndarray:

@@ -256,7 +256,8 @@ class KMInfluenceBasis:
     where :math:`s_i` is the index of :math:`T_i` (``stop``) and :math:`r_i`
     the first index with :math:`t_k > e_i` (``start``).  Times at which the
     curve reaches 0 get :math:`a = 0` (every row at risk there has the event,
-    so the influence is 0 from then on).
+    so the influence is 0 from then on).  ``unit_weights``: no case weights were
+    given (``weight`` is all ones).
     """
 
     a: np.ndarray
@@ -266,6 +267,7 @@ class KMInfluenceBasis:
     b_entry: np.ndarray
     weight: np.ndarray
     event: np.ndarray
+    unit_weights: bool = False
 
     @classmethod
     def build(cls, table: KMTable, data: SurvivalArrays) -> KMInfluenceBasis:
@@ -282,7 +284,16 @@ class KMInfluenceBasis:
         else:
             start = time_index(table.time, data.entry, side="right")
             b_entry = np.where(start > 0, b_cum[np.maximum(start - 1, 0)], 0.0)
-        return cls(a, b_cum, start, stop, b_entry, data.weights_or_ones(), data.event)
+        return cls(
+            a,
+            b_cum,
+            start,
+            stop,
+            b_entry,
+            data.weights_or_ones(),
+            data.event,
+            data.weight is None,
+        )
 
     def g_at(self, k: int) -> np.ndarray:
         """:math:`g_i(t_k)` of every row (``k = -1``: before the first time, all 0)."""
@@ -297,11 +308,17 @@ class KMInfluenceBasis:
     def robust_log_variance(self, clusters: ClusterCodes) -> np.ndarray:
         r""":math:`\sum_c \{\sum_{i\in c} w_i g_i(t_k)\}^2` at every time (O(n log n))."""
         w = self.weight
-        start_coef = np.column_stack([-w, w * self.b_entry])
         final = np.where(self.event, self.a[self.stop], 0.0) - (
             self.b_cum[self.stop] - self.b_entry
         )
-        stop_coef = np.column_stack([np.zeros_like(w), w * final])
+        # coefficient columns as separate arrays (no (n, 2) copies); numbers where the
+        # same for every row
+        if self.unit_weights:
+            start_coef: list[Any] = [-1.0, self.b_entry]
+            stop_coef: list[Any] = [0.0, final]
+        else:
+            start_coef = [-w, w * self.b_entry]
+            stop_coef = [0.0, w * final]
         m = grouped_quadratic_form(
             clusters.codes, self.start, start_coef, self.stop, stop_coef, self.b_cum.shape[0]
         )
