@@ -76,3 +76,21 @@ def test_structure_seed_and_no_truth(tmp_path):
     assert validate(paths["records.parquet"]).ok
     with pytest.raises(ValueError, match="chunk_victims"):
         generate_to_parquet(spec, 3, tmp_path / "x", n_victims=10, chunk_victims=0)
+
+
+def test_the_records_file_is_a_partitioned_dataset_one_part_per_row_group(tmp_path):
+    import dask
+
+    from idjourney import partitioned
+    from idjourney.linkage import link
+
+    spec = load_scenario("four_databases")
+    paths = generate_to_parquet(spec, 2, tmp_path / "w", n_victims=3_000, chunk_victims=1_000)
+    records = generate(spec, 2, n_victims=3_000).records
+    data = partitioned.read_dataset(paths["records.parquet"])
+    assert data.npartitions == pq.ParquetFile(paths["records.parquet"]).num_row_groups > 4
+    with dask.config.set(scheduler="synchronous"):
+        got = partitioned.link_dataset(data)
+    expected = link(records)
+    pd.testing.assert_frame_equal(got.table, expected.table)
+    pd.testing.assert_frame_equal(got.histories, expected.histories)

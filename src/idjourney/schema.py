@@ -92,7 +92,12 @@ TEXT_COLUMNS = tuple(c for c in ALL_COLUMNS if c not in DATE_COLUMNS and c != "r
 
 
 class RecordValidationError(ValueError):
-    """Raised by :meth:`ValidationReport.raise_for_errors`; the message lists every problem."""
+    """Raised by :meth:`ValidationReport.raise_for_errors`; the message lists every problem
+    and ``report`` is the :class:`ValidationReport` (``None`` when raised elsewhere)."""
+
+    def __init__(self, message: str, report: ValidationReport | None = None) -> None:
+        super().__init__(message)
+        self.report = report
 
 
 _PROBLEM_COLUMNS = ["file", "row", "column", "value", "problem", "fix"]
@@ -145,7 +150,7 @@ class ValidationReport:
         if not self.ok:
             body = "\n".join(f"  - {m}" for m in self.messages())
             raise RecordValidationError(
-                f"{self.source}: {len(self)} problem(s) with the record standard:\n{body}"
+                f"{self.source}: {len(self)} problem(s) with the record standard:\n{body}", self
             )
 
     def summary(self) -> pd.DataFrame:
