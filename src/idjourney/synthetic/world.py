@@ -50,7 +50,15 @@ def _days(date: dt.date, origin: dt.date) -> int:
 
 
 def _keys(prefix: str, numbers: np.ndarray, width: int) -> np.ndarray:
-    return (f"{KEY_PREFIX}-{prefix}" + pd.Series(numbers).astype(str).str.zfill(width)).to_numpy()
+    """``SYN-<prefix><number zero-padded to width>`` per number (object array of str)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    digits = pa.array(np.asarray(numbers, dtype=np.int64)).cast(pa.string())
+    keys = pc.binary_join_element_wise(
+        f"{KEY_PREFIX}-{prefix}", pc.utf8_lpad(digits, width, "0"), ""
+    )
+    return keys.to_numpy(zero_copy_only=False)
 
 
 def _allocate(shares: dict[str, float], total: int) -> list[str]:
