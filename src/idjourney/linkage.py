@@ -254,15 +254,22 @@ def link_rows(
         victim's series, region, sex, ...); its keys are all the databases linked, so the
         capture histories have one column each, present in ``df`` or not.
     """
-    order = df["source_db"].map(source_order)
-    df = df.assign(_key=key.to_numpy(), _order=order.to_numpy())
+    order = df["source_db"].map(source_order).to_numpy()
+    # one hash of the keys: victims (sorted) and each record's victim code; everything
+    # after works on the integer codes (issue #19: sorting and hashing the key strings
+    # again at every step was most of linkage's time)
+    codes, victims = pd.factorize(key.to_numpy(), sort=True)
+    victims = pd.Index(victims, dtype=object, name="_key")
+    df = df.assign(_code=codes)
     df["_at_risk"] = np.maximum(df["first_entered"], df["jurisdiction_connected"])
     for column in ("identification_recorded_on", "closed_on"):
         if column not in df:
             df[column] = pd.NaT
-    first_rows = df.sort_values(["_key", "_order"], kind="stable").drop_duplicates("_key")
-    first_rows = first_rows.set_index("_key")
-    grouped = df.groupby("_key", sort=True)
+    # each victim's first record by database rank, then input order (stable)
+    by_victim = np.lexsort((order, codes))
+    starts = np.flatnonzero(np.r_[True, np.diff(codes[by_victim]) != 0])
+    first_rows = df.iloc[by_victim[starts]]
+    grouped = df.groupby("_code", sort=True)
     agg = grouped.agg(
         first_entered=("first_entered", "min"),
         at_risk_from=("_at_risk", "min"),
@@ -274,14 +281,14 @@ def link_rows(
     )
     agg["closed_on"] = agg["closed_on"].where(agg["identified_on"].isna())
     sources = sorted(source_order)
-    histories = _capture_histories(df["_key"], df["source_db"], sources, agg.index)
+    histories = _capture_histories(None, df["source_db"], sources, victims, victim_codes=codes)
     combined = pd.DataFrame(
         {
             "source_db": "+".join(sources),
-            "victim_key": agg.index,
-            "series_key": first_rows.loc[agg.index, "series_key"].to_numpy(),
+            "victim_key": victims,
+            "series_key": first_rows["series_key"].to_numpy(),
             **{
-                c: first_rows.loc[agg.index, c].to_numpy()
+                c: first_rows[c].to_numpy()
                 for c in ("region", "jurisdiction", "sex", "age_band", "production_mode")
             },
             "reports_count": agg["reports_count"].to_numpy(),
@@ -295,21 +302,35 @@ def link_rows(
         }
     )
     table = analysis_table(combined, check=False)
-    table["sources"] = _source_labels(histories, sources).reindex(table["victim_id"]).to_numpy()
-    histories = histories.reindex(table["victim_id"]).reset_index(drop=True)
+    labels = _source_labels(histories, sources)
+    if not np.array_equal(table["victim_id"].to_numpy(), victims.to_numpy()):
+        # the table is sorted by victim_id; the victims are already in that order unless a
+        # key's text differs from the key (never for string keys)
+        labels = labels.reindex(table["victim_id"])
+        histories = histories.reindex(table["victim_id"])
+    table["sources"] = labels.to_numpy()
+    histories = histories.reset_index(drop=True)
     histories.index = table.index
     return table, histories
 
 
 def _capture_histories(
-    keys: pd.Series, source_db: pd.Series, sources: list[str], victims: pd.Index
+    keys: pd.Series | None,
+    source_db: pd.Series,
+    sources: list[str],
+    victims: pd.Index,
+    *,
+    victim_codes: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """0/1 matrix (victims × sources): does database ``s`` hold victim ``k``?
 
-    One ``factorize`` and one ``bincount`` (O(n)); ``pd.crosstab`` does the same with a
-    Python-level loop over victims. Rows follow ``victims`` (the sorted unique keys).
+    One ``bincount`` over the records' victim codes (O(n)); ``pd.crosstab`` does the same
+    with a Python-level loop over victims. Rows follow ``victims`` (the sorted unique keys);
+    record ``i`` belongs to ``victims[victim_codes[i]]`` (looked up from ``keys`` when the
+    codes are not given).
     """
-    victim_codes = victims.get_indexer(keys)
+    if victim_codes is None:
+        victim_codes = victims.get_indexer(keys)
     source_codes = pd.Index(sources).get_indexer(source_db)
     cells = np.bincount(
         victim_codes * len(sources) + source_codes, minlength=len(victims) * len(sources)
