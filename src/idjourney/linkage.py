@@ -71,7 +71,7 @@ def analysis_table(records: pd.DataFrame, *, check: bool = True) -> pd.DataFrame
     sources = records["source_db"].unique()
     if len(sources) != 1:
         return link(records, check=False).table
-    df = records.reset_index(drop=True)
+    df = _positional(records)
     first = df["first_entered"]
     closed = df["closed_on"] if "closed_on" in df else pd.Series(pd.NaT, index=df.index)
     recorded = (
@@ -111,6 +111,14 @@ def analysis_table(records: pd.DataFrame, *, check: bool = True) -> pd.DataFrame
         }
     )
     return table.sort_values("victim_id", kind="stable").reset_index(drop=True)
+
+
+def _positional(records: pd.DataFrame) -> pd.DataFrame:
+    """``records`` with the index 0..n-1: itself when it has it (no copy; never modified)."""
+    index = records.index
+    if isinstance(index, pd.RangeIndex) and index.start == 0 and index.step == 1:
+        return records
+    return records.reset_index(drop=True)
 
 
 # --- several databases -----------------------------------------------------------------------
@@ -209,7 +217,7 @@ def link(records: pd.DataFrame, *, rule: str = "exact", check: bool = True) -> L
         report = validate(records)
         report.raise_for_errors()
         records = report.data
-    df = records.reset_index(drop=True)
+    df = _positional(records)
     key = exact_keys(df)
     exact_victims = key.nunique()
     if rule == "tolerant":
@@ -228,10 +236,17 @@ def link(records: pd.DataFrame, *, rule: str = "exact", check: bool = True) -> L
 def exact_keys(records: pd.DataFrame) -> pd.Series:
     """The victim each record belongs to under exact linkage: its ``link_key``, or
     ``"source_db:victim_key"`` when it has none (a record without a link key stays alone)."""
-    own = records["source_db"].astype(str) + ":" + records["victim_key"].astype(str)
     if "link_key" not in records:
-        return own
-    return records["link_key"].astype("string").fillna(own).astype(str)
+        return records["source_db"].astype(str) + ":" + records["victim_key"].astype(str)
+    key = records["link_key"].astype(object)
+    alone = key.isna().to_numpy()
+    if alone.any():  # built only where needed (a new string per record costs memory)
+        rows = records.loc[alone]
+        key = key.copy()
+        key[alone] = (
+            rows["source_db"].astype(str) + ":" + rows["victim_key"].astype(str)
+        ).to_numpy()
+    return key.astype(str)
 
 
 def link_rows(
@@ -260,25 +275,25 @@ def link_rows(
     # again at every step was most of linkage's time)
     codes, victims = pd.factorize(key.to_numpy(), sort=True)
     victims = pd.Index(victims, dtype=object, name="_key")
-    df = df.assign(_code=codes)
-    df["_at_risk"] = np.maximum(df["first_entered"], df["jurisdiction_connected"])
-    for column in ("identification_recorded_on", "closed_on"):
-        if column not in df:
-            df[column] = pd.NaT
+    # the columns aggregated, without copying the records (no column is added to df)
+    dates = pd.DataFrame(
+        {
+            "first_entered": df["first_entered"],
+            "at_risk_from": np.maximum(df["first_entered"], df["jurisdiction_connected"]),
+            **{
+                c: df[c] if c in df else pd.Series(pd.NaT, index=df.index, dtype="M8[ns]")
+                for c in ("identified_on", "identification_recorded_on", "closed_on")
+            },
+        }
+    )
     # each victim's first record by database rank, then input order (stable)
     by_victim = np.lexsort((order, codes))
     starts = np.flatnonzero(np.r_[True, np.diff(codes[by_victim]) != 0])
-    first_rows = df.iloc[by_victim[starts]]
-    grouped = df.groupby("_code", sort=True)
-    agg = grouped.agg(
-        first_entered=("first_entered", "min"),
-        at_risk_from=("_at_risk", "min"),
-        identified_on=("identified_on", "min"),
-        identification_recorded_on=("identification_recorded_on", "min"),
-        closed_on=("closed_on", "min"),
-        extract_date=("extract_date", "max"),
-        reports_count=("reports_count", "max"),
-    )
+    first = by_victim[starts]
+    agg = dates.groupby(codes, sort=True).min()
+    agg["extract_date"] = df["extract_date"].groupby(codes, sort=True).max().to_numpy()
+    agg["reports_count"] = df["reports_count"].groupby(codes, sort=True).max().to_numpy()
+    del dates
     agg["closed_on"] = agg["closed_on"].where(agg["identified_on"].isna())
     sources = sorted(source_order)
     histories = _capture_histories(None, df["source_db"], sources, victims, victim_codes=codes)
@@ -286,11 +301,11 @@ def link_rows(
         {
             "source_db": "+".join(sources),
             "victim_key": victims,
-            "series_key": first_rows["series_key"].to_numpy(),
             **{
-                c: first_rows[c].to_numpy()
-                for c in ("region", "jurisdiction", "sex", "age_band", "production_mode")
+                c: df[c].to_numpy()[first]
+                for c in ("series_key", "region", "jurisdiction", "sex", "age_band")
             },
+            "production_mode": df["production_mode"].to_numpy()[first],
             "reports_count": agg["reports_count"].to_numpy(),
             "first_entered": agg["first_entered"].to_numpy(),
             "identified_on": agg["identified_on"].to_numpy(),
