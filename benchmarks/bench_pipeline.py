@@ -46,17 +46,32 @@ def _rss_gb() -> float:
 
 
 class _PeakSampler(threading.Thread):
-    """The largest resident set size seen since the last :meth:`reset` (sampled)."""
+    """The largest resident set size seen since the last :meth:`reset` (sampled).
 
-    def __init__(self, interval: float = 0.02) -> None:
+    With ``limit_gb`` the process stops itself (exit status 3) as soon as its resident
+    size passes the limit: a shared machine is never pushed into swapping or the OOM killer.
+    """
+
+    def __init__(self, interval: float = 0.02, limit_gb: float | None = None) -> None:
         super().__init__(daemon=True)
         self.interval = interval
+        self.limit_gb = limit_gb
+        self.stage = ""
         self.peak = _rss_gb()
         self._stop = threading.Event()
 
     def run(self) -> None:
         while not self._stop.is_set():
-            self.peak = max(self.peak, _rss_gb())
+            rss = _rss_gb()
+            self.peak = max(self.peak, rss)
+            if self.limit_gb is not None and rss > self.limit_gb:
+                print(
+                    f"   stopped: resident memory {rss:.2f} GB passed the limit of "
+                    f"{self.limit_gb:.2f} GB during stage {self.stage!r}",
+                    file=sys.stderr,
+                    flush=True,
+                )
+                os._exit(3)
             time.sleep(self.interval)
 
     def reset(self) -> float:
@@ -67,7 +82,9 @@ class _PeakSampler(threading.Thread):
         self._stop.set()
 
 
-def run_size(n: int, chunk_victims: int, workdir: Path) -> dict[str, dict[str, float]]:
+def run_size(
+    n: int, chunk_victims: int, workdir: Path, limit_gb: float | None = None
+) -> dict[str, dict[str, float]]:
     """Run every stage once at ``n`` victims; {stage: {seconds, cpu, peak_gb, load}}."""
     import gc
 
@@ -83,12 +100,13 @@ def run_size(n: int, chunk_victims: int, workdir: Path) -> dict[str, dict[str, f
 
     warnings.simplefilter("ignore")
     stages: dict[str, dict[str, float]] = {}
-    sampler = _PeakSampler()
+    sampler = _PeakSampler(limit_gb=limit_gb)
     sampler.start()
 
     @contextlib.contextmanager
     def timed(name: str) -> Iterator[None]:
         sampler.reset()
+        sampler.stage = name
         start, cpu = time.perf_counter(), time.process_time()
         yield
         seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
@@ -176,11 +194,18 @@ def main() -> None:
         "--chunk-victims", type=int, default=500_000, help="victims per generated chunk"
     )
     parser.add_argument("--json", type=Path, default=None, help="also write the results here")
+    parser.add_argument(
+        "--max-rss-gb",
+        type=float,
+        default=11.5,
+        help="a size's process stops itself when its resident memory passes this (GB)",
+    )
     parser.add_argument("--one", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
         with tempfile.TemporaryDirectory(prefix="bench-pipeline-") as tmp:
-            print(json.dumps(run_size(args.one, args.chunk_victims, Path(tmp))))
+            stages = run_size(args.one, args.chunk_victims, Path(tmp), args.max_rss_gb)
+            print(json.dumps(stages))
         return
     results = {}
     for n in args.sizes:
@@ -193,11 +218,16 @@ def main() -> None:
                 str(n),
                 "--chunk-victims",
                 str(args.chunk_victims),
+                "--max-rss-gb",
+                str(args.max_rss_gb),
             ],
             stdout=subprocess.PIPE,
             text=True,
-            check=True,
+            check=False,
         )
+        if proc.returncode != 0:
+            print(f"   {n:,} victims: the run stopped (exit status {proc.returncode})")
+            break
         results[n] = json.loads(proc.stdout.strip().splitlines()[-1])
         total = sum(s["seconds"] for s in results[n].values())
         for stage, s in results[n].items():
