@@ -16,8 +16,10 @@ The stages are the pipeline as it runs on files: generate the four-database worl
 to Parquet, a chunk of victims at a time (``generate_to_parquet``; records only, the truth
 is not needed downstream), validate the records file, link the validated records, MSE on
 the capture histories; generate the baseline world to Parquet, read it and build the
-analysis table, Kaplan–Meier with cluster-robust variance, Cox with entry and
-cluster-robust SE, every indicator definition over all years. Each stage's input is freed
+analysis table, Kaplan–Meier with cluster-robust variance, the journey summary of
+``idjourney run`` (delay-adjusted Aalen–Johansen with cluster-robust intervals, the cure
+model's never-identified share), Cox with entry and cluster-robust SE, every indicator
+definition over all years (prepared once, then every year). Each stage's input is freed
 once the next stage has what it needs (no second copy of the records is kept).
 """
 
@@ -95,6 +97,7 @@ def run_size(
     from idjourney.linkage import analysis_table, link
     from idjourney.mse import estimate
     from idjourney.schema import validate
+    from idjourney.summary import journey_summary
     from idjourney.survival import CoxPH, KaplanMeier
     from idjourney.synthetic import generate_to_parquet, load_scenario
 
@@ -161,6 +164,8 @@ def run_size(
         gc.collect()
     with timed("Kaplan-Meier (cluster-robust)"):
         KaplanMeier().fit_table(table, cluster_col="series_id").median_estimate()
+    with timed("journey summary (cluster-robust)"):
+        journey_summary(table)
     covariates = table[["duration", "event", "entry", "series_id"]].assign(
         traded=table["actively_traded"].to_numpy(dtype=float)
     )

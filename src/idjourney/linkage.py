@@ -96,21 +96,35 @@ def analysis_table(records: pd.DataFrame, *, check: bool = True) -> pd.DataFrame
             "reports_count": df["reports_count"].astype("int64"),
             "actively_traded": df["reports_count"].astype("int64") >= 5,
             "sources": df["source_db"].astype(str),
-            "first_seen": first,
-            "jurisdiction_connected": df["jurisdiction_connected"],
+            # the records' own columns are copied; every other column is new already
+            "first_seen": first.copy(),
+            "jurisdiction_connected": df["jurisdiction_connected"].copy(),
             "at_risk_from": at_risk,
-            "identified_on": df["identified_on"],
-            "identification_recorded_on": recorded,
-            "closed_on": closed,
-            "extract_date": df["extract_date"],
+            "identified_on": df["identified_on"].copy(),
+            "identification_recorded_on": recorded.copy(),
+            "closed_on": closed.copy(),
+            "extract_date": df["extract_date"].copy(),
             "duration": (end - first).dt.days.astype("float64"),
             "event": (outcome == IDENTIFIED).astype("int64"),
             "outcome": outcome.astype("int64"),
             "entry": (at_risk - first).dt.days.astype("float64"),
             "entry_year": first.dt.year.astype("int64"),
-        }
+        },
+        copy=False,  # the columns as built: no second, consolidated copy of the table
     )
-    return table.sort_values("victim_id", kind="stable").reset_index(drop=True)
+    return _sorted_by_victim(table)
+
+
+def _sorted_by_victim(table: pd.DataFrame) -> pd.DataFrame:
+    """``table`` in ``victim_id`` order (stable), index 0..n-1: one copy at most, none when
+    it is already in order (linked victims are)."""
+    ids = table["victim_id"]
+    if ids.is_monotonic_increasing:
+        return table
+    order = np.argsort(ids.to_numpy(), kind="stable")
+    table = table.take(order)
+    table.index = pd.RangeIndex(len(table))
+    return table
 
 
 def _positional(records: pd.DataFrame) -> pd.DataFrame:
@@ -317,6 +331,7 @@ def link_rows(
         }
     )
     table = analysis_table(combined, check=False)
+    del combined, agg
     labels = _source_labels(histories, sources)
     if not np.array_equal(table["victim_id"].to_numpy(), victims.to_numpy()):
         # the table is sorted by victim_id; the victims are already in that order unless a
