@@ -107,3 +107,12 @@ def test_link_folder_errors(tmp_path, records):
     assert result.exit_code == 1
     assert "row 1,501" in result.output or "row 1501" in result.output
     assert not (tmp_path / "h.csv").exists()
+
+
+def test_link_refuses_a_folder_without_parquet_files(tmp_path):
+    (tmp_path / "empty").mkdir()
+    result = CliRunner().invoke(
+        main, ["link", str(tmp_path / "empty"), "--histories", str(tmp_path / "h.csv")]
+    )
+    assert result.exit_code == 2
+    assert "no .parquet files" in result.output

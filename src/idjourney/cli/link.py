@@ -8,8 +8,12 @@ nothing written), 2 usage errors.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
+
+if TYPE_CHECKING:
+    from idjourney.linkage import Linked
 
 #: Columns of the analysis table copied into the histories file (for ``mse --by/--status``).
 HISTORY_EXTRAS = ("region",)
@@ -88,6 +92,10 @@ def link(
                 "rule compares records across victims); give the files instead",
                 param_hint="--rule",
             )
+        if not any(folders[0].glob("*.parquet")):
+            raise click.BadParameter(
+                f"{folders[0]}: a folder holding no .parquet files", param_hint="FILES"
+            )
         linked = _link_folder(folders[0])
     else:
         parts = []
@@ -148,7 +156,7 @@ def _fail_with(problems: list[str]) -> None:
     fail("\n".join(problems[:50]) + more)
 
 
-def _link_folder(folder: Path):
+def _link_folder(folder: Path) -> Linked:
     """Validate and link a folder of Parquet parts (:mod:`idjourney.partitioned`)."""
     from idjourney.cli._common import fail
     from idjourney.io import DataFileError
