@@ -30,3 +30,22 @@ def test_keys_that_are_not_text_fall_back_to_pandas():
         expected_codes, expected_uniques = pd.factorize(np.array(values, dtype=object), sort=True)
         np.testing.assert_array_equal(codes, expected_codes)
         assert list(uniques) == list(expected_uniques)
+
+
+def test_analysis_table_sorts_victims_as_python_does():
+    """At 1e7 victims the last key (SYN-V10000000) sorts before SYN-V1000001: the table is
+    not in record order and is sorted (by pyarrow); the order must be Python's."""
+    from idjourney.linkage import analysis_table
+    from idjourney.synthetic import generate, load_scenario
+
+    records = generate(load_scenario("baseline"), seed=6, n_victims=800).records
+    records["victim_key"] = records["victim_key"].str.replace("SYN-V0000", "SYN-V", regex=False)
+    records.loc[3, "victim_key"] = "SYN-V9"  # sorts after SYN-V800...
+    records.loc[5, "victim_key"] = "SYN-Vé"
+    table = analysis_table(records, check=False)
+    assert table["victim_id"].tolist() == sorted(records["victim_key"])
+    assert table.index.equals(pd.RangeIndex(len(records)))
+    by_key = records.set_index("victim_key")
+    np.testing.assert_array_equal(
+        table["reports_count"].to_numpy(), by_key.loc[table["victim_id"], "reports_count"]
+    )
