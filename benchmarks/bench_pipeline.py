@@ -85,21 +85,13 @@ class _PeakSampler(threading.Thread):
 
 
 def run_size(
-    n: int, chunk_victims: int, workdir: Path, limit_gb: float | None = None
+    n: int,
+    chunk_victims: int,
+    workdir: Path,
+    limit_gb: float | None = None,
+    parts: tuple[str, ...] = ("four", "one"),
 ) -> dict[str, dict[str, float]]:
     """Run every stage once at ``n`` victims; {stage: {seconds, cpu, peak_gb, load}}."""
-    import gc
-
-    import numpy as np
-    import pandas as pd
-
-    from idjourney.indicator.registry import DEFINITIONS
-    from idjourney.linkage import analysis_table, link
-    from idjourney.mse import estimate
-    from idjourney.schema import validate
-    from idjourney.summary import journey_summary
-    from idjourney.survival import CoxPH, KaplanMeier
-    from idjourney.synthetic import generate_to_parquet, load_scenario
 
     warnings.simplefilter("ignore")
     stages: dict[str, dict[str, float]] = {}
@@ -128,6 +120,29 @@ def run_size(
             flush=True,
         )
 
+    if "four" in parts:
+        _four_databases(n, chunk_victims, workdir, timed)
+    if "one" in parts:
+        _one_database(n, chunk_victims, workdir, timed)
+    sampler.stop()
+    stages["process peak"] = {
+        "seconds": 0.0,
+        "cpu": time.process_time(),
+        "peak_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2,
+        "load": os.getloadavg()[0],
+    }
+    return stages
+
+
+def _four_databases(n: int, chunk_victims: int, workdir: Path, timed) -> None:
+    """Generate the four-database world to Parquet, validate, link, MSE."""
+    import gc
+
+    from idjourney.linkage import link
+    from idjourney.mse import estimate
+    from idjourney.schema import validate
+    from idjourney.synthetic import generate_to_parquet, load_scenario
+
     with timed("generate four databases"):
         paths = generate_to_parquet(
             load_scenario("four_databases"),
@@ -150,6 +165,21 @@ def run_size(
         estimate(linked.histories, selection="main")
     del linked
     gc.collect()
+
+
+def _one_database(n: int, chunk_victims: int, workdir: Path, timed) -> None:
+    """Generate the baseline world to Parquet; analysis table, KM, journey, Cox, indicators."""
+    import gc
+
+    import numpy as np
+    import pandas as pd
+
+    from idjourney.indicator.registry import DEFINITIONS
+    from idjourney.linkage import analysis_table
+    from idjourney.summary import journey_summary
+    from idjourney.survival import CoxPH, KaplanMeier
+    from idjourney.synthetic import generate_to_parquet, load_scenario
+
     with timed("generate baseline"):
         paths = generate_to_parquet(
             load_scenario("baseline"),
@@ -182,14 +212,6 @@ def run_size(
                 with contextlib.suppress(ValueError):
                     definition.compute(prepared, year)
             del prepared
-    sampler.stop()
-    stages["process peak"] = {
-        "seconds": 0.0,
-        "cpu": time.process_time(),
-        "peak_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2,
-        "load": os.getloadavg()[0],
-    }
-    return stages
 
 
 def main() -> None:
@@ -205,11 +227,21 @@ def main() -> None:
         default=11.5,
         help="a size's process stops itself when its resident memory passes this (GB)",
     )
+    parser.add_argument(
+        "--parts",
+        nargs="+",
+        choices=("four", "one"),
+        default=["four", "one"],
+        help="four: generate/validate/link/MSE of the four-database world; one: the "
+        "single-database stages (analysis table onwards)",
+    )
     parser.add_argument("--one", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
         with tempfile.TemporaryDirectory(prefix="bench-pipeline-") as tmp:
-            stages = run_size(args.one, args.chunk_victims, Path(tmp), args.max_rss_gb)
+            stages = run_size(
+                args.one, args.chunk_victims, Path(tmp), args.max_rss_gb, tuple(args.parts)
+            )
             print(json.dumps(stages))
         return
     results = {}
@@ -225,6 +257,8 @@ def main() -> None:
                 str(args.chunk_victims),
                 "--max-rss-gb",
                 str(args.max_rss_gb),
+                "--parts",
+                *args.parts,
             ],
             stdout=subprocess.PIPE,
             text=True,
