@@ -3,15 +3,24 @@
 Usage::
 
     .venv/bin/python benchmarks/bench_pipeline.py                 # 1e5 and 1e6 victims
-    .venv/bin/python benchmarks/bench_pipeline.py --sizes 100000 1000000 10000000
+    nice -n 10 .venv/bin/python benchmarks/bench_pipeline.py --sizes 100000 1000000 10000000 \\
+        --json out/bench_pipeline.json
 
-Each size runs in its own process (so peak resident memory is that size's own). For
-each stage it prints the wall time and the peak resident set size reached by the end of
-the stage; then the growth factor of each stage's time between consecutive sizes and the
-exponent b of time ~ n^b (b = 1 is linear). Stages: generate the four-database world,
-validate its records, link them, build the single-database analysis table of the
-baseline world, Kaplan–Meier with cluster-robust variance where available, Cox with
-entry and cluster-robust SE, every indicator definition over all years, and MSE.
+Each size runs in its own process (so its memory is its own). For each stage it prints the
+wall time, the CPU time of the process, the peak resident set size *during the stage*
+(sampled every 20 ms by a thread; the process's peak is the largest of them) and the
+1-minute load average of the machine at the end of the stage; then the growth factor of each
+stage's time between consecutive sizes and the exponent b of time ~ n^b (b = 1 is linear).
+
+The stages are the pipeline as it runs on files: generate the four-database world straight
+to Parquet, a chunk of victims at a time (``generate_to_parquet``; records only, the truth
+is not needed downstream), validate the records file, link the validated records, MSE on
+the capture histories; generate the baseline world to Parquet, read it and build the
+analysis table, Kaplan–Meier with cluster-robust variance, the journey summary of
+``idjourney run`` (delay-adjusted Aalen–Johansen with cluster-robust intervals, the cure
+model's never-identified share), Cox with entry and cluster-robust SE, every indicator
+definition over all years (prepared once, then every year). Each stage's input is freed
+once the next stage has what it needs (no second copy of the records is kept).
 """
 
 from __future__ import annotations
@@ -21,90 +30,261 @@ import contextlib
 import itertools
 import json
 import math
+import os
 import resource
 import subprocess
 import sys
+import tempfile
+import threading
 import time
 import warnings
 from collections.abc import Iterator
+from pathlib import Path
 
 
-def _peak_gb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
+def _rss_gb() -> float:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 1024**3
 
 
-def run_size(n: int) -> dict[str, tuple[float, float]]:
-    """Run every stage once at ``n`` victims; {stage: (seconds, peak GB so far)}."""
-    import numpy as np
+class _PeakSampler(threading.Thread):
+    """The largest resident set size seen since the last :meth:`reset` (sampled).
 
-    from idjourney.indicator.registry import DEFINITIONS
-    from idjourney.linkage import analysis_table, link
-    from idjourney.mse import estimate
-    from idjourney.schema import validate
-    from idjourney.survival import CoxPH, KaplanMeier
-    from idjourney.synthetic import generate, load_scenario
+    With ``limit_gb`` the process stops itself (exit status 3) as soon as its resident
+    size passes the limit: a shared machine is never pushed into swapping or the OOM killer.
+    """
+
+    def __init__(self, interval: float = 0.02, limit_gb: float | None = None) -> None:
+        super().__init__(daemon=True)
+        self.interval = interval
+        self.limit_gb = limit_gb
+        self.stage = ""
+        self.peak = _rss_gb()
+        self._stop = threading.Event()
+
+    def run(self) -> None:
+        while not self._stop.is_set():
+            rss = _rss_gb()
+            self.peak = max(self.peak, rss)
+            if self.limit_gb is not None and rss > self.limit_gb:
+                print(
+                    f"   stopped: resident memory {rss:.2f} GB passed the limit of "
+                    f"{self.limit_gb:.2f} GB during stage {self.stage!r}",
+                    file=sys.stderr,
+                    flush=True,
+                )
+                os._exit(3)
+            time.sleep(self.interval)
+
+    def reset(self) -> float:
+        peak, self.peak = max(self.peak, _rss_gb()), _rss_gb()
+        return peak
+
+    def stop(self) -> None:
+        self._stop.set()
+
+
+def run_size(
+    n: int,
+    chunk_victims: int,
+    workdir: Path,
+    limit_gb: float | None = None,
+    parts: tuple[str, ...] = ("four", "one"),
+) -> dict[str, dict[str, float]]:
+    """Run every stage once at ``n`` victims; {stage: {seconds, cpu, peak_gb, load}}."""
 
     warnings.simplefilter("ignore")
-    times: dict[str, tuple[float, float]] = {}
+    stages: dict[str, dict[str, float]] = {}
+    sampler = _PeakSampler(limit_gb=limit_gb)
+    sampler.start()
 
     @contextlib.contextmanager
     def timed(name: str) -> Iterator[None]:
-        start = time.perf_counter()
+        sampler.reset()
+        sampler.stage = name
+        start, cpu = time.perf_counter(), time.process_time()
         yield
-        times[name] = (time.perf_counter() - start, _peak_gb())
+        seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
+        stages[name] = {
+            "seconds": seconds,
+            "cpu": cpu,
+            "peak_gb": sampler.reset(),
+            "load": os.getloadavg()[0],
+        }
+        peak = stages[name]["peak_gb"]
+        load = stages[name]["load"]
+        print(
+            f"   [{n:,}] {name:<40} {seconds:8.2f} s  cpu {cpu:8.2f} s  peak {peak:5.2f} GB"
+            f"  load {load:4.1f}",
+            file=sys.stderr,
+            flush=True,
+        )
+
+    if "four" in parts:
+        _four_databases(n, chunk_victims, workdir, timed)
+    if "one" in parts:
+        _one_database(n, chunk_victims, workdir, timed)
+    sampler.stop()
+    stages["process peak"] = {
+        "seconds": 0.0,
+        "cpu": time.process_time(),
+        "peak_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2,
+        "load": os.getloadavg()[0],
+    }
+    return stages
+
+
+def _four_databases(n: int, chunk_victims: int, workdir: Path, timed) -> None:
+    """Generate the four-database world to Parquet, validate, link, MSE."""
+    import gc
+
+    from idjourney.linkage import link
+    from idjourney.mse import estimate
+    from idjourney.schema import validate
+    from idjourney.synthetic import generate_to_parquet, load_scenario
 
     with timed("generate four databases"):
-        world4 = generate(load_scenario("four_databases"), seed=1, n_victims=n)
+        paths = generate_to_parquet(
+            load_scenario("four_databases"),
+            1,
+            workdir / "world4",
+            n_victims=n,
+            chunk_victims=chunk_victims,
+            truth=False,
+        )
     with timed("validate"):
-        validate(world4.records).raise_for_errors()
+        report = validate(paths["records.parquet"])
+        report.raise_for_errors()
+        records = report.data
+        del report
     with timed("link four databases"):
-        linked = link(world4.records, check=False)
+        linked = link(records, check=False)
+        del records
+        gc.collect()
     with timed("MSE (main effects)"):
         estimate(linked.histories, selection="main")
+    del linked
+    gc.collect()
+
+
+def _one_database(n: int, chunk_victims: int, workdir: Path, timed) -> None:
+    """Generate the baseline world to Parquet; analysis table, KM, journey, Cox, indicators."""
+    import gc
+
+    import numpy as np
+    import pandas as pd
+
+    from idjourney.indicator.registry import DEFINITIONS
+    from idjourney.linkage import analysis_table
+    from idjourney.summary import journey_summary
+    from idjourney.survival import CoxPH, KaplanMeier
+    from idjourney.synthetic import generate_to_parquet, load_scenario
+
     with timed("generate baseline"):
-        world = generate(load_scenario("baseline"), seed=1, n_victims=n)
-    with timed("analysis_table"):
-        table = analysis_table(world.records, check=False)
-    with timed("Kaplan-Meier"):
-        KaplanMeier().fit_table(table)
+        paths = generate_to_parquet(
+            load_scenario("baseline"),
+            1,
+            workdir / "world1",
+            n_victims=n,
+            chunk_victims=chunk_victims,
+            truth=False,
+        )
+    with timed("analysis_table (read + build)"):
+        table = analysis_table(pd.read_parquet(paths["records.parquet"]), check=False)
+        gc.collect()
+    with timed("Kaplan-Meier (cluster-robust)"):
+        KaplanMeier().fit_table(table, cluster_col="series_id").median_estimate()
+    with timed("journey summary (cluster-robust)"):
+        journey_summary(table)
     covariates = table[["duration", "event", "entry", "series_id"]].assign(
         traded=table["actively_traded"].to_numpy(dtype=float)
     )
     with timed("Cox (entry, cluster-robust)"):
         CoxPH().fit(covariates, "duration", "event", entry_col="entry", cluster_col="series_id")
+    del covariates
     years = [int(y) for y in np.unique(table["entry_year"])][:-3]
     for name, cls in DEFINITIONS.items():
         definition = cls()
         with timed(f"indicator {name}"):
+            prepared = definition.prepare(table)
             for year in years:
                 # a year the definition cannot score (e.g. horizon beyond follow-up) is skipped
                 with contextlib.suppress(ValueError):
-                    definition.compute(table, year)
-    return times
+                    definition.compute(prepared, year)
+            del prepared
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
+    parser.add_argument(
+        "--chunk-victims", type=int, default=500_000, help="victims per generated chunk"
+    )
+    parser.add_argument("--json", type=Path, default=None, help="also write the results here")
+    parser.add_argument(
+        "--max-rss-gb",
+        type=float,
+        default=11.5,
+        help="a size's process stops itself when its resident memory passes this (GB)",
+    )
+    parser.add_argument(
+        "--parts",
+        nargs="+",
+        choices=("four", "one"),
+        default=["four", "one"],
+        help="four: generate/validate/link/MSE of the four-database world; one: the "
+        "single-database stages (analysis table onwards)",
+    )
     parser.add_argument("--one", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
-        print(json.dumps(run_size(args.one)))
+        with tempfile.TemporaryDirectory(prefix="bench-pipeline-") as tmp:
+            stages = run_size(
+                args.one, args.chunk_victims, Path(tmp), args.max_rss_gb, tuple(args.parts)
+            )
+            print(json.dumps(stages))
         return
     results = {}
     for n in args.sizes:
-        print(f">> {n:,} victims", flush=True)
+        print(f">> {n:,} victims (load average {os.getloadavg()[0]:.1f})", flush=True)
         proc = subprocess.run(
-            [sys.executable, __file__, "--one", str(n)], capture_output=True, text=True, check=True
+            [
+                sys.executable,
+                __file__,
+                "--one",
+                str(n),
+                "--chunk-victims",
+                str(args.chunk_victims),
+                "--max-rss-gb",
+                str(args.max_rss_gb),
+                "--parts",
+                *args.parts,
+            ],
+            stdout=subprocess.PIPE,
+            text=True,
+            check=False,
         )
+        if proc.returncode != 0:
+            print(f"   {n:,} victims: the run stopped (exit status {proc.returncode})")
+            break
         results[n] = json.loads(proc.stdout.strip().splitlines()[-1])
-        for stage, (seconds, peak) in results[n].items():
-            print(f"   {stage:<40} {seconds:8.2f} s   peak {peak:5.2f} GB")
+        total = sum(s["seconds"] for s in results[n].values())
+        for stage, s in results[n].items():
+            print(
+                f"   {stage:<40} {s['seconds']:8.2f} s  cpu {s['cpu']:8.2f} s  "
+                f"peak {s['peak_gb']:5.2f} GB  load {s['load']:4.1f}"
+            )
+        print(f"   {'total':<40} {total:8.2f} s")
+        if args.json is not None:
+            args.json.parent.mkdir(parents=True, exist_ok=True)
+            args.json.write_text(json.dumps({str(k): v for k, v in results.items()}, indent=2))
     sizes = list(results)
     for small, large in itertools.pairwise(sizes):
         print(f">> growth from {small:,} to {large:,} victims (time ratio; exponent b in n^b)")
         for stage in results[small]:
-            ratio = results[large][stage][0] / max(results[small][stage][0], 1e-9)
+            if stage == "process peak":
+                continue
+            ratio = results[large][stage]["seconds"] / max(results[small][stage]["seconds"], 1e-9)
             exponent = math.log(ratio) / math.log(large / small)
             print(f"   {stage:<40} {ratio:6.1f}x   b = {exponent:4.2f}")
 

@@ -71,7 +71,7 @@ def analysis_table(records: pd.DataFrame, *, check: bool = True) -> pd.DataFrame
     sources = records["source_db"].unique()
     if len(sources) != 1:
         return link(records, check=False).table
-    df = records.reset_index(drop=True)
+    df = _positional(records)
     first = df["first_entered"]
     closed = df["closed_on"] if "closed_on" in df else pd.Series(pd.NaT, index=df.index)
     recorded = (
@@ -96,21 +96,45 @@ def analysis_table(records: pd.DataFrame, *, check: bool = True) -> pd.DataFrame
             "reports_count": df["reports_count"].astype("int64"),
             "actively_traded": df["reports_count"].astype("int64") >= 5,
             "sources": df["source_db"].astype(str),
-            "first_seen": first,
-            "jurisdiction_connected": df["jurisdiction_connected"],
+            # the records' own columns are copied; every other column is new already
+            "first_seen": first.copy(),
+            "jurisdiction_connected": df["jurisdiction_connected"].copy(),
             "at_risk_from": at_risk,
-            "identified_on": df["identified_on"],
-            "identification_recorded_on": recorded,
-            "closed_on": closed,
-            "extract_date": df["extract_date"],
+            "identified_on": df["identified_on"].copy(),
+            "identification_recorded_on": recorded.copy(),
+            "closed_on": closed.copy(),
+            "extract_date": df["extract_date"].copy(),
             "duration": (end - first).dt.days.astype("float64"),
             "event": (outcome == IDENTIFIED).astype("int64"),
             "outcome": outcome.astype("int64"),
             "entry": (at_risk - first).dt.days.astype("float64"),
             "entry_year": first.dt.year.astype("int64"),
-        }
+        },
+        copy=False,  # the columns as built: no second, consolidated copy of the table
     )
-    return table.sort_values("victim_id", kind="stable").reset_index(drop=True)
+    return _sorted_by_victim(table)
+
+
+def _sorted_by_victim(table: pd.DataFrame) -> pd.DataFrame:
+    """``table`` in ``victim_id`` order (stable), index 0..n-1: one copy at most, none when
+    it is already in order (linked victims are)."""
+    ids = table["victim_id"]
+    if ids.is_monotonic_increasing:
+        return table
+    order = _text_argsort(ids.to_numpy())
+    if order is None:
+        order = np.argsort(ids.to_numpy(), kind="stable")
+    table = table.take(order)
+    table.index = pd.RangeIndex(len(table))
+    return table
+
+
+def _positional(records: pd.DataFrame) -> pd.DataFrame:
+    """``records`` with the index 0..n-1: itself when it has it (no copy; never modified)."""
+    index = records.index
+    if isinstance(index, pd.RangeIndex) and index.start == 0 and index.step == 1:
+        return records
+    return records.reset_index(drop=True)
 
 
 # --- several databases -----------------------------------------------------------------------
@@ -209,13 +233,15 @@ def link(records: pd.DataFrame, *, rule: str = "exact", check: bool = True) -> L
         report = validate(records)
         report.raise_for_errors()
         records = report.data
-    df = records.reset_index(drop=True)
+    df = _positional(records)
     key = exact_keys(df)
-    exact_victims = key.nunique()
+    factorized = factorize_keys(key)
+    exact_victims = len(factorized[1])
     if rule == "tolerant":
         key = _tolerant_keys(df, key)
+        factorized = factorize_keys(key)
     source_order = {s: i for i, s in enumerate(pd.unique(df["source_db"]))}
-    table, histories = link_rows(df, key, source_order)
+    table, histories = link_rows(df, key, source_order, factorized=factorized)
     summary = {
         "records": len(df),
         "victims": len(table),
@@ -228,14 +254,60 @@ def link(records: pd.DataFrame, *, rule: str = "exact", check: bool = True) -> L
 def exact_keys(records: pd.DataFrame) -> pd.Series:
     """The victim each record belongs to under exact linkage: its ``link_key``, or
     ``"source_db:victim_key"`` when it has none (a record without a link key stays alone)."""
-    own = records["source_db"].astype(str) + ":" + records["victim_key"].astype(str)
     if "link_key" not in records:
-        return own
-    return records["link_key"].astype("string").fillna(own).astype(str)
+        return records["source_db"].astype(str) + ":" + records["victim_key"].astype(str)
+    key = records["link_key"].astype(object)
+    alone = key.isna().to_numpy()
+    if alone.any():  # built only where needed (a new string per record costs memory)
+        rows = records.loc[alone]
+        key = key.copy()
+        key[alone] = (
+            rows["source_db"].astype(str) + ":" + rows["victim_key"].astype(str)
+        ).to_numpy()
+    return key.astype(str)
+
+
+def factorize_keys(key: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """``pd.factorize(key, sort=True)``: each record's victim code and the victims' keys in
+    sorted order.
+
+    The keys are hashed once; when they are all text the distinct keys are sorted by
+    pyarrow (C++), in the same order as Python's (UTF-8 bytes sort as code points): sorting
+    ten million Python strings with ``argsort`` was the largest part of linkage at 1e7.
+    """
+    values = key.to_numpy()
+    codes, uniques = pd.factorize(values)
+    uniques = np.asarray(uniques, dtype=object)
+    order = _text_argsort(uniques)
+    if order is None:
+        return pd.factorize(values, sort=True)
+    rank = np.empty_like(order)
+    rank[order] = np.arange(len(order))
+    return rank[codes], uniques[order]
+
+
+def _text_argsort(values: np.ndarray) -> np.ndarray | None:
+    """Stable ``argsort`` of an object array of str by pyarrow (C++), in Python's order
+    (UTF-8 bytes sort as code points); ``None`` when the values are not all text (or
+    cannot be UTF-8 encoded, e.g. lone surrogates): sort them in Python."""
+    if pd.api.types.infer_dtype(values, skipna=False) not in ("string", "empty"):
+        return None
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    try:
+        text = pa.array(values, type=pa.string())
+    except (pa.ArrowException, UnicodeEncodeError):
+        return None
+    return pc.array_sort_indices(text).to_numpy().astype(np.intp)
 
 
 def link_rows(
-    df: pd.DataFrame, key: pd.Series, source_order: dict[str, int]
+    df: pd.DataFrame,
+    key: pd.Series,
+    source_order: dict[str, int],
+    *,
+    factorized: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The analysis table and capture histories of the records ``df`` linked by ``key``.
 
@@ -253,37 +325,46 @@ def link_rows(
         Database name -> its rank in the input (the first database listed gives a linked
         victim's series, region, sex, ...); its keys are all the databases linked, so the
         capture histories have one column each, present in ``df`` or not.
+    factorized : tuple, optional
+        :func:`factorize_keys` of ``key`` when the caller has it already.
     """
-    order = df["source_db"].map(source_order)
-    df = df.assign(_key=key.to_numpy(), _order=order.to_numpy())
-    df["_at_risk"] = np.maximum(df["first_entered"], df["jurisdiction_connected"])
-    for column in ("identification_recorded_on", "closed_on"):
-        if column not in df:
-            df[column] = pd.NaT
-    first_rows = df.sort_values(["_key", "_order"], kind="stable").drop_duplicates("_key")
-    first_rows = first_rows.set_index("_key")
-    grouped = df.groupby("_key", sort=True)
-    agg = grouped.agg(
-        first_entered=("first_entered", "min"),
-        at_risk_from=("_at_risk", "min"),
-        identified_on=("identified_on", "min"),
-        identification_recorded_on=("identification_recorded_on", "min"),
-        closed_on=("closed_on", "min"),
-        extract_date=("extract_date", "max"),
-        reports_count=("reports_count", "max"),
+    order = df["source_db"].map(source_order).to_numpy()
+    # one hash of the keys: victims (sorted) and each record's victim code; everything
+    # after works on the integer codes (issue #19: sorting and hashing the key strings
+    # again at every step was most of linkage's time)
+    codes, victims = factorize_keys(key) if factorized is None else factorized
+    victims = pd.Index(victims, dtype=object, name="_key")
+    # the columns aggregated, without copying the records (no column is added to df)
+    dates = pd.DataFrame(
+        {
+            "first_entered": df["first_entered"],
+            "at_risk_from": np.maximum(df["first_entered"], df["jurisdiction_connected"]),
+            **{
+                c: df[c] if c in df else pd.Series(pd.NaT, index=df.index, dtype="M8[ns]")
+                for c in ("identified_on", "identification_recorded_on", "closed_on")
+            },
+        }
     )
+    # each victim's first record by database rank, then input order (stable)
+    by_victim = np.lexsort((order, codes))
+    starts = np.flatnonzero(np.r_[True, np.diff(codes[by_victim]) != 0])
+    first = by_victim[starts]
+    agg = dates.groupby(codes, sort=True).min()
+    agg["extract_date"] = df["extract_date"].groupby(codes, sort=True).max().to_numpy()
+    agg["reports_count"] = df["reports_count"].groupby(codes, sort=True).max().to_numpy()
+    del dates
     agg["closed_on"] = agg["closed_on"].where(agg["identified_on"].isna())
     sources = sorted(source_order)
-    histories = _capture_histories(df["_key"], df["source_db"], sources, agg.index)
+    histories = _capture_histories(None, df["source_db"], sources, victims, victim_codes=codes)
     combined = pd.DataFrame(
         {
             "source_db": "+".join(sources),
-            "victim_key": agg.index,
-            "series_key": first_rows.loc[agg.index, "series_key"].to_numpy(),
+            "victim_key": victims,
             **{
-                c: first_rows.loc[agg.index, c].to_numpy()
-                for c in ("region", "jurisdiction", "sex", "age_band", "production_mode")
+                c: df[c].to_numpy()[first]
+                for c in ("series_key", "region", "jurisdiction", "sex", "age_band")
             },
+            "production_mode": df["production_mode"].to_numpy()[first],
             "reports_count": agg["reports_count"].to_numpy(),
             "first_entered": agg["first_entered"].to_numpy(),
             "identified_on": agg["identified_on"].to_numpy(),
@@ -295,21 +376,36 @@ def link_rows(
         }
     )
     table = analysis_table(combined, check=False)
-    table["sources"] = _source_labels(histories, sources).reindex(table["victim_id"]).to_numpy()
-    histories = histories.reindex(table["victim_id"]).reset_index(drop=True)
+    del combined, agg
+    labels = _source_labels(histories, sources)
+    if not np.array_equal(table["victim_id"].to_numpy(), victims.to_numpy()):
+        # the table is sorted by victim_id; the victims are already in that order unless a
+        # key's text differs from the key (never for string keys)
+        labels = labels.reindex(table["victim_id"])
+        histories = histories.reindex(table["victim_id"])
+    table["sources"] = labels.to_numpy()
+    histories = histories.reset_index(drop=True)
     histories.index = table.index
     return table, histories
 
 
 def _capture_histories(
-    keys: pd.Series, source_db: pd.Series, sources: list[str], victims: pd.Index
+    keys: pd.Series | None,
+    source_db: pd.Series,
+    sources: list[str],
+    victims: pd.Index,
+    *,
+    victim_codes: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """0/1 matrix (victims × sources): does database ``s`` hold victim ``k``?
 
-    One ``factorize`` and one ``bincount`` (O(n)); ``pd.crosstab`` does the same with a
-    Python-level loop over victims. Rows follow ``victims`` (the sorted unique keys).
+    One ``bincount`` over the records' victim codes (O(n)); ``pd.crosstab`` does the same
+    with a Python-level loop over victims. Rows follow ``victims`` (the sorted unique keys);
+    record ``i`` belongs to ``victims[victim_codes[i]]`` (looked up from ``keys`` when the
+    codes are not given).
     """
-    victim_codes = victims.get_indexer(keys)
+    if victim_codes is None:
+        victim_codes = victims.get_indexer(keys)
     source_codes = pd.Index(sources).get_indexer(source_db)
     cells = np.bincount(
         victim_codes * len(sources) + source_codes, minlength=len(victims) * len(sources)

@@ -46,6 +46,7 @@ from idjourney.schema import ValidationReport, validate
 
 __all__ = [
     "analysis_table_dataset",
+    "dataset_rows",
     "harmonize_dataset",
     "link_dataset",
     "read_dataset",
@@ -81,8 +82,9 @@ def write_dataset(
 
 
 def read_dataset(path: str | os.PathLike[str]) -> Any:
-    """A ``dask.dataframe`` over the Parquet files of a folder, one part per file, in the
-    files' name order.
+    """A ``dask.dataframe`` over a partitioned dataset: a folder of Parquet files (one part
+    per file, in the files' name order) or one Parquet file (one part per row group, as
+    :func:`idjourney.synthetic.generate_to_parquet` writes the records).
 
     Raises
     ------
@@ -90,12 +92,26 @@ def read_dataset(path: str | os.PathLike[str]) -> Any:
         The folder does not exist or holds no ``.parquet`` file.
     """
     folder = Path(path)
+    if folder.is_file() and folder.suffix.lower() == ".parquet":
+        return _dd().read_parquet(str(folder), split_row_groups=True)
     if not folder.is_dir():
-        raise DataFileError(f"{folder}: no such folder (a partitioned dataset is a folder)")
+        raise DataFileError(
+            f"{folder}: no such folder (a partitioned dataset is a folder of Parquet files "
+            "or one Parquet file of row groups)"
+        )
     files = sorted(folder.glob("*.parquet"))
     if not files:
         raise DataFileError(f"{folder}: no .parquet files; write parts with write_dataset()")
     return _dd().read_parquet([str(f) for f in files], split_row_groups=False)
+
+
+def dataset_rows(path: str | os.PathLike[str]) -> int:
+    """Rows of a partitioned dataset (:func:`read_dataset`), from the Parquet footers only."""
+    import pyarrow.parquet as pq
+
+    folder = Path(path)
+    files = [folder] if folder.is_file() else sorted(folder.glob("*.parquet"))
+    return sum(pq.ParquetFile(f).metadata.num_rows for f in files)
 
 
 def _as_dask(data: Any) -> tuple[Any, str]:

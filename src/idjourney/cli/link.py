@@ -8,8 +8,12 @@ nothing written), 2 usage errors.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
+
+if TYPE_CHECKING:
+    from idjourney.linkage import Linked
 
 #: Columns of the analysis table copied into the histories file (for ``mse --by/--status``).
 HISTORY_EXTRAS = ("region",)
@@ -17,7 +21,7 @@ HISTORY_EXTRAS = ("region",)
 
 @click.command("link")
 @click.argument(
-    "files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path)
+    "files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=True, path_type=Path)
 )
 @click.option(
     "--histories",
@@ -58,7 +62,10 @@ def link(
     """Link records of several databases (in the record standard) into victims.
 
     FILES are CSV or Parquet files in the record standard (e.g. written by
-    ``idjourney harmonize``), one or more per database. The histories file is what
+    ``idjourney harmonize``), one or more per database, or one folder of Parquet parts
+    (a partitioned dataset: its files in name order are the parts of one table), which
+    is validated and linked part by part with dask (exact rule only; the same result as
+    the files in memory). The histories file is what
     ``idjourney mse --histories FILE --by region --status identified`` reads.
     """
     import pandas as pd
@@ -72,26 +79,44 @@ def link(
     for path in (histories_path, table_path):
         if path is not None and path.suffix.lower() not in (".csv", ".parquet"):
             raise click.BadParameter(f"{path}: use a .csv or .parquet file name")
-    parts = []
-    problems: list[str] = []
-    for path in files:
-        if not path.exists():
-            fail(f"{path}: no such file")
-        report = validate(path)
-        if not report.ok:
-            problems.extend(report.messages())
-            continue
-        parts.append(report.data)
-    if problems:
-        more = f"\n... and {len(problems) - 50} more" if len(problems) > 50 else ""
-        fail("\n".join(problems[:50]) + more)
+    folders = [path for path in files if path.is_dir()]
+    if folders:
+        if len(files) > 1:
+            raise click.BadParameter(
+                "give either record files or one folder of Parquet parts, not both",
+                param_hint="FILES",
+            )
+        if rule != "exact":
+            raise click.BadParameter(
+                "a folder of Parquet parts is linked with --rule exact only (the tolerant "
+                "rule compares records across victims); give the files instead",
+                param_hint="--rule",
+            )
+        if not any(folders[0].glob("*.parquet")):
+            raise click.BadParameter(
+                f"{folders[0]}: a folder holding no .parquet files", param_hint="FILES"
+            )
+        linked = _link_folder(folders[0])
+    else:
+        parts = []
+        problems: list[str] = []
+        for path in files:
+            if not path.exists():
+                fail(f"{path}: no such file")
+            report = validate(path)
+            if not report.ok:
+                problems.extend(report.messages())
+                continue
+            parts.append(report.data)
+        if problems:
+            _fail_with(problems)
+        records = pd.concat(parts, ignore_index=True)
+        try:
+            linked = link_records(records, rule=rule, check=False)
+        except LinkageError as exc:
+            fail(str(exc))
     from idjourney.mse.periods import left_risk_on
 
-    records = pd.concat(parts, ignore_index=True)
-    try:
-        linked = link_records(records, rule=rule, check=False)
-    except LinkageError as exc:
-        fail(str(exc))
     histories = linked.histories.copy()
     for column in HISTORY_EXTRAS:
         histories[column] = linked.table[column].to_numpy()
@@ -122,3 +147,28 @@ def link(
         + (f"; table: {table_path}" if table_path else ""),
         markup=False,
     )
+
+
+def _fail_with(problems: list[str]) -> None:
+    from idjourney.cli._common import fail
+
+    more = f"\n... and {len(problems) - 50} more" if len(problems) > 50 else ""
+    fail("\n".join(problems[:50]) + more)
+
+
+def _link_folder(folder: Path) -> Linked:
+    """Validate and link a folder of Parquet parts (:mod:`idjourney.partitioned`)."""
+    from idjourney.cli._common import fail
+    from idjourney.io import DataFileError
+    from idjourney.linkage import LinkageError
+    from idjourney.partitioned import link_dataset
+    from idjourney.schema import RecordValidationError
+
+    try:
+        return link_dataset(folder)  # validated part by part first
+    except RecordValidationError as exc:
+        if exc.report is None:
+            fail(str(exc))
+        _fail_with(exc.report.messages())
+    except (DataFileError, LinkageError) as exc:
+        fail(str(exc))

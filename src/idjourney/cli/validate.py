@@ -27,6 +27,13 @@ _VALUE_WIDTH = 40
 
 def _check_inputs(ctx: click.Context, param: click.Parameter, value: tuple[Path, ...]):
     for path in value:
+        if path.is_dir():
+            if not any(path.glob("*.parquet")):
+                raise click.BadParameter(
+                    f"{path}: a folder holding no .parquet files; give CSV/Parquet files or "
+                    "a folder of Parquet parts (a partitioned dataset)"
+                )
+            continue
         if path.suffix.lower() not in _TABLE_SUFFIXES:
             raise click.BadParameter(
                 f"{path}: unknown format {path.suffix!r}; validate .csv or .parquet files"
@@ -45,7 +52,7 @@ def _check_output(ctx: click.Context, param: click.Parameter, value: Path | None
     "files",
     nargs=-1,
     required=True,
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    type=click.Path(exists=True, dir_okay=True, path_type=Path),
     callback=_check_inputs,
 )
 @click.option("--json", "as_json", is_flag=True, help="Print every problem as JSON records.")
@@ -67,7 +74,7 @@ def _check_output(ctx: click.Context, param: click.Parameter, value: Path | None
 def validate(
     files: tuple[Path, ...], as_json: bool, problems_out: Path | None, max_rows: int
 ) -> None:
-    """Check FILE... (CSV or Parquet) against the record standard.
+    """Check FILE... (CSV or Parquet, or a folder of Parquet parts) against the record standard.
 
     \b
     The record standard has one row per victim per source database, with columns
@@ -90,21 +97,29 @@ def validate(
     Every problem is reported with its file, row (1 = first data row), line
     (CSV line; the header is line 1), column, value, what is wrong and how to
     fix it. Exit status: 0 all files clean, 1 problems found, 2 usage error.
+
+    \b
+    A folder is a partitioned dataset: its Parquet files, in name order, are the
+    parts of one table (idjourney.partitioned), checked part by part; rows are
+    numbered through the whole dataset and a key duplicated in two parts is found.
     """
     import pandas as pd
 
     from idjourney.cli._common import console as shared_console
     from idjourney.io import write_table
-    from idjourney.schema import validate as validate_records
 
     inputs = {path.resolve() for path in files}
-    if problems_out is not None and problems_out.resolve() in inputs:
+    if problems_out is not None and (
+        problems_out.resolve() in inputs or problems_out.resolve().parent in inputs
+    ):
         raise click.BadParameter(
-            f"{problems_out} is one of the files being validated; choose another name",
+            f"{problems_out} is (in) one of the files or folders being validated; choose "
+            "another name",
             param_hint="--problems-out",
         )
 
-    reports = [validate_records(path, source=str(path)) for path in files]
+    checked = [_validate_one(path) for path in files]
+    reports = [report for report, _ in checked]
     frames = [_problem_frame(report, path) for report, path in zip(reports, files, strict=True)]
     non_empty = [frame for frame in frames if not frame.empty]
     problems = pd.concat(non_empty, ignore_index=True) if non_empty else frames[0]
@@ -117,14 +132,14 @@ def validate(
 
         records = jsonable(_records(problems))
         click.echo(json.dumps(records, indent=2, ensure_ascii=False, allow_nan=False))
-        for report in reports:
+        for report, rows in checked:
             if report.ok:
-                click.echo(_ok_line(report), err=True)
+                click.echo(_ok_line(report, rows), err=True)
     else:
         console = shared_console()  # 200 wide when not a terminal
-        for report, frame in zip(reports, frames, strict=True):
+        for (report, rows), frame in zip(checked, frames, strict=True):
             if report.ok:
-                console.print(_ok_line(report), markup=False, highlight=False)
+                console.print(_ok_line(report, rows), markup=False, highlight=False)
             else:
                 _print_problems(console, report.source, frame, max_rows)
 
@@ -132,9 +147,20 @@ def validate(
         raise click.exceptions.Exit(1)
 
 
-def _ok_line(report: ValidationReport) -> str:
-    n = 0 if report.data is None else len(report.data)
-    return f"{report.source}: OK ({n:,} rows)"
+def _validate_one(path: Path) -> tuple[ValidationReport, int]:
+    """The report of one file, or of a folder of Parquet parts, and its number of rows."""
+    if not path.is_dir():
+        from idjourney.schema import validate as validate_records
+
+        report = validate_records(path, source=str(path))
+        return report, 0 if report.data is None else len(report.data)
+    from idjourney.partitioned import dataset_rows, validate_dataset
+
+    return validate_dataset(path), dataset_rows(path)
+
+
+def _ok_line(report: ValidationReport, rows: int) -> str:
+    return f"{report.source}: OK ({rows:,} rows)"
 
 
 def _problem_frame(report: ValidationReport, path: Path) -> pd.DataFrame:

@@ -27,6 +27,7 @@ series as cluster (see :class:`~idjourney.indicator.base.Definition`).
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import replace
 from typing import Any, ClassVar
 
@@ -454,6 +455,10 @@ class RMSTUnidentified(_CohortDefinition):
 # -------------------------------------------------------------------- calendar definitions
 
 
+#: The stock index's influence labels per prepared table (StockIndex._influence_labels).
+_INFLUENCE_LABELS: dict[tuple[int, bool], tuple[weakref.ref, tuple[Any, ...]]] = {}
+
+
 class StockIndex(Definition):
     """Victims in the database and unidentified at the end of a calendar year."""
 
@@ -530,12 +535,14 @@ class StockIndex(Definition):
             raise IndicatorError(f"{self.name}: no unidentified victims at the end of {year}")
         before = (table["event"] == 1).to_numpy() & (table["identified_on"] < t).to_numpy()
         u = np.where(before, np.sqrt(np.clip(w * (w - 1.0), 0.0, None)), 0.0)
-        ids = table["victim_id"] if "victim_id" in table.columns else pd.Series(table.index)
-        ids = ids.astype(str).to_numpy()
-        parts = [pd.Series(u, index=np.char.add("recorded:", ids.astype(str)))]
-        if self.delay_adjust and "delay_days" in table.columns:
-            parts.append(self._delay_estimation_influence(table, before, ids))
-        influence = pd.concat(parts).groupby(level=0).sum()
+        codes, labels, obs_codes, obs_labels = self._influence_labels(table)
+        values = [np.bincount(codes, weights=u, minlength=len(labels))]
+        if obs_codes is not None:
+            g = self._delay_estimation_influence(table, before)
+            values.insert(0, np.bincount(obs_codes, weights=g, minlength=len(obs_labels)))
+            labels = obs_labels.append(labels)
+        # = the sum of the labelled parts by label, in label order ("delay:" before "recorded:")
+        influence = pd.Series(np.concatenate(values), index=labels)
         se = float(np.sqrt(np.sum(influence.to_numpy() ** 2)))
         half = _z(self.level) * se
         real = ~table["delay_correction"].to_numpy(bool)
@@ -554,23 +561,48 @@ class StockIndex(Definition):
         )
         return est, influence
 
+    def _influence_labels(
+        self, table: pd.DataFrame
+    ) -> tuple[np.ndarray, pd.Index, np.ndarray | None, pd.Index | None]:
+        """Each row's code among the sorted labels ``"recorded:<victim>"``, and each row with
+        a recorded delay's code among ``"delay:<victim>"`` (``None`` without the delay
+        adjustment): factorized once per prepared table (issue #19; hashing and sorting the
+        labels every year was most of the stock index's time), then every year sums its
+        influence values by code. A victim's delay-correction row shares its label."""
+        key = (id(table), self.delay_adjust)
+        cached = _INFLUENCE_LABELS.get(key)
+        if cached is not None and cached[0]() is table:
+            return cached[1]
+        ids = table["victim_id"] if "victim_id" in table.columns else pd.Series(table.index)
+        ids = ids.astype(str).to_numpy()
+        codes, uniques = pd.factorize(ids, sort=True)
+        labels = pd.Index("recorded:" + pd.Series(uniques, dtype=object), dtype=object)
+        obs_codes = obs_labels = None
+        if self.delay_adjust and "delay_days" in table.columns:
+            obs = table["delay_days"].notna().to_numpy()
+            obs_codes, obs_uniques = pd.factorize(ids[obs], sort=True)
+            obs_labels = pd.Index("delay:" + pd.Series(obs_uniques, dtype=object), dtype=object)
+        result = (codes, labels, obs_codes, obs_labels)
+        # kept while the table lives (not on the definition, which stays picklable)
+        ref = weakref.ref(table, lambda _, key=key: _INFLUENCE_LABELS.pop(key, None))
+        _INFLUENCE_LABELS[key] = (ref, result)
+        return result
+
     @staticmethod
-    def _delay_estimation_influence(
-        table: pd.DataFrame, before: np.ndarray, ids: np.ndarray
-    ) -> pd.Series:
-        """Influence of each recorded delay on the estimated unrecorded identifications
+    def _delay_estimation_influence(table: pd.DataFrame, before: np.ndarray) -> np.ndarray:
+        """Influence of each recorded delay (rows with ``delay_days``, in row order) on the
+        estimated unrecorded identifications
         (:func:`idjourney.survival.delay.inverse_weight_sum_influence`): the variance the
         estimation of the delay distribution adds to the stock."""
         from idjourney.survival.delay import inverse_weight_sum_influence
 
         obs = table["delay_days"].notna().to_numpy()
         targets = table.loc[before, "delay_bound_days"].to_numpy(float)
-        g = -inverse_weight_sum_influence(
+        return -inverse_weight_sum_influence(
             table.loc[obs, "delay_days"].to_numpy(float),
             table.loc[obs, "delay_bound_days"].to_numpy(float),
             targets,
         )
-        return pd.Series(g, index=np.char.add("delay:", ids[obs].astype(str)))
 
     def _replicates(self, table: pd.DataFrame, year: int, weights: np.ndarray) -> np.ndarray:
         stock, _ = self._stock_weights(table, year)

@@ -4,6 +4,7 @@ Everything it produces is synthetic: keys start with ``SYN-`` and files carry a
 ``synthetic`` marker. No real victim data are used anywhere.
 """
 
+from idjourney.synthetic.parquet import generate_to_parquet
 from idjourney.synthetic.scenario import (
     HAZARD_TERMS,
     CalendarEffect,
@@ -25,6 +26,7 @@ __all__ = [
     "connected_count",
     "connection_days",
     "generate",
+    "generate_to_parquet",
     "load_scenario",
     "scenario_from_dict",
 ]

@@ -50,7 +50,15 @@ def _days(date: dt.date, origin: dt.date) -> int:
 
 
 def _keys(prefix: str, numbers: np.ndarray, width: int) -> np.ndarray:
-    return (f"{KEY_PREFIX}-{prefix}" + pd.Series(numbers).astype(str).str.zfill(width)).to_numpy()
+    """``SYN-<prefix><number zero-padded to width>`` per number (object array of str)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    digits = pa.array(np.asarray(numbers, dtype=np.int64)).cast(pa.string())
+    keys = pc.binary_join_element_wise(
+        f"{KEY_PREFIX}-{prefix}", pc.utf8_lpad(digits, width, "0"), ""
+    )
+    return keys.to_numpy(zero_copy_only=False)
 
 
 def _allocate(shares: dict[str, float], total: int) -> list[str]:
@@ -236,6 +244,35 @@ def generate(
         independent stream of victims on the structure of ``generate(s, a)``, and
         ``structure_seed=seed`` gives the same bytes as omitting it.
     """
+    victims = draw(scenario, seed, n_victims, structure_seed=structure_seed)
+    records = pd.concat(
+        [victims.export_frame(export, 0, victims.n) for export in victims.exports],
+        ignore_index=True,
+    )
+    assert list(records.columns[: len(REQUIRED_COLUMNS)]) == list(REQUIRED_COLUMNS)
+    return World(
+        records,
+        victims.truth_frame(0, victims.n),
+        victims.jurisdictions(),
+        victims.parameters(),
+        scenario,
+    )
+
+
+def draw(
+    scenario: Scenario,
+    seed: int,
+    n_victims: int | None = None,
+    *,
+    structure_seed: int | None = None,
+) -> Victims:
+    """Every random draw of :func:`generate`, as one array per victim (no tables yet).
+
+    The world's tables are then built for any range of victims
+    (:meth:`Victims.truth_frame`, :meth:`Victims.export_frame`), so a large world can be
+    written in chunks (:func:`idjourney.synthetic.generate_to_parquet`) with the same
+    random stream, and hence the same rows, as :func:`generate`.
+    """
     n = int(n_victims or scenario.n_victims)
     if n <= 0:
         raise ValueError("n_victims must be positive")
@@ -255,7 +292,6 @@ def generate(
     if scenario.late_regions:  # their jurisdictions connect last (order otherwise random)
         regions = regions[np.argsort(np.isin(regions, scenario.late_regions), kind="stable")]
     conn_day = connection_days(scenario, origin)
-    jur_codes = np.array([f"J{k:02d}" for k in range(1, scenario.jurisdictions_total + 1)])
 
     # series: sizes 1 + Poisson(mean - 1), cut to n victims
     n_series_guess = int(np.ceil(n / scenario.mean_series_size * 1.2)) + 10
@@ -354,80 +390,9 @@ def generate(
     eligible = connected & (ident_day > at_risk) & (close_day > at_risk)
     in_db = eligible & held(scenario.primary_inclusion)
 
-    # Dates are stored only up to a horizon 100 years after the extract (far beyond any
-    # estimand); later event times are written as that horizon so dates never overflow.
-    horizon = extract_day + 100 * 365
-    base = np.datetime64(origin.isoformat(), "D")
-
-    def to_dates(days: np.ndarray, keep: np.ndarray | None = None) -> np.ndarray:
-        days = np.where(np.isfinite(days), np.minimum(days, horizon), np.nan)
-        if keep is not None:
-            days = np.where(keep, days, np.nan)
-        valid = ~np.isnan(days)
-        out = np.full(days.shape, np.datetime64("NaT"), dtype="datetime64[D]")
-        out[valid] = base + days[valid].astype("int64")
-        return out.astype("datetime64[ns]")
-
-    victim_key = _keys("V", np.arange(1, n + 1), 7)
-    series_key = _keys("S", series_of + 1, 7)
-    reports = s_reports[series_of].astype("int64")
-    truth = pd.DataFrame(
-        {
-            "victim_id": victim_key,
-            "series_id": series_key,
-            "region": cols["region"].astype(str),
-            "jurisdiction": jur_codes[jur],
-            "sex": cols["sex"].astype(str),
-            "age_band": cols["age_band"].astype(str),
-            "production_mode": cols["production_mode"].astype(str),
-            "reports_count": reports,
-            "actively_traded": cols["actively_traded"],
-            "first_seen": to_dates(first),
-            "jurisdiction_connected": to_dates(j_conn),
-            "at_risk_from": to_dates(at_risk, connected),
-            "never_identified": never,
-            "true_identified_on": to_dates(ident_day),
-            "true_closed_on": to_dates(close_day),
-            "identification_recorded_on": to_dates(recorded_day),
-            "in_database": in_db,
-        }
-    )
-    extract = pd.Timestamp(scenario.extract_date)
-    multi = bool(scenario.extra_databases)
-
-    def export(
-        name: str, mask: np.ndarray, keys: np.ndarray, entered: np.ndarray, conn: np.ndarray
-    ) -> pd.DataFrame:
-        sel = np.flatnonzero(mask)
-        known = mask & (recorded_day <= extract_day)
-        frame = pd.DataFrame(
-            {
-                "source_db": name,
-                "victim_key": keys[sel],
-                "series_key": series_key[sel],
-                "region": truth["region"].to_numpy()[sel],
-                "jurisdiction": truth["jurisdiction"].to_numpy()[sel],
-                "sex": truth["sex"].to_numpy()[sel],
-                "age_band": truth["age_band"].to_numpy()[sel],
-                "production_mode": truth["production_mode"].to_numpy()[sel],
-                "reports_count": reports[sel],
-                "first_entered": to_dates(entered)[sel],
-                "identified_on": to_dates(ident_day, known)[sel],
-                "extract_date": extract,
-                "jurisdiction_connected": to_dates(conn)[sel],
-                "identification_recorded_on": to_dates(recorded_day, known)[sel],
-                "closed_on": to_dates(close_day, mask & (close_day <= extract_day))[sel],
-            }
-        )
-        frame["extract_date"] = frame["extract_date"].astype("datetime64[ns]")
-        if multi:
-            frame["link_key"] = link_key[sel]
-        return frame
-
-    link_key = _keys("L", np.arange(1, n + 1), 7)
-    name = scenario.database_name
     primary_conn = available if scenario.entry_lag_days > 0 else j_conn
-    exports = {name: export(name, in_db, victim_key, first, primary_conn)}
+    exports = [_Export(scenario.database_name, in_db, "V", first, primary_conn)]
+    extra_truth: dict[str, np.ndarray] = {}
     if scenario.duplicate_share > 0:
         # the same child in a second series of the same database, entered later
         duplicated = rng.random(n) < scenario.duplicate_share
@@ -437,17 +402,10 @@ def generate(
         dup_ok = duplicated & ~np.isnan(j_conn) & (dup_risk < extract_day)
         dup_ok &= (ident_day > dup_risk) & (close_day > dup_risk)
         dup_in_db = dup_ok & held(scenario.primary_inclusion)
-        saved_series = series_key
-        series_key = _keys("SD", np.arange(1, n + 1), 7)
-        duplicates = export(
-            scenario.database_name, dup_in_db, _keys("VD", np.arange(1, n + 1), 7), dup_first,
-            j_conn,
-        )  # fmt: skip
-        series_key = saved_series
-        exports[scenario.database_name] = pd.concat(
-            [exports[scenario.database_name], duplicates], ignore_index=True
+        exports.append(
+            _Export(scenario.database_name, dup_in_db, "VD", dup_first, j_conn, own_series=True)
         )
-        truth["duplicate_in_database"] = dup_in_db
+        extra_truth["duplicate_in_database"] = dup_in_db
     for db in scenario.extra_databases:
         start_j = float(_days(db.start, origin))
         lag = np.ceil(rng.exponential(db.entry_lag_days, n)) if db.entry_lag_days > 0 else 0.0
@@ -456,25 +414,211 @@ def generate(
         eligible_j = np.isin(cols["region"], db.regions) & (risk_j < extract_day)
         eligible_j &= (ident_day > risk_j) & (close_day > risk_j)
         mask = eligible_j & held(db.inclusion)
-        keys = _keys(f"{db.name.upper()}-", np.arange(1, n + 1), 7)
         wrong = rng.random(n) < db.key_error_rate
-        saved = link_key.copy()
-        link_key = np.where(wrong, _keys(f"X{db.name.upper()}-", np.arange(1, n + 1), 7), link_key)
-        exports[db.name] = export(db.name, mask, keys, entered, np.full(n, start_j))
-        link_key = saved
-        truth[f"in_{db.name}"] = mask
-        truth[f"eligible_{db.name}"] = eligible_j
-        truth[f"key_error_{db.name}"] = wrong & mask
+        exports.append(
+            _Export(db.name, mask, f"{db.name.upper()}-", entered, start_j, key_error=wrong)
+        )
+        extra_truth[f"in_{db.name}"] = mask
+        extra_truth[f"eligible_{db.name}"] = eligible_j
+        extra_truth[f"key_error_{db.name}"] = wrong & mask
+    multi = bool(scenario.extra_databases)
     if multi:
-        truth[f"in_{scenario.database_name}"] = in_db
-        truth[f"eligible_{scenario.database_name}"] = eligible
-        truth["link_key"] = link_key
-    records = pd.concat(list(exports.values()), ignore_index=True)
-    assert list(records.columns[: len(REQUIRED_COLUMNS)]) == list(REQUIRED_COLUMNS)
-    jurisdictions = pd.DataFrame(
-        {"jurisdiction": jur_codes, "region": regions.astype(str), "connected": to_dates(conn_day)}
+        extra_truth[f"in_{scenario.database_name}"] = in_db
+        extra_truth[f"eligible_{scenario.database_name}"] = eligible
+    return Victims(
+        scenario=scenario,
+        seed=int(seed),
+        structure_seed=structure_seed,
+        n=n,
+        series_of=series_of,
+        first=first,
+        jurisdiction=jur,
+        regions=regions,
+        connection_day=conn_day,
+        sex=cols["sex"],
+        age_band=cols["age_band"],
+        production_mode=cols["production_mode"],
+        actively_traded=cols["actively_traded"],
+        reports=s_reports[series_of].astype("int64"),
+        never=never,
+        j_conn=j_conn,
+        at_risk=at_risk,
+        connected=connected,
+        ident_day=ident_day,
+        close_day=close_day,
+        recorded_day=recorded_day,
+        in_db=in_db,
+        extract_day=extract_day,
+        exports=exports,
+        extra_truth=extra_truth,
+        multi=multi,
     )
-    parameters = scenario.to_dict() | {"seed": int(seed), "n_victims": n, "synthetic": True}
-    if structure_seed is not None:
-        parameters["structure_seed"] = int(structure_seed)
-    return World(records, truth, jurisdictions, parameters, scenario)
+
+
+@dataclass
+class _Export:
+    """One database's records in a world: which victims it holds and how it keys them."""
+
+    name: str
+    #: victims held (one bool per victim)
+    mask: np.ndarray
+    #: victim key prefix ("V" for the primary database: SYN-V0000042)
+    key_prefix: str
+    #: day (since the history start) each victim was first entered
+    entered: np.ndarray
+    #: day the victim's jurisdiction (or the database) connected: per victim or one number
+    connected: np.ndarray | float
+    #: a series of its own per victim (SYN-SD...: a duplicate record), not the victim's series
+    own_series: bool = False
+    #: victims whose link key is wrong (an "X" key) in this database
+    key_error: np.ndarray | None = None
+
+
+@dataclass
+class Victims:
+    """The arrays :func:`draw` produces (one entry per victim in world order) and the
+    tables built from them for a range ``[lo, hi)`` of victims.
+
+    Every table row depends on its victim's entries only, so the tables of consecutive
+    ranges, concatenated, are the tables of the whole world (tested for several chunk sizes).
+    """
+
+    scenario: Scenario
+    seed: int
+    structure_seed: int | None
+    n: int
+    series_of: np.ndarray
+    first: np.ndarray
+    jurisdiction: np.ndarray
+    regions: np.ndarray
+    connection_day: np.ndarray
+    sex: np.ndarray
+    age_band: np.ndarray
+    production_mode: np.ndarray
+    actively_traded: np.ndarray
+    reports: np.ndarray
+    never: np.ndarray
+    j_conn: np.ndarray
+    at_risk: np.ndarray
+    connected: np.ndarray
+    ident_day: np.ndarray
+    close_day: np.ndarray
+    recorded_day: np.ndarray
+    in_db: np.ndarray
+    extract_day: float
+    exports: list[_Export]
+    extra_truth: dict[str, np.ndarray]
+    multi: bool
+
+    def _dates(self, days: np.ndarray, keep: np.ndarray | None = None) -> np.ndarray:
+        """Days since the history start as dates. Dates are stored only up to a horizon 100
+        years after the extract (far beyond any estimand); later event times are written as
+        that horizon so dates never overflow."""
+        horizon = self.extract_day + 100 * 365
+        base = np.datetime64(self.scenario.history_start.isoformat(), "D")
+        days = np.where(np.isfinite(days), np.minimum(days, horizon), np.nan)
+        if keep is not None:
+            days = np.where(keep, days, np.nan)
+        valid = ~np.isnan(days)
+        out = np.full(days.shape, np.datetime64("NaT"), dtype="datetime64[D]")
+        out[valid] = base + days[valid].astype("int64")
+        return out.astype("datetime64[ns]")
+
+    def _jurisdiction_codes(self) -> np.ndarray:
+        return np.array([f"J{k:02d}" for k in range(1, self.scenario.jurisdictions_total + 1)])
+
+    def truth_frame(self, lo: int, hi: int) -> pd.DataFrame:
+        """The truth table's rows of victims ``lo..hi-1`` (see docs/CONTRACTS.md)."""
+        s = slice(lo, hi)
+        number = np.arange(lo, hi) + 1
+        region = self.regions[self.jurisdiction[s]]
+        truth = pd.DataFrame(
+            {
+                "victim_id": _keys("V", number, 7),
+                "series_id": _keys("S", self.series_of[s] + 1, 7),
+                "region": region.astype(str),
+                "jurisdiction": self._jurisdiction_codes()[self.jurisdiction[s]],
+                "sex": self.sex[s].astype(str),
+                "age_band": self.age_band[s].astype(str),
+                "production_mode": self.production_mode[s].astype(str),
+                "reports_count": self.reports[s],
+                "actively_traded": self.actively_traded[s],
+                "first_seen": self._dates(self.first[s]),
+                "jurisdiction_connected": self._dates(self.j_conn[s]),
+                "at_risk_from": self._dates(self.at_risk[s], self.connected[s]),
+                "never_identified": self.never[s],
+                "true_identified_on": self._dates(self.ident_day[s]),
+                "true_closed_on": self._dates(self.close_day[s]),
+                "identification_recorded_on": self._dates(self.recorded_day[s]),
+                "in_database": self.in_db[s],
+            }
+        )
+        for name, values in self.extra_truth.items():
+            truth[name] = values[s]
+        if self.multi:
+            truth["link_key"] = _keys("L", number, 7)
+        return truth
+
+    def export_frame(self, export: _Export, lo: int, hi: int) -> pd.DataFrame:
+        """The records ``export`` holds of victims ``lo..hi-1``, in the record standard."""
+        sel = lo + np.flatnonzero(export.mask[lo:hi])
+        extract_day = self.extract_day
+        recorded = self.recorded_day[sel]
+        close = self.close_day[sel]
+        known = recorded <= extract_day
+        series = (
+            _keys("SD", sel + 1, 7) if export.own_series else _keys("S", self.series_of[sel] + 1, 7)
+        )
+        connected = (
+            export.connected[sel]
+            if isinstance(export.connected, np.ndarray)
+            else np.full(len(sel), export.connected)
+        )
+        frame = pd.DataFrame(
+            {
+                "source_db": export.name,
+                "victim_key": _keys(export.key_prefix, sel + 1, 7),
+                "series_key": series,
+                "region": self.regions[self.jurisdiction[sel]].astype(str).astype(object),
+                "jurisdiction": self._jurisdiction_codes()[self.jurisdiction[sel]].astype(object),
+                "sex": self.sex[sel].astype(str).astype(object),
+                "age_band": self.age_band[sel].astype(str).astype(object),
+                "production_mode": self.production_mode[sel].astype(str).astype(object),
+                "reports_count": self.reports[sel],
+                "first_entered": self._dates(export.entered[sel]),
+                "identified_on": self._dates(self.ident_day[sel], known),
+                "extract_date": pd.Timestamp(self.scenario.extract_date),
+                "jurisdiction_connected": self._dates(connected),
+                "identification_recorded_on": self._dates(recorded, known),
+                "closed_on": self._dates(close, close <= extract_day),
+            }
+        )
+        frame["extract_date"] = frame["extract_date"].astype("datetime64[ns]")
+        if self.multi:
+            link_key = _keys("L", sel + 1, 7)
+            if export.key_error is not None:
+                wrong = export.key_error[sel]
+                link_key = np.where(wrong, _keys(f"X{export.name.upper()}-", sel + 1, 7), link_key)
+            frame["link_key"] = link_key
+        return frame
+
+    def jurisdictions(self) -> pd.DataFrame:
+        """``jurisdiction, region, connected`` (NaT if never connected by the extract)."""
+        return pd.DataFrame(
+            {
+                "jurisdiction": self._jurisdiction_codes(),
+                "region": self.regions.astype(str),
+                "connected": self._dates(self.connection_day),
+            }
+        )
+
+    def parameters(self) -> dict[str, Any]:
+        """The scenario's parameters plus ``seed``, ``n_victims`` (and ``structure_seed``)."""
+        parameters = self.scenario.to_dict() | {
+            "seed": self.seed,
+            "n_victims": self.n,
+            "synthetic": True,
+        }
+        if self.structure_seed is not None:
+            parameters["structure_seed"] = int(self.structure_seed)
+        return parameters
