@@ -48,6 +48,7 @@ ESTIMATORS = (
     "strat-stepwise",
     "strat-stepwise-corrected",
     "strat-lcmcr-corrected",
+    "strat-period-lcmcr-corrected",
 )
 
 
@@ -106,8 +107,9 @@ def run_replicate(
     from idjourney.linkage import link
     from idjourney.mse import estimate
     from idjourney.mse._estimate import share_identified
-    from idjourney.mse.coverage import coverage_groups, coverage_of
+    from idjourney.mse.coverage import coverage_groups, coverage_of, starts_of
     from idjourney.mse.lcmcr import LCMCRSettings
+    from idjourney.mse.recommended import estimate_recommended
     from idjourney.mse.targets import share_identified_all, share_identified_held
     from idjourney.synthetic import generate, load_scenario
 
@@ -161,7 +163,29 @@ def run_replicate(
         start = time.perf_counter()
         extra: dict[str, Any] = {}
         try:
-            if name == "pooled-stepwise":
+            if name == "strat-period-lcmcr-corrected":
+                fit = estimate_recommended(
+                    table,
+                    histories,
+                    group_lists,
+                    starts=starts_of(scenario),
+                    key_error_rates=rates,
+                    level=level,
+                    seed=rep,
+                    lcmcr=settings,
+                )
+                res = fit.result
+                share = res.share
+                total = (res.total.total, res.total.lower, res.total.upper)
+                total_se = float(np.std(res.total.draws, ddof=1))
+                rhat = [s.result.diagnostics.get("rhat", math.nan) for s in res.total.strata]
+                ess = [s.result.diagnostics.get("ess_bulk", math.nan) for s in res.total.strata]
+                extra = {
+                    "max_rhat": float(np.nanmax(rhat)),
+                    "min_ess": float(np.nanmin(ess)),
+                    "known_early": sum(fit.known_early.values()),
+                }
+            elif name == "pooled-stepwise":
                 result = estimate(histories, selection="stepwise", level=level)
                 share = share_identified(int(table["event"].sum()), result)
                 total = (result.total, result.lower, result.upper)
@@ -432,13 +456,20 @@ COLUMNS = (
     "cell", "dependence", "key_error", "lists", "rep", "seed", "true_total", "true_share_b",
     "true_share_a", "observed", "estimator", "total", "lower", "upper", "total_se", "share_b",
     "share_b_se", "share_b_lower", "share_b_upper", "share_a", "share_a_lower", "share_a_upper",
-    "failed", "seconds", "max_rhat", "min_ess",
+    "failed", "seconds", "max_rhat", "min_ess", "known_early",
 )  # fmt: skip
 
 
 def _append(log: Path, rows: list[dict[str, Any]]) -> None:
-    """Append one replicate's rows (header on first write); one write call per replicate."""
-    frame = pd.DataFrame(rows).reindex(columns=list(COLUMNS))
+    """Append one replicate's rows (header on first write); one write call per replicate.
+
+    A file begun by an older version keeps its own columns (a column it lacks is left out
+    of the appended rows), so a study can be resumed across versions."""
+    columns = list(COLUMNS)
+    if log.exists():
+        with open(log, encoding="utf-8") as handle:
+            columns = handle.readline().rstrip("\n").split(",")
+    frame = pd.DataFrame(rows).reindex(columns=columns)
     text = frame.to_csv(index=False, header=not log.exists())
     with open(log, "a", encoding="utf-8") as handle:
         handle.write(text)
