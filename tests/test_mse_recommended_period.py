@@ -23,11 +23,17 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from idjourney.linkage import link
 from idjourney.mse import MSEDataError, simulation
 from idjourney.mse.coverage import coverage_groups, coverage_of, starts_of
 from idjourney.mse.lcmcr import LCMCRSettings
 from idjourney.mse.periods import early_victims
-from idjourney.mse.recommended import estimate_recommended, recommended_denominator
+from idjourney.mse.recommended import (
+    EARLY_STRATUM,
+    estimate_recommended,
+    recommended_denominator,
+    stratum_labels,
+)
 from idjourney.synthetic import generate, load_scenario
 
 STARTS = {"X": "2009-03-01", "Y": "2009-03-01", "Z": "2012-01-01"}
@@ -122,6 +128,14 @@ def test_recommended_denominator_with_period_strata(regional) -> None:
     payload = json.loads(json.dumps(d.to_dict()))
     assert payload["starts"] == starts
     assert payload["known_early"] == d.known_early
+    # every linked victim's stratum (for the gate's cell keys) matches the strata counts
+    linked = link(regional.records)
+    labels = stratum_labels(
+        linked.table, linked.histories, coverage_of(scenario), starts=starts
+    ).value_counts()
+    assert labels.loc[d.strata["stratum"]].tolist() == d.strata["observed"].tolist()
+    early = labels[labels.index.str.startswith(EARLY_STRATUM)]
+    assert early.sum() == sum(d.known_early.values())
 
 
 def test_period_estimator_equals_the_plain_one_when_every_list_starts_together() -> None:

@@ -46,8 +46,10 @@ from idjourney.mse.targets import (
     with_status,
 )
 
-#: The estimator the simulation study recommends (see the module docstring).
-RECOMMENDED = "strat-lcmcr-corrected"
+#: The estimator the simulation study recommends (see the module docstring); without
+#: the databases' start dates it falls back to :data:`WITHOUT_PERIODS`.
+RECOMMENDED = "strat-period-lcmcr-corrected"
+WITHOUT_PERIODS = "strat-lcmcr-corrected"
 
 
 @dataclass(frozen=True)
@@ -201,32 +203,15 @@ def estimate_recommended(
         )
         keys = table["group"].astype(str)
         return RecommendedFit(result, table, histories, keys, dict(group_lists), {})
-    lists = list(histories.columns)
-    dates = left_risk_on(table)
-    early = early_victims(
-        dates, starts, lists, groups=table["group"].astype(str), coverage=group_lists
-    )
+    early, periods, declared = _periods(table, histories, group_lists, starts)
     identified = table["event"].to_numpy() == 1
     known = {
         "identified": int((early & identified).sum()),
         "unidentified": int((early & ~identified).sum()),
     }
     keep = ~early
-    kept_table = table[keep].reset_index(drop=True)
+    kept_table = table[keep].reset_index(drop=True).assign(**{PERIOD_COLUMN: periods})
     kept_hist = histories[keep].reset_index(drop=True)
-    framed, declared = with_periods(
-        kept_hist.assign(group=kept_table["group"].astype(str).to_numpy()),
-        dates[keep].reset_index(drop=True),
-        starts,
-        lists=lists,
-        by="group",
-        coverage=group_lists,
-    )
-    present = set(
-        (kept_table["group"].astype(str) + "/" + framed[PERIOD_COLUMN].astype(str)).unique()
-    )
-    declared = {k: v for k, v in declared.items() if k in present}
-    kept_table = kept_table.assign(**{PERIOD_COLUMN: framed[PERIOD_COLUMN].to_numpy()})
     result = share_identified_all(
         kept_table,
         kept_hist,
@@ -255,6 +240,63 @@ def estimate_recommended(
     result = replace(with_known, total=total)
     keys = kept_table["group"].astype(str) + "/" + kept_table[PERIOD_COLUMN].astype(str)
     return RecommendedFit(result, kept_table, kept_hist, keys, declared, known)
+
+
+def _periods(
+    table: pd.DataFrame,
+    histories: pd.DataFrame,
+    group_lists: Mapping[str, list[str]],
+    starts: Mapping[str, object],
+) -> tuple[np.ndarray, np.ndarray, dict[str, list[str]]]:
+    """Early-victim mask, the period of every other victim, and the lists of every
+    ``group/period`` stratum present."""
+    lists = list(histories.columns)
+    groups = table["group"].astype(str).reset_index(drop=True)
+    dates = left_risk_on(table.reset_index(drop=True))
+    early = early_victims(dates, starts, lists, groups=groups, coverage=group_lists)
+    keep = ~early
+    framed, declared = with_periods(
+        histories.reset_index(drop=True)[keep]
+        .reset_index(drop=True)
+        .assign(group=groups[keep].to_numpy()),
+        dates[keep].reset_index(drop=True),
+        starts,
+        lists=lists,
+        by="group",
+        coverage=group_lists,
+    )
+    periods = framed[PERIOD_COLUMN].astype(str).to_numpy()
+    present = set(groups[keep].to_numpy() + "/" + periods)
+    return early, periods, {k: v for k, v in declared.items() if k in present}
+
+
+#: Stratum label of the victims who left the risk set before two of their lists had started.
+EARLY_STRATUM = "before two lists had started"
+
+
+def stratum_labels(
+    table: pd.DataFrame,
+    histories: pd.DataFrame,
+    coverage: Mapping[str, list[str]],
+    *,
+    starts: Mapping[str, object] | None = None,
+) -> pd.Series:
+    """The stratum of the recommended estimate (as in ``Denominator.strata``) of every
+    linked victim, ``"before two lists had started/<status>"`` for the known early ones.
+
+    For building the publishing gate's cell keys of the strata counts: row-level, never
+    published.
+    """
+    region_group, group_lists = coverage_groups(coverage)
+    table = table.reset_index(drop=True)
+    group = table["region"].map(region_group).astype(str)
+    status = np.where(table["event"].to_numpy() == 1, "identified", "unidentified")
+    if not starts:
+        return pd.Series(group.to_numpy() + "/" + status, name="stratum")
+    early, periods, _ = _periods(table.assign(group=group), histories, group_lists, starts)
+    keys = np.full(len(table), EARLY_STRATUM, dtype=object)
+    keys[~early] = group.to_numpy()[~early] + "/" + periods
+    return pd.Series(keys + "/" + status, name="stratum")
 
 
 def recommended_denominator(
@@ -384,6 +426,7 @@ def recommended_denominator(
         observed=len(exact.table),
         strata=_strata_diagnostics(main, fit.table, fit.histories, fit.keys),
         sensitivity=pd.DataFrame(rows),
+        estimator=RECOMMENDED if starts else WITHOUT_PERIODS,
         key_error_rates=rates,
         starts={k: str(pd.Timestamp(v).date()) for k, v in (starts or {}).items()},
         known_early=dict(fit.known_early),
