@@ -170,3 +170,28 @@ def test_coverage_groups_of_the_regional_world_have_their_starts(regional) -> No
     _, group_lists = coverage_groups(coverage_of(regional.scenario))
     assert set(starts) == {name for lists in group_lists.values() for name in lists}
     assert np.all([pd.Timestamp(v) >= pd.Timestamp("2002-01-01") for v in starts.values()])
+
+
+def test_summary_reports_the_sampler_diagnostics() -> None:
+    # worst-stratum R-hat 1.01 and 1.20, ESS 200 and 50: one of two replicates converged
+    results = pd.DataFrame(
+        {
+            "cell": "c",
+            "estimator": "strat-period-lcmcr-corrected",
+            "failed": "",
+            "true_total": 100.0,
+            "total": [100.0, 100.0],
+            "lower": 90.0,
+            "upper": 110.0,
+            "true_share_b": 0.5,
+            "share_b": 0.5,
+            "share_b_lower": 0.4,
+            "share_b_upper": 0.6,
+            "max_rhat": [1.01, 1.20],
+            "min_ess": [200.0, 50.0],
+        }
+    )
+    s = simulation.summarize(results).iloc[0]
+    assert s["worst_rhat_median"] == pytest.approx(1.105)
+    assert s["worst_ess_median"] == pytest.approx(125.0)
+    assert s["converged_pct"] == pytest.approx(50.0)

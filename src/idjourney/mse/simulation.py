@@ -270,6 +270,11 @@ def summarize(results: pd.DataFrame) -> pd.DataFrame:
             row.update(_stats("share_b", rels, covs, R))
             row.update(_se_ratio("total", rel + 1, ok, "true_total", R))
             row.update(_se_ratio("share_b", rels + 1, ok, "true_share_b", R))
+        if R and "max_rhat" in ok and ok["max_rhat"].notna().any():
+            rhat, ess = ok["max_rhat"], ok["min_ess"]
+            row["worst_rhat_median"] = float(rhat.median())
+            row["worst_ess_median"] = float(ess.median())
+            row["converged_pct"] = 100 * float(((rhat <= RHAT_OK) & (ess >= ESS_OK)).mean())
         if R and "share_a" in ok and ok["share_a"].notna().any():
             rela = ok["share_a"] / ok["true_share_a"] - 1
             cova = (ok["share_a_lower"] <= ok["true_share_a"]) & (
@@ -278,6 +283,10 @@ def summarize(results: pd.DataFrame) -> pd.DataFrame:
             row.update(_stats("share_a", rela, cova, R))
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+#: Thresholds of a converged sampler in a replicate (worst stratum), as in the report.
+RHAT_OK, ESS_OK = 1.05, 100
 
 
 def markdown_table(summary: pd.DataFrame, estimators: tuple[str, ...] | None = None) -> str:
