@@ -290,30 +290,44 @@ RHAT_OK, ESS_OK = 1.05, 100
 
 
 def markdown_table(summary: pd.DataFrame, estimators: tuple[str, ...] | None = None) -> str:
-    """Relative bias and coverage (MCSE in brackets), one row per cell and estimator."""
+    """Relative bias and coverage (MCSE in brackets), one row per cell and estimator, with
+    the empirical SE against the mean model SE of the total and, for LCMCR, the median
+    worst-stratum R-hat / bulk ESS and the share of replicates meeting both thresholds."""
     frame = summary if estimators is None else summary[summary["estimator"].isin(estimators)]
 
     def fmt(row: pd.Series, prefix: str) -> tuple[str, str]:
         if f"{prefix}_relbias_pct" not in row or pd.isna(row.get(f"{prefix}_relbias_pct")):
             return "", ""
+        digits = 2 if prefix == "share_a" else 1
         return (
-            f"{row[f'{prefix}_relbias_pct']:+.1f} ({row[f'{prefix}_relbias_mcse']:.1f})",
+            f"{row[f'{prefix}_relbias_pct']:+.{digits}f} "
+            f"({row[f'{prefix}_relbias_mcse']:.{digits}f})",
             f"{row[f'{prefix}_cover_pct']:.0f} ({row[f'{prefix}_cover_mcse']:.1f})",
         )
 
+    def number(row: pd.Series, column: str, spec: str) -> str:
+        value = row.get(column)
+        return "" if value is None or pd.isna(value) else format(value, spec)
+
     lines = [
-        "| cell | estimator | reps | N: rel. bias % | N: cover % | s_b: rel. bias % "
-        "| s_b: cover % | s_a: rel. bias % | s_a: in range % |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| cell | estimator | reps | N: rel. bias % | N: cover % | N: emp. SE / model SE % "
+        "| s_b: rel. bias % | s_b: cover % | s_a: rel. bias % | s_a: in range % "
+        "| worst R-hat / ESS (median) | converged % |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for _, row in frame.iterrows():
         n_bias, n_cov = fmt(row, "total")
         b_bias, b_cov = fmt(row, "share_b")
         a_bias, a_cov = fmt(row, "share_a")
+        se = number(row, "total_empse_pct", ".2f")
+        se = f"{se} / {number(row, 'total_modse_pct', '.2f')}" if se else ""
+        diag = number(row, "worst_rhat_median", ".3f")
+        diag = f"{diag} / {number(row, 'worst_ess_median', '.0f')}" if diag else ""
         cell = str(row["cell"]).replace("|", ", ")
         lines.append(
-            f"| {cell} | {row['estimator']} | {row['reps']} | {n_bias} | {n_cov} "
-            f"| {b_bias} | {b_cov} | {a_bias} | {a_cov} |"
+            f"| {cell} | {row['estimator']} | {row['reps']} | {n_bias} | {n_cov} | {se} "
+            f"| {b_bias} | {b_cov} | {a_bias} | {a_cov} | {diag} "
+            f"| {number(row, 'converged_pct', '.0f')} |"
         )
     return "\n".join(lines)
 
@@ -514,11 +528,18 @@ def main(argv: list[str] | None = None) -> int:
         help="stop starting replicates after this wall time (resume later with the same --out)",
     )
     parser.add_argument(
-        "--markdown", action="store_true", help="only print OUT/summary.csv as a markdown table"
+        "--markdown",
+        action="store_true",
+        help="only print the summary of every replicate in OUT/replicates.csv (all cells, "
+        "or those of --only) as a markdown table",
     )
     args = parser.parse_args(argv)
     if args.markdown:
-        print(markdown_table(pd.read_csv(Path(args.out) / "summary.csv")))
+        results = pd.read_csv(Path(args.out) / "replicates.csv")
+        if args.only:
+            wanted = [part for part in args.only.split(",") if part]
+            results = results[[any(w in c for w in wanted) for c in results["cell"]]]
+        print(markdown_table(summarize(results)))
         return 0
     summary = run(
         args.design,
