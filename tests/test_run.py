@@ -51,7 +51,11 @@ def test_run_writes_summary_and_synthetic_data(tmp_path):
         "new-victims",
     }
     d = numbers["denominator"]
-    assert d["estimator"] == "strat-lcmcr-corrected"
+    assert d["estimator"] == "strat-period-lcmcr-corrected"  # period strata (#14)
+    assert d["starts"]["icse"] == "2009-03-01" and set(d["known_early"]) == {
+        "identified",
+        "unidentified",
+    }
     assert d["lower"] <= d["total"] <= d["upper"]
     assert d["total"] >= d["observed"]
     for target in ("share_identified_all", "share_identified_held"):
@@ -59,7 +63,7 @@ def test_run_writes_summary_and_synthetic_data(tmp_path):
         assert 0 < s["lower"] <= s["estimate"] <= s["upper"] < 1
     assert d["lcmcr"]["n_iter"] == 200 and d["lcmcr"]["burn_in"] == 50
     assert {"rhat", "ess_bulk", "main_effects_mle_exists", "stepwise_G2"} <= set(d["strata"][0])
-    assert len(d["sensitivity"]) == 6
+    assert len(d["sensitivity"]) == 7  # with "no period strata" (#14)
     truth = d["truth"]
     assert truth["total"] >= d["observed"] and 0 < truth["share_b"] < 1
     # the generator's truth beside the journey's estimates

@@ -253,7 +253,7 @@ def _denominator(mse_spec: object, seed: int, iterations: int) -> tuple[object, 
     import numpy as np
 
     from idjourney.linkage import link
-    from idjourney.mse.coverage import coverage_of
+    from idjourney.mse.coverage import coverage_of, starts_of
     from idjourney.mse.recommended import recommended_denominator
     from idjourney.mse.simulation import review_rates
     from idjourney.synthetic import generate
@@ -264,6 +264,8 @@ def _denominator(mse_spec: object, seed: int, iterations: int) -> tuple[object, 
     denominator = recommended_denominator(
         mse_world.records,
         coverage_of(mse_spec),
+        # the databases' declared start dates (scenario configuration), never the records
+        starts=starts_of(mse_spec),
         key_error_rates=rates,
         seed=seed,
         lcmcr=lcmcr_settings(iterations),
@@ -548,7 +550,8 @@ def build_report(
 
     from idjourney.disclosure import cell_key, record_keys
     from idjourney.indicator import make_definition
-    from idjourney.mse.coverage import coverage_groups, coverage_of
+    from idjourney.mse.coverage import coverage_of
+    from idjourney.mse.recommended import EARLY_STRATUM, stratum_labels
     from idjourney.plots.indicator import plot_index
     from idjourney.plots.journey import add_at_risk_table, add_true_curves, emphasise_bands
     from idjourney.report import (
@@ -761,9 +764,9 @@ def build_report(
         {"true_total": truth_d["total"]},
         cell_key(record_keys(mse_world.truth["victim_id"][eligible])),
     )["true_total"]
-    region_group, _ = coverage_groups(coverage_of(mse_spec))
-    status = np.where(linked.table["event"].to_numpy() == 1, "identified", "unidentified")
-    stratum_of = linked.table["region"].map(region_group).astype(str).to_numpy() + "/" + status
+    stratum_of = stratum_labels(
+        linked.table, linked.histories, coverage_of(mse_spec), starts=d.starts or None
+    ).to_numpy()
     strata = d.strata.copy()
     strata["observed"] = [
         gate.counts({"observed": int(n)}, cell_key(mkeys[stratum_of == name]))["observed"]
@@ -776,6 +779,12 @@ def build_report(
     ]
     den_numbers = d.to_dict()
     den_numbers["observed"] = observed
+    den_numbers["known_early"] = {
+        status: gate.counts(
+            {status: n}, cell_key(mkeys[stratum_of == f"{EARLY_STRATUM}/{status}"])
+        )[status]
+        for status, n in d.known_early.items()
+    }
     den_numbers["strata"] = [
         {k: (None if isinstance(v, float) and not np.isfinite(v) else v) for k, v in r.items()}
         for r in strata.to_dict("records")
@@ -1021,9 +1030,16 @@ def build_report(
         "Its shares do not describe the journey's victims.</p>"
         "<p>Multiple-systems estimation counts the victims no database holds from the overlap "
         "of the lists. Recommended estimator (docs/denominator.md): strata of regions held by "
-        "the same lists × identification status, a latent-class model (LCMCR) in each "
-        "stratum, link-key splits corrected from a (simulated) clerical review of "
-        f"{REVIEW_RECORDS:,} records per list. <b>Target (b)</b>: all victims who could have "
+        "the same lists × period × identification status, a latent-class model (LCMCR) in "
+        "each stratum, link-key splits corrected from a (simulated) clerical review of "
+        f"{REVIEW_RECORDS:,} records per list. Periods are cut at the databases' start dates "
+        f"as declared for the world ({esc(', '.join(f'{k} {v}' for k, v in d.starts.items()))}"
+        "; in real use the databases' published start dates, never dates taken from the "
+        "records): a database that had not started is a structural zero for the victims who "
+        "left the risk set before it started. Victims who left it before two of their "
+        "databases had started cannot be estimated by any MSE; those on a list are added as "
+        f"a known count ({fmt_number(sum(v or 0 for v in den_numbers['known_early'].values()))}"
+        "), those on none are missed. <b>Target (b)</b>: all victims who could have "
         "been held by at least one database; <b>target (a)</b>: the unique victims the "
         "databases hold.</p>"
         + _table(headline, est_cols)

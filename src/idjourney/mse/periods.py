@@ -204,10 +204,7 @@ def with_periods(
     groups = (
         pd.Series("", index=frame.index) if by is None else frame[by].astype(str)
     ).reset_index(drop=True)
-    first = pd.Series(pd.NaT, index=frame.index, dtype="datetime64[ns]")
-    for value in groups.unique():
-        allowed = names if coverage is None or by is None else _allowed(coverage, value, names)
-        first[groups.to_numpy() == value] = period_bands(starts, allowed)[0].start
+    first = first_band_starts(groups, starts, names, None if by is None else coverage)
     early = (column < first).to_numpy()
     if early.any() and not drop_early:
         row = int(np.flatnonzero(early)[0])
@@ -249,6 +246,50 @@ def with_periods(
             declared[f"{value}/{band.label}"] = list(band.lists)
     frame[PERIOD_COLUMN] = labels.to_numpy()
     return frame, declared
+
+
+def first_band_starts(
+    groups: pd.Series,
+    starts: Mapping[str, object],
+    lists: Sequence[str],
+    coverage: Mapping[str, Collection[str]] | None = None,
+) -> pd.Series:
+    """For every victim (a value of ``groups``), the day two of its lists had started.
+
+    The lists of a group are those of ``coverage[group]`` among ``lists`` (all of ``lists``
+    without coverage). A victim who left the risk set before that day cannot be estimated
+    by any MSE (:func:`early_victims`).
+    """
+    groups = groups.astype(str).reset_index(drop=True)
+    first = pd.Series(pd.NaT, index=groups.index, dtype="datetime64[ns]")
+    names = list(lists)
+    for value in groups.unique():
+        allowed = names if coverage is None else _allowed(coverage, value, names)
+        first[groups.to_numpy() == value] = period_bands(starts, allowed)[0].start
+    return first
+
+
+def early_victims(
+    dates: pd.Series,
+    starts: Mapping[str, object],
+    lists: Sequence[str],
+    *,
+    groups: pd.Series | None = None,
+    coverage: Mapping[str, Collection[str]] | None = None,
+) -> np.ndarray:
+    """Boolean mask: victims whose ``dates`` are before two of their lists had started.
+
+    No MSE can count the victims missed then (one list at most could hold them); the
+    ones on a list are a known count (:func:`idjourney.mse.recommended.recommended_denominator`
+    adds them to the total without uncertainty), the ones on no list are missed.
+    """
+    days = _dates(pd.Series(dates))
+    declared = coverage if groups is not None else None
+    groups = pd.Series("", index=days.index) if groups is None else groups
+    if len(groups) != len(days):
+        raise MSEDataError(f"{len(groups)} strata for {len(days)} dates")
+    first = first_band_starts(groups, starts, lists, declared)
+    return (days < first).to_numpy()
 
 
 class EarlyVictimsWarning(UserWarning):

@@ -48,6 +48,7 @@ ESTIMATORS = (
     "strat-stepwise",
     "strat-stepwise-corrected",
     "strat-lcmcr-corrected",
+    "strat-period-lcmcr-corrected",
 )
 
 
@@ -106,8 +107,9 @@ def run_replicate(
     from idjourney.linkage import link
     from idjourney.mse import estimate
     from idjourney.mse._estimate import share_identified
-    from idjourney.mse.coverage import coverage_groups, coverage_of
+    from idjourney.mse.coverage import coverage_groups, coverage_of, starts_of
     from idjourney.mse.lcmcr import LCMCRSettings
+    from idjourney.mse.recommended import estimate_recommended
     from idjourney.mse.targets import share_identified_all, share_identified_held
     from idjourney.synthetic import generate, load_scenario
 
@@ -161,7 +163,29 @@ def run_replicate(
         start = time.perf_counter()
         extra: dict[str, Any] = {}
         try:
-            if name == "pooled-stepwise":
+            if name == "strat-period-lcmcr-corrected":
+                fit = estimate_recommended(
+                    table,
+                    histories,
+                    group_lists,
+                    starts=starts_of(scenario),
+                    key_error_rates=rates,
+                    level=level,
+                    seed=rep,
+                    lcmcr=settings,
+                )
+                res = fit.result
+                share = res.share
+                total = (res.total.total, res.total.lower, res.total.upper)
+                total_se = float(np.std(res.total.draws, ddof=1))
+                rhat = [s.result.diagnostics.get("rhat", math.nan) for s in res.total.strata]
+                ess = [s.result.diagnostics.get("ess_bulk", math.nan) for s in res.total.strata]
+                extra = {
+                    "max_rhat": float(np.nanmax(rhat)),
+                    "min_ess": float(np.nanmin(ess)),
+                    "known_early": sum(fit.known_early.values()),
+                }
+            elif name == "pooled-stepwise":
                 result = estimate(histories, selection="stepwise", level=level)
                 share = share_identified(int(table["event"].sum()), result)
                 total = (result.total, result.lower, result.upper)
@@ -246,6 +270,11 @@ def summarize(results: pd.DataFrame) -> pd.DataFrame:
             row.update(_stats("share_b", rels, covs, R))
             row.update(_se_ratio("total", rel + 1, ok, "true_total", R))
             row.update(_se_ratio("share_b", rels + 1, ok, "true_share_b", R))
+        if R and "max_rhat" in ok and ok["max_rhat"].notna().any():
+            rhat, ess = ok["max_rhat"], ok["min_ess"]
+            row["worst_rhat_median"] = float(rhat.median())
+            row["worst_ess_median"] = float(ess.median())
+            row["converged_pct"] = 100 * float(((rhat <= RHAT_OK) & (ess >= ESS_OK)).mean())
         if R and "share_a" in ok and ok["share_a"].notna().any():
             rela = ok["share_a"] / ok["true_share_a"] - 1
             cova = (ok["share_a_lower"] <= ok["true_share_a"]) & (
@@ -256,31 +285,49 @@ def summarize(results: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+#: Thresholds of a converged sampler in a replicate (worst stratum), as in the report.
+RHAT_OK, ESS_OK = 1.05, 100
+
+
 def markdown_table(summary: pd.DataFrame, estimators: tuple[str, ...] | None = None) -> str:
-    """Relative bias and coverage (MCSE in brackets), one row per cell and estimator."""
+    """Relative bias and coverage (MCSE in brackets), one row per cell and estimator, with
+    the empirical SE against the mean model SE of the total and, for LCMCR, the median
+    worst-stratum R-hat / bulk ESS and the share of replicates meeting both thresholds."""
     frame = summary if estimators is None else summary[summary["estimator"].isin(estimators)]
 
     def fmt(row: pd.Series, prefix: str) -> tuple[str, str]:
         if f"{prefix}_relbias_pct" not in row or pd.isna(row.get(f"{prefix}_relbias_pct")):
             return "", ""
+        digits = 2 if prefix == "share_a" else 1
         return (
-            f"{row[f'{prefix}_relbias_pct']:+.1f} ({row[f'{prefix}_relbias_mcse']:.1f})",
+            f"{row[f'{prefix}_relbias_pct']:+.{digits}f} "
+            f"({row[f'{prefix}_relbias_mcse']:.{digits}f})",
             f"{row[f'{prefix}_cover_pct']:.0f} ({row[f'{prefix}_cover_mcse']:.1f})",
         )
 
+    def number(row: pd.Series, column: str, spec: str) -> str:
+        value = row.get(column)
+        return "" if value is None or pd.isna(value) else format(value, spec)
+
     lines = [
-        "| cell | estimator | reps | N: rel. bias % | N: cover % | s_b: rel. bias % "
-        "| s_b: cover % | s_a: rel. bias % | s_a: in range % |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| cell | estimator | reps | N: rel. bias % | N: cover % | N: emp. SE / model SE % "
+        "| s_b: rel. bias % | s_b: cover % | s_a: rel. bias % | s_a: in range % "
+        "| worst R-hat / ESS (median) | converged % |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for _, row in frame.iterrows():
         n_bias, n_cov = fmt(row, "total")
         b_bias, b_cov = fmt(row, "share_b")
         a_bias, a_cov = fmt(row, "share_a")
+        se = number(row, "total_empse_pct", ".2f")
+        se = f"{se} / {number(row, 'total_modse_pct', '.2f')}" if se else ""
+        diag = number(row, "worst_rhat_median", ".3f")
+        diag = f"{diag} / {number(row, 'worst_ess_median', '.0f')}" if diag else ""
         cell = str(row["cell"]).replace("|", ", ")
         lines.append(
-            f"| {cell} | {row['estimator']} | {row['reps']} | {n_bias} | {n_cov} "
-            f"| {b_bias} | {b_cov} | {a_bias} | {a_cov} |"
+            f"| {cell} | {row['estimator']} | {row['reps']} | {n_bias} | {n_cov} | {se} "
+            f"| {b_bias} | {b_cov} | {a_bias} | {a_cov} | {diag} "
+            f"| {number(row, 'converged_pct', '.0f')} |"
         )
     return "\n".join(lines)
 
@@ -432,13 +479,20 @@ COLUMNS = (
     "cell", "dependence", "key_error", "lists", "rep", "seed", "true_total", "true_share_b",
     "true_share_a", "observed", "estimator", "total", "lower", "upper", "total_se", "share_b",
     "share_b_se", "share_b_lower", "share_b_upper", "share_a", "share_a_lower", "share_a_upper",
-    "failed", "seconds", "max_rhat", "min_ess",
+    "failed", "seconds", "max_rhat", "min_ess", "known_early",
 )  # fmt: skip
 
 
 def _append(log: Path, rows: list[dict[str, Any]]) -> None:
-    """Append one replicate's rows (header on first write); one write call per replicate."""
-    frame = pd.DataFrame(rows).reindex(columns=list(COLUMNS))
+    """Append one replicate's rows (header on first write); one write call per replicate.
+
+    A file begun by an older version keeps its own columns (a column it lacks is left out
+    of the appended rows), so a study can be resumed across versions."""
+    columns = list(COLUMNS)
+    if log.exists():
+        with open(log, encoding="utf-8") as handle:
+            columns = handle.readline().rstrip("\n").split(",")
+    frame = pd.DataFrame(rows).reindex(columns=columns)
     text = frame.to_csv(index=False, header=not log.exists())
     with open(log, "a", encoding="utf-8") as handle:
         handle.write(text)
@@ -474,11 +528,18 @@ def main(argv: list[str] | None = None) -> int:
         help="stop starting replicates after this wall time (resume later with the same --out)",
     )
     parser.add_argument(
-        "--markdown", action="store_true", help="only print OUT/summary.csv as a markdown table"
+        "--markdown",
+        action="store_true",
+        help="only print the summary of every replicate in OUT/replicates.csv (all cells, "
+        "or those of --only) as a markdown table",
     )
     args = parser.parse_args(argv)
     if args.markdown:
-        print(markdown_table(pd.read_csv(Path(args.out) / "summary.csv")))
+        results = pd.read_csv(Path(args.out) / "replicates.csv")
+        if args.only:
+            wanted = [part for part in args.only.split(",") if part]
+            results = results[[any(w in c for w in wanted) for c in results["cell"]]]
+        print(markdown_table(summarize(results)))
         return 0
     summary = run(
         args.design,

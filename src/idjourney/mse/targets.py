@@ -190,11 +190,20 @@ def _split_corrected(
     return pd.concat(parts, ignore_index=True)
 
 
-def share_from_strata(result: StratifiedResult, seed: int = 0) -> ShareResult:
+def share_from_strata(
+    result: StratifiedResult,
+    seed: int = 0,
+    *,
+    known_identified: int = 0,
+    known_unidentified: int = 0,
+) -> ShareResult:
     """The share identified from a stratified result whose labels end in the status.
 
     Fresh draws of every stratum's total (``seed``) are added within each status and the
-    ratio taken draw by draw.
+    ratio taken draw by draw. ``known_identified`` and ``known_unidentified`` are victims
+    counted exactly outside the strata (e.g. those who left the risk set before two lists
+    had started, :func:`idjourney.mse.periods.early_victims`): they are added to every
+    draw of their status, without uncertainty.
     """
     rng = np.random.default_rng(seed)
     n_draws = len(result.draws)
@@ -206,10 +215,10 @@ def share_from_strata(result: StratifiedResult, seed: int = 0) -> ShareResult:
         raise MSEDataError(
             "the share identified needs both identified and unidentified victims on the lists"
         )
-    d_id = sum(result_draws(s.result, n_draws, rng) for s in ident)
-    d_un = sum(result_draws(s.result, n_draws, rng) for s in unident)
-    n_id = sum(s.result.total for s in ident)
-    n_un = sum(s.result.total for s in unident)
+    d_id = sum(result_draws(s.result, n_draws, rng) for s in ident) + known_identified
+    d_un = sum(result_draws(s.result, n_draws, rng) for s in unident) + known_unidentified
+    n_id = sum(s.result.total for s in ident) + known_identified
+    n_un = sum(s.result.total for s in unident) + known_unidentified
     ratio = d_id / (d_id + d_un)
     alpha = 1.0 - result.level
     finite = ratio[np.isfinite(ratio)]
@@ -218,7 +227,7 @@ def share_from_strata(result: StratifiedResult, seed: int = 0) -> ShareResult:
         lower = 0.0
     if np.isinf(d_id).any():
         upper = 1.0
-    k = int(sum(s.result.observed for s in ident))
+    k = int(sum(s.result.observed for s in ident)) + known_identified
     share = Estimate(
         estimate=n_id / (n_id + n_un),
         se=float(np.std(finite, ddof=1)) if len(finite) > 1 else math.nan,
