@@ -40,6 +40,7 @@ uncertainty is not propagated).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
@@ -51,7 +52,13 @@ from scipy import stats
 from idjourney.survival import check_cluster
 from idjourney.survival._robust import cluster_name
 
-__all__ = ["IncidenceCurve", "curve_replicates", "fit_curve", "replicate_curves"]
+__all__ = [
+    "IncidenceCurve",
+    "curve_replicates",
+    "fit_curve",
+    "median_test_bounds",
+    "replicate_curves",
+]
 
 
 @dataclass(frozen=True)
@@ -202,31 +209,49 @@ class IncidenceCurve:
                 direct_at[j] = self.se_unidentified_at(self.times[j])
             return direct_at[j]
 
-        def first(sign: float) -> float:
-            def ok(j: int) -> bool:
-                # the SE (>= 0) cannot change the answer where U alone decides it:
-                # U <= 1/2 passes the lower test, U > 1/2 fails the upper one
-                if sign < 0 and u[j] <= 0.5:
-                    return True
-                if sign > 0 and u[j] > 0.5:
-                    return False
-                value = u[j] + sign * z * se(j)
-                if abs(value - 0.5) <= _DIRECT_MARGIN:  # rounding of the two SEs differs
-                    value = u[j] + sign * z * direct(j)
-                return value <= 0.5
+        def test_value(j: int, sign: float) -> float:
+            value = u[j] + sign * z * se(j)
+            if abs(value - 0.5) <= _DIRECT_MARGIN:  # rounding of the two SEs differs
+                value = u[j] + sign * z * direct(j)
+            return value
 
-            lo, hi = 0, self.times.size - 1
-            if hi < 0 or not ok(hi):
-                return float("inf")
-            while lo < hi:
-                mid = (lo + hi) // 2
-                if ok(mid):
-                    hi = mid
-                else:
-                    lo = mid + 1
-            return float(self.times[lo])
+        return median_test_bounds(self.times, u, test_value)
 
-        return first(-1.0), first(1.0)
+
+def median_test_bounds(
+    times: np.ndarray, u: np.ndarray, test_value: Callable[[int, float], float]
+) -> tuple[float, float]:
+    r"""The median's interval by inverting the pointwise test of :math:`U(t) = 1/2`.
+
+    ``times`` are a curve's event times and ``u`` its share unidentified there;
+    ``test_value(j, sign)`` is :math:`U(t_j) + \mathrm{sign}\cdot z\,\mathrm{se}(t_j)`.
+    The lower bound is the first time where the value with ``sign = -1`` is at most 1/2,
+    the upper the first where the value with ``sign = +1`` is (``inf`` if never), found by
+    binary search (both tests are monotone in t along a curve). The SE is never needed
+    where :math:`U` alone decides: :math:`U \le 1/2` passes the lower test and
+    :math:`U > 1/2` fails the upper one.
+    """
+
+    def first(sign: float) -> float:
+        def ok(j: int) -> bool:
+            if sign < 0 and u[j] <= 0.5:
+                return True
+            if sign > 0 and u[j] > 0.5:
+                return False
+            return bool(test_value(j, sign) <= 0.5)
+
+        lo, hi = 0, times.size - 1
+        if hi < 0 or not ok(hi):
+            return float("inf")
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if ok(mid):
+                hi = mid
+            else:
+                lo = mid + 1
+        return float(times[lo])
+
+    return first(-1.0), first(1.0)
 
 
 _DIRECT_MARGIN = 1e-10  # _MedianSE and se_unidentified_at agree to ~1e-15 relative

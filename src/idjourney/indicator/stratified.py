@@ -69,7 +69,12 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from idjourney.indicator.curve import IncidenceCurve, fit_curve, replicate_curves
+from idjourney.indicator.curve import (
+    IncidenceCurve,
+    fit_curve,
+    median_test_bounds,
+    replicate_curves,
+)
 from idjourney.survival import ClusterCodes, check_cluster
 from idjourney.survival._robust import cluster_name
 
@@ -358,26 +363,7 @@ class StratifiedCurve:
                 se_at[j] = self.se_unidentified_at(float(self.times[j]))
             return se_at[j]
 
-        def first(sign: float) -> float:
-            def ok(j: int) -> bool:
-                if sign < 0 and u[j] <= 0.5:
-                    return True
-                if sign > 0 and u[j] > 0.5:
-                    return False
-                return bool(u[j] + sign * z * se(j) <= 0.5)
-
-            lo, hi = 0, self.times.size - 1
-            if hi < 0 or not ok(hi):
-                return float("inf")
-            while lo < hi:
-                mid = (lo + hi) // 2
-                if ok(mid):
-                    hi = mid
-                else:
-                    lo = mid + 1
-            return float(self.times[lo])
-
-        return first(-1.0), first(1.0)
+        return median_test_bounds(self.times, u, lambda j, sign: u[j] + sign * z * se(j))
 
 
 def _open_at_entry(curve: IncidenceCurve, entry: np.ndarray) -> np.ndarray:
