@@ -12,8 +12,11 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
-__all__ = ["at_risk_counts", "plot_forest", "plot_step"]
+from idjourney.survival.errors import SurvivalDataError
+
+__all__ = ["at_risk_counts", "covariate_rows", "plot_forest", "plot_step"]
 
 
 def at_risk_counts(time: np.ndarray, at_risk: np.ndarray, ticks: np.ndarray) -> np.ndarray:
@@ -158,6 +161,16 @@ def _draw_at_risk(ax: Any, rows: list[tuple[dict[str, Any], str]]) -> None:
                 )
             )
     ax.figure.subplots_adjust(bottom=0.24 + 0.06 * len(registry["rows"]))
+
+
+def covariate_rows(table: pd.DataFrame, columns: Any) -> tuple[list[str], pd.DataFrame]:
+    """The covariates a forest plot shows (``columns``, default all rows of a model's
+    ``summary()``) and their rows; a name that is not a covariate is a clear error."""
+    names = list(table.index if columns is None else columns)
+    missing = [name for name in names if name not in table.index]
+    if missing:
+        raise SurvivalDataError(f"{missing} are not covariates; known: {list(table.index)}")
+    return names, table.loc[names]
 
 
 def plot_forest(

@@ -950,14 +950,9 @@ class FineGray:
         ``hazard_ratios=True`` draws the subdistribution hazard ratios on a log axis
         (reference 1) instead of the log ratios (reference 0). Returns the axes.
         """
-        from idjourney.survival._plot import plot_forest
+        from idjourney.survival._plot import covariate_rows, plot_forest
 
-        table = self.summary()
-        names = list(table.index if columns is None else columns)
-        missing = [name for name in names if name not in table.index]
-        if missing:
-            raise SurvivalDataError(f"{missing} are not covariates; known: {list(table.index)}")
-        table = table.loc[names]
+        names, table = covariate_rows(self.summary(), columns)
         pct = round(100 * self.level)
         if hazard_ratios:
             values, lower, upper = table["exp(coef)"], table["lower"], table["upper"]

@@ -734,14 +734,9 @@ class CoxPH:
         -------
         matplotlib Axes
         """
-        from idjourney.survival._plot import plot_forest
+        from idjourney.survival._plot import covariate_rows, plot_forest
 
-        table = self.summary()
-        names = list(table.index if columns is None else columns)
-        missing = [name for name in names if name not in table.index]
-        if missing:
-            raise SurvivalDataError(f"{missing} are not covariates; known: {list(table.index)}")
-        table = table.loc[names]
+        names, table = covariate_rows(self.summary(), columns)
         level = round(100 * (1 - self.alpha))
         prefix = "exp(" if hazard_ratios else ""
         suffix = ")" if hazard_ratios else ""
