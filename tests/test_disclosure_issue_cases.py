@@ -20,34 +20,13 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner, Result
 
+from _override_design import write_override_design
 from idjourney.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
 BAD = ROOT / "tests" / "data" / "bad"
 GOOD = ROOT / "tests" / "data" / "good" / "records_small.csv"
 BASELINE = ROOT / "synthetic" / "baseline.toml"
-
-DESIGN = """
-[study]
-name = "bad"
-n_rep = 2
-seed = 1
-n_victims = 3000
-
-[[scenarios]]
-name = "{name}"
-base = "baseline"
-[scenarios.overrides]
-{override}
-
-[[methods]]
-name = "cohort"
-definition = "cohort-unidentified-at"
-
-[[estimands]]
-name = "level"
-year = 2021
-"""
 
 
 def _scenario(tmp: Path, body: str, top: str = "") -> Path:
@@ -61,8 +40,7 @@ def _simulate(path: Path | str, tmp: Path, *extra: str) -> list[str]:
 
 
 def _design(tmp: Path, name: str, override: str) -> list[str]:
-    path = tmp / "design.toml"
-    path.write_text(DESIGN.format(name=name, override=override), encoding="utf-8")
+    path = write_override_design(tmp, name, override)
     return ["simstudy", "run", str(path), "--out", str(tmp / "study"), "--workers", "1"]
 
 

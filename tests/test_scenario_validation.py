@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from _override_design import DESIGN, write_override_design
 from idjourney.cli import main
 from idjourney.simstudy import SimstudyError, load_design
 from idjourney.synthetic import ScenarioError, load_scenario
@@ -112,29 +113,6 @@ def test_encodings_folders_and_shapes(tmp_path: Path) -> None:
     assert result.exit_code == 1 and "is a folder" in result.output
 
 
-DESIGN = """
-[study]
-name = "bad"
-n_rep = 2
-seed = 1
-n_victims = 3000
-
-[[scenarios]]
-name = "{name}"
-base = "baseline"
-[scenarios.overrides]
-{override}
-
-[[methods]]
-name = "cohort"
-definition = "cohort-unidentified-at"
-
-[[estimands]]
-name = "level"
-year = 2021
-"""
-
-
 @pytest.mark.parametrize(
     ("name", "override", "needle"),
     [
@@ -148,8 +126,7 @@ year = 2021
 def test_design_overrides_are_range_checked(
     tmp_path: Path, name: str, override: str, needle: str
 ) -> None:
-    path = tmp_path / "design.toml"
-    path.write_text(DESIGN.format(name=name, override=override), encoding="utf-8")
+    path = write_override_design(tmp_path, name, override)
     with pytest.raises(SimstudyError, match=needle):
         load_design(path)
     result = CliRunner().invoke(main, ["simstudy", "run", str(path), "--out", str(tmp_path / "o")])
