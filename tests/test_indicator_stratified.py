@@ -2,12 +2,16 @@
 
 R reference: tests/data/r/stratified_mixture.csv from tests/r/stratified_mixture.R (R 4.2.2,
 survival 3.5.3; per-region multi-state survfit with left truncation, case weights and its IJ
-influence, mixed in R), on the input it simulates (tests/data/r/stratified_input.csv):
-agreement to 1e-10 (values and SEs; 1e-15 seen). Second Python implementation: per-region
-survival.AalenJohansen fits (itself checked against R's survfit in tests/test_competing.py /
-tests/r/robust_aj.R) mixed by hand with the truncation-corrected region sizes: agreement to
-1e-10 for values and 1e-8 for SEs (the engines differ only in floating-point summation
-order). Properties: one region is the pooled curve exactly; relabelling or reordering
+influence of both the cumulative incidence and the still-open curve, mixed in R with the
+estimated shares' term), on the input it simulates (tests/data/r/stratified_input.csv):
+agreement to 1e-10 (values and SEs of the share and the RMST). Second Python implementation:
+per-region survival.AalenJohansen fits (itself checked against R's survfit in
+tests/test_competing.py / tests/r/robust_aj.R) mixed by hand with the truncation-corrected
+region sizes and their influence: agreement to 1e-10 for values and 1e-8 for SEs (the
+engines differ only in floating-point summation order). Third: the influence is the
+derivative of the estimator with respect to each series' weight, by central finite
+differences of the bootstrap-replicate code (step 1e-6, agreement 1e-5). Properties: one
+region is the pooled curve exactly; relabelling or reordering
 regions and rows changes nothing (1e-12); the small-region rule; the indicators' joint
 covariance of two years with strata; the bootstrap replicates.
 """
@@ -79,25 +83,42 @@ def fit(data: pd.DataFrame, strata="region", **kw):
 
 
 def by_hand(data: pd.DataFrame, times: list[float], tau: float) -> dict:
-    """The mixture from per-region AalenJohansen fits, written out."""
-    fits, sizes = {}, {}
+    """The mixture from per-region AalenJohansen fits, written out, with the influence of
+    the estimated shares: dN_r/dw_c = sum_{i in c} 1/S(e_i-) - sum_i IF_c(S(e_i-)) / S(e_i-)^2,
+    IF(S) = -(IF(F_1) + IF(F_2)) (S = 1 - F_1 - F_2)."""
+    fits, sizes, dn = {}, {}, {}
     for r, part in data.groupby("region", sort=True):
-        aj = AalenJohansen().fit(
-            part["exit"], part["status"], entry=part["entry"], cluster=part["series"].to_numpy()
-        )
+        series = part["series"].to_numpy()
+        aj = AalenJohansen().fit(part["exit"], part["status"], entry=part["entry"], cluster=series)
         grid = aj.survival_.index.to_numpy()
         j = np.searchsorted(grid, part["entry"].to_numpy(), side="left") - 1
         open_at = np.where(j >= 0, aj.survival_.to_numpy()[np.maximum(j, 0)], 1.0)
         fits[r], sizes[r] = (aj, part), float(np.sum(1.0 / open_at))
+        size_infl = cluster_sums(1.0 / open_at, series)
+        for k in np.unique(j[j >= 0]):
+            at = j == k
+            weight = float(np.sum(1.0 / open_at[at] ** 2))
+            infl_s = -sum(aj.influence_at(grid[k], o) for o in aj.event_codes_)
+            size_infl = size_infl - weight * cluster_sums(infl_s, series)
+        dn[r] = size_infl
     total = sum(sizes.values())
     pi = {r: sizes[r] / total for r in sizes}
     out: dict = {"pi": pi, "U": [], "se": [], "infl": []}
+
+    def shares_term(values: dict, mixed: float) -> pd.Series:
+        term = pd.Series(dtype=float)
+        for r in fits:
+            term = term.add((values[r] - mixed) * dn[r] / total, fill_value=0.0)
+        return term
+
     for t in times:
-        u, infl = 0.0, pd.Series(dtype=float)
+        infl = pd.Series(dtype=float)
+        u_r = {r: 1.0 - float(aj.predict([t])[1].iloc[0]) for r, (aj, _) in fits.items()}
+        u = sum(pi[r] * u_r[r] for r in fits)
         for r, (aj, part) in fits.items():
-            u += pi[r] * (1.0 - float(aj.predict([t])[1].iloc[0]))
             d = -pi[r] * cluster_sums(aj.influence_at(t, 1), part["series"].to_numpy())
             infl = infl.add(d, fill_value=0.0)
+        infl = infl.add(shares_term(u_r, u), fill_value=0.0)
         out["U"].append(u)
         out["se"].append(float(np.sqrt((infl**2).sum())))
         out["infl"].append(infl)
@@ -130,6 +151,8 @@ def test_matches_r_survfit_per_region_mixed_in_r() -> None:
         assert curve.se_unidentified_at(row.time) == pytest.approx(row.se, rel=1e-10)
     rm = ref.query("quantity == 'rmst'").iloc[0]
     assert curve.rmst(rm["time"]) == pytest.approx(rm["value"], rel=1e-10)
+    se_rmst = float(np.sqrt(np.sum(curve.influence_rmst(rm["time"]) ** 2)))
+    assert se_rmst == pytest.approx(rm["se"], rel=1e-10)
     assert curve.median() == ref.query("quantity == 'median'")["value"].iloc[0]
 
 
@@ -170,13 +193,53 @@ def test_median_interval_is_the_first_time_each_test_passes_by_linear_scan() -> 
         assert lower <= curve.median() <= upper
 
 
-def test_nested_series_variance_is_the_sum_of_share_squared_region_variances() -> None:
-    data = cell(2)
+def _finite_difference_influence(data: pd.DataFrame, curve, statistic: str, value: float):
+    """Per-series d(estimate)/d(weight of the series) by central differences, from the
+    bootstrap-replicate code (which re-estimates the curves and the shares), aligned with
+    ``curve.labels``."""
+    codes = pd.Index(curve.labels).get_indexer(data["series"].to_numpy())
+    step = 1e-6
+    bump = (codes[:, None] == np.arange(curve.n_clusters)[None, :]).astype(float) * step
+    args = (data["entry"].to_numpy(), data["exit"].to_numpy(), data["status"].to_numpy())
+    real = np.ones(len(data), bool)
+    up, down = (
+        stratified_replicates(
+            *args, 1 + s * bump, curve.row_strata, 1 + s * bump, real, statistic, value
+        )
+        for s in (1.0, -1.0)
+    )
+    return (up - down) / (2 * step)
+
+
+@pytest.mark.parametrize("seed", [2, 3])
+def test_influence_is_the_derivative_with_respect_to_each_series_weight(seed) -> None:
+    data = cell(seed, n_series=250)
+    if seed == 3:  # two regions' series share labels: their terms add before squaring
+        data["series"] = data["series"].str.slice(0, 4)
     curve = fit(data)
-    for t in (200.0, 900.0):
-        parts = [c.se_unidentified_at(t) ** 2 for c in curve.curves]
-        expect = float(np.sqrt(np.sum(curve.shares**2 * np.array(parts))))
-        assert curve.se_unidentified_at(t) == pytest.approx(expect, rel=1e-12)
+    assert curve.stratified
+    for statistic, value, mine in (
+        ("unidentified", 200.0, curve.influence_unidentified_at(200.0)),
+        ("unidentified", 900.0, curve.influence_unidentified_at(900.0)),
+        ("rmst", 730.0, curve.influence_rmst(730.0)),
+    ):
+        numeric = _finite_difference_influence(data, curve, statistic, value)
+        scale = np.max(np.abs(numeric))
+        np.testing.assert_allclose(mine, numeric, rtol=0, atol=1e-5 * scale)
+
+
+def test_the_estimated_shares_add_variance_beyond_fixed_shares() -> None:
+    """With regions whose curves differ, the shares' term is not negligible: the SE with
+    it exceeds the fixed-share SE sum_r pi_r^2 var U_r (nested series)."""
+    curve = fit(cell(2))
+    t = 900.0
+    fixed = np.sqrt(
+        sum(
+            p**2 * c.se_unidentified_at(t) ** 2
+            for p, c in zip(curve.shares, curve.curves, strict=True)
+        )
+    )
+    assert curve.se_unidentified_at(t) > 1.01 * fixed
 
 
 def test_a_series_spanning_regions_keeps_the_covariance_between_strata() -> None:
@@ -185,18 +248,16 @@ def test_a_series_spanning_regions_keeps_the_covariance_between_strata() -> None
     data["series"] = data["series"].str.slice(0, 4)
     curve = fit(data)
     t = 500.0
-    by_label = pd.Series(dtype=float)
-    for p, c in zip(curve.shares, curve.curves, strict=True):
-        part = pd.Series(p * c.influence_unidentified_at(t), index=c.labels)
-        by_label = by_label.add(part, fill_value=0.0)
+    by_label = pd.Series(curve.influence_unidentified_at(t), index=curve.labels)
     assert curve.se_unidentified_at(t) == pytest.approx(np.sqrt((by_label**2).sum()), rel=1e-12)
-    independent = np.sqrt(
-        sum(
-            p**2 * c.se_unidentified_at(t) ** 2
-            for p, c in zip(curve.shares, curve.curves, strict=True)
-        )
-    )
-    assert curve.se_unidentified_at(t) != pytest.approx(independent, rel=1e-3)
+    # squaring each stratum's terms separately (no covariance) gives another answer
+    separate = 0.0
+    total = curve.sizes.sum()
+    u = curve.unidentified_at(t)
+    for p, c, g in zip(curve.shares, curve.curves, curve.size_influence, strict=True):
+        part = p * c.influence_unidentified_at(t) + (c.unidentified_at(t) - u) * g / total
+        separate += float(np.sum(part**2))
+    assert curve.se_unidentified_at(t) != pytest.approx(np.sqrt(separate), rel=1e-3)
 
 
 def test_one_region_is_the_pooled_curve_exactly() -> None:

@@ -180,6 +180,56 @@ class IncidenceCurve:
         """Cluster-robust standard error of :math:`U(t)`."""
         return float(np.sqrt(np.sum(self.influence_unidentified_at(t) ** 2)))
 
+    def truncation_size(self, entry: np.ndarray, count: np.ndarray) -> tuple[float, np.ndarray]:
+        r"""The truncation-corrected size :math:`\hat N = \sum_{i} 1/\hat S(e_i-)` and its
+        per-cluster influence.
+
+        The sum runs over the rows with ``count`` true (the victims; not the delay
+        correction's rows); :math:`\hat S` is the curve's probability of still being open
+        and :math:`e_i` the row's entry (``entry``, one per row of the curve). The
+        derivative with respect to the weight of cluster :math:`c` (each of its rows'
+        weights and counts scaled together, as in :meth:`cluster_influence`) is
+
+        .. math::
+
+            \frac{\partial \hat N}{\partial w_c} = \sum_{i \in c} \frac{1}{\hat S(e_i-)}
+            + \sum_{r \in c} w_r \Big( \delta_r\, q_{m_r}
+            - \sum_{m:\ a_r < t_m \le x_r} \lambda_m q_m \Big),
+
+        with :math:`q_m = B_m / \{Y_m (1 - \lambda_m)\}`, :math:`B_m = \sum_{i:\ t_m < e_i}
+        1/\hat S(e_i-)`, :math:`\delta_r` = 1 if row *r* ends in an outcome (at time index
+        :math:`m_r`): the first term counts the cluster's victims, the second is how the
+        cluster moves :math:`\hat S` at the others' entries (from
+        :math:`\partial \log \hat S_J / \partial w_r = -\sum_{m \le J}
+        (dN_{rm} - \lambda_m Y_{rm}) / \{Y_m(1 - \lambda_m)\}`). Checked against finite
+        differences in ``tests/test_indicator_stratified.py`` and against R in
+        ``tests/r/stratified_mixture.R``.
+        """
+        entry = np.asarray(entry, float)
+        count = np.asarray(count, bool)
+        j_open = np.searchsorted(self.times, entry, side="left") - 1  # last time < entry
+        s_open = np.where(j_open >= 0, self.surv[np.maximum(j_open, 0)], 1.0)
+        counted = np.flatnonzero(count)
+        inv = 1.0 / s_open[counted]
+        size = float(np.sum(inv))
+        influence = np.bincount(self.cluster[counted], weights=inv, minlength=self.n_clusters)
+        later = counted[j_open[counted] >= 0]
+        if later.size == 0:  # everyone entered before the first event time: S(e-) = 1
+            return size, influence
+        n_times = self.times.size
+        at_j = np.bincount(j_open[later], weights=1.0 / s_open[later], minlength=n_times)
+        b = np.cumsum(at_j[::-1])[::-1]  # B_m: victims entering after t_m
+        y = self.at_risk
+        lam = np.divide(self.d1 + self.d2, y, out=np.zeros_like(y), where=y != 0)
+        denom = y * (1.0 - lam)
+        q = np.divide(b, denom, out=np.zeros_like(y), where=np.abs(denom) > 1e-12)
+        cum = np.concatenate([[0.0], np.cumsum(lam * q)])
+        jump = np.concatenate([[0.0], q])[self.hi] * (self.status > 0)
+        d = jump - (cum[self.hi] - cum[self.lo])
+        weighted = d if self._unit_weights_only else self.weight * d
+        influence += np.bincount(self.cluster, weights=weighted, minlength=self.n_clusters)
+        return size, influence
+
     def median_interval(self, level: float) -> tuple[float, float]:
         r"""Interval for the median inverting the pointwise test of :math:`U(t) = 1/2`.
 

@@ -119,9 +119,9 @@ class _CohortDefinition(Definition):
         return (
             f"standardised over {self.strata} strata: U = sum_r pi_r U_r, each stratum's "
             "Aalen–Johansen curve (delay and closures as the pooled one) weighted by its "
-            "truncation-corrected size N_r = sum 1/S_r(entry-), pi_r = N_r / sum N_s treated "
-            "as fixed; variance from "
-            f"the per-series influence sum_r pi_r U_rc ({_STRATA_RULE})"
+            "truncation-corrected size N_r = sum 1/S_r(entry-), pi_r = N_r / sum N_s; variance "
+            "from the per-series influence sum_r pi_r U_rc + sum_r (U_r - U) dN_r/dw_c / N "
+            f"(the estimated shares included; {_STRATA_RULE})"
         )
 
     @property
