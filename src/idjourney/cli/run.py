@@ -267,6 +267,7 @@ def _denominator(mse_spec: object, seed: int, iterations: int) -> tuple[object, 
         # the databases' declared start dates (scenario configuration), never the records
         starts=starts_of(mse_spec),
         key_error_rates=rates,
+        review_records=REVIEW_RECORDS,
         seed=seed,
         lcmcr=lcmcr_settings(iterations),
         sensitivity_lcmcr=lcmcr_settings(max(40, iterations // 4)),

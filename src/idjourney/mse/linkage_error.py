@@ -55,8 +55,14 @@ import pandas as pd
 from idjourney.mse._histories import MSEDataError, all_patterns, capture_table
 
 
-def split_matrix(lists: Sequence[str], rates: Mapping[str, float]) -> np.ndarray:
-    """:math:`M(r)`: expected observed pattern counts per true victim of each pattern."""
+def split_outcomes(
+    lists: Sequence[str], rates: Mapping[str, float]
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """For each true pattern (:class:`CaptureTable` order): the probabilities of its
+    wrong-key subsets :math:`E` and, per subset, the observed pattern counts it produces
+    (one victim with :math:`\\omega \\setminus E` if non-empty, one singleton per
+    :math:`j \\in E`), as ``(probs, produced)`` with ``produced`` of shape
+    (subsets, patterns)."""
     unknown = sorted(set(rates) - set(lists))
     if unknown:
         raise MSEDataError(f"key-error rate given for unknown list {unknown[0]!r}")
@@ -67,20 +73,52 @@ def split_matrix(lists: Sequence[str], rates: Mapping[str, float]) -> np.ndarray
     patterns = all_patterns(len(lists))
     codes = patterns @ (1 << np.arange(len(lists)))
     index = {int(c): i for i, c in enumerate(codes)}
-    M = np.zeros((len(patterns), len(patterns)))
-    for col, pattern in enumerate(patterns):
+    out = []
+    for pattern in patterns:
         members = np.flatnonzero(pattern)
+        probs, produced = [], []
         for size in range(len(members) + 1):
             for wrong in itertools.combinations(members, size):
                 prob = math.prod(r[j] if j in wrong else 1.0 - r[j] for j in members)
                 if prob == 0.0:
                     continue
+                row = np.zeros(len(patterns))
                 rest = int(sum(1 << int(j) for j in members if j not in wrong))
                 if rest:
-                    M[index[rest], col] += prob
+                    row[index[rest]] += 1.0
                 for j in wrong:
-                    M[index[1 << int(j)], col] += prob
-    return M
+                    row[index[1 << int(j)]] += 1.0
+                probs.append(prob)
+                produced.append(row)
+        out.append((np.array(probs), np.array(produced)))
+    return out
+
+
+def split_matrix(lists: Sequence[str], rates: Mapping[str, float]) -> np.ndarray:
+    """:math:`M(r)`: expected observed pattern counts per true victim of each pattern."""
+    return np.column_stack([probs @ produced for probs, produced in split_outcomes(lists, rates)])
+
+
+def simulate_splits(
+    true_counts: np.ndarray,
+    lists: Sequence[str],
+    rates: Mapping[str, float],
+    rng: np.random.Generator,
+    *,
+    outcomes: list[tuple[np.ndarray, np.ndarray]] | None = None,
+) -> np.ndarray:
+    """Observed pattern counts when each of ``true_counts`` (whole victims per pattern, in
+    :class:`CaptureTable` order) has its records' keys wrong independently with ``rates``
+    (the model of the module docstring); their expectation is ``split_matrix @ true_counts``.
+    ``outcomes``: :func:`split_outcomes` of ``lists`` and ``rates``, when already computed.
+    """
+    if outcomes is None:
+        outcomes = split_outcomes(lists, rates)
+    observed = np.zeros(len(true_counts))
+    for n, (probs, produced) in zip(true_counts, outcomes, strict=True):
+        if n > 0:
+            observed += rng.multinomial(int(n), probs / probs.sum()) @ produced
+    return observed
 
 
 def corrected_counts(histories: pd.DataFrame, rates: Mapping[str, float]) -> np.ndarray:

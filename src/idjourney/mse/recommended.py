@@ -126,7 +126,8 @@ class Denominator:
                 "estimate": clean(self.share_a.estimate),
                 "lower": clean(self.share_a.lower),
                 "upper": clean(self.share_a.upper),
-                "target": "a: unique victims the databases hold (range over linkage variants)",
+                "target": "a: unique victims the databases hold (linkage-error interval)",
+                "sensitivity_range": list(self.share_a.extra.get("sensitivity_range", ())),
             },
             "key_error_rates": dict(self.key_error_rates),
             "starts": dict(self.starts),
@@ -305,6 +306,7 @@ def recommended_denominator(
     *,
     starts: Mapping[str, object] | None = None,
     key_error_rates: Mapping[str, float] | None = None,
+    review_records: int | None = None,
     level: float = 0.95,
     seed: int = 0,
     lcmcr: LCMCRSettings | None = None,
@@ -332,6 +334,10 @@ def recommended_denominator(
     key_error_rates : mapping of list to rate, optional
         Link-key error rates from a clerical review; without them no split correction
         is made (the sensitivity table then shows what it could change).
+    review_records : int, optional
+        Records per list the clerical review checked: the interval of the share of the
+        held (target a) then carries the rates' sampling error too
+        (:func:`~idjourney.mse.targets.share_identified_held`).
     level, seed : float, int
     lcmcr : LCMCRSettings, optional
         Sampler settings of the recommended estimate (default
@@ -414,8 +420,9 @@ def recommended_denominator(
     from idjourney.mse.targets import share_identified_held
 
     share_a = share_identified_held(
-        table, exact.histories, key_error_rates=rates, alternatives=alternatives, level=level
-    )
+        table, exact.histories, key_error_rates=rates, review_records=review_records,
+        alternatives=alternatives, level=level, seed=seed,
+    )  # fmt: skip
     return Denominator(
         total=main.total.total,
         lower=main.total.lower,

@@ -226,7 +226,10 @@ def run_replicate(
             )
         except Exception as exc:  # a failed fit is a finding, recorded per replicate
             rows.append({**base_row, "estimator": name, "failed": f"{type(exc).__name__}: {exc}"})
-    held_share = share_identified_held(table, histories, key_error_rates=rates)
+    held_share = share_identified_held(
+        table, histories, key_error_rates=rates,
+        review_records=int(design["clerical_review"]["records_per_list"]), seed=rep,
+    )  # fmt: skip
     plain = share_identified_held(table, histories)
     for name, est in (("held-corrected", held_share), ("held-linked", plain)):
         rows.append(

@@ -267,48 +267,112 @@ def share_identified_held(
     histories: pd.DataFrame,
     *,
     key_error_rates: Mapping[str, float] | None = None,
+    review_records: int | None = None,
     alternatives: Mapping[str, tuple[pd.DataFrame, pd.DataFrame]] | None = None,
     level: float = 0.95,
+    n_boot: int = 400,
+    seed: int = 0,
 ) -> Estimate:
     r"""Target (a): share identified among the unique victims the databases hold.
 
-    The point estimate corrects the linked counts for the splits expected from
+    .. math:: s_a = K / (K + U)
+
+    with :math:`K` and :math:`U` the unique identified and unidentified victims held. The
+    point estimate corrects the linked counts for the splits expected from
     ``key_error_rates`` (:func:`idjourney.mse.linkage_error.correct_splits`, applied to
     the identified and the unidentified separately); without rates it is the plain
-    linked proportion. The interval is the range of the estimate over the linkages in
-    ``alternatives`` (e.g. ``{"tolerant": (table, histories)}``) and the uncorrected
-    exact linkage: a sensitivity bound for the linkage error, not a sampling interval
-    (there is no sampling: these victims are all held). Its ``level`` is nominal.
+    linked proportion (exact when the link keys have no errors).
+
+    The held victims are a census, so the only uncertainty is the linkage error's:
+    which records happened to get a wrong key (the correction removes the *expected*
+    splits), and the estimated rates themselves (a clerical review of
+    ``review_records`` records per list). The interval is
+    :math:`\hat s_a \pm z\,\widehat{\mathrm{se}}` with the SE from a parametric
+    bootstrap of both (``n_boot`` draws, ``seed``): the corrected counts' victims are
+    split again at the estimated rates (:func:`~idjourney.mse.linkage_error.simulate_splits`),
+    the rates redrawn as binomial review shares (when ``review_records`` is given), and
+    the split correction applied with the redrawn rates. Without rates the interval is
+    the point. ``extra["sensitivity_range"]`` keeps the range of the estimate over the
+    linkages in ``alternatives`` (e.g. ``{"tolerant": (table, histories)}``) and the
+    uncorrected exact linkage: a sensitivity bound, not a sampling interval.
     """
-    from idjourney.mse.linkage_error import corrected_counts
+    from scipy import stats
+
+    from idjourney.mse.linkage_error import (
+        corrected_counts,
+        simulate_splits,
+        split_matrix,
+        split_outcomes,
+    )
+
+    lists = list(histories.columns)
+    frame = with_status(table, histories)
+    ident = (frame[STATUS_COLUMN] == IDENTIFIED).to_numpy()
 
     def share(tab: pd.DataFrame, hist: pd.DataFrame, rates) -> tuple[float, float, float]:
-        frame = with_status(tab, hist)
-        ident = frame[STATUS_COLUMN] == IDENTIFIED
-        lists = list(hist.columns)
+        f = with_status(tab, hist)
+        is_id = f[STATUS_COLUMN] == IDENTIFIED
+        cols = list(hist.columns)
         if rates:
-            k = corrected_counts(frame.loc[ident, lists], rates).sum()
-            n_un = corrected_counts(frame.loc[~ident, lists], rates).sum()
+            k = corrected_counts(f.loc[is_id, cols], rates).sum()
+            n_un = corrected_counts(f.loc[~is_id, cols], rates).sum()
         else:
-            k, n_un = float(ident.sum()), float((~ident).sum())
+            k, n_un = float(is_id.sum()), float((~is_id).sum())
         return k / (k + n_un), k, k + n_un
 
     point, k, n = share(table, histories, key_error_rates)
     values = [point, share(table, histories, None)[0]]
     for tab, hist in (alternatives or {}).values():
         values.append(share(tab, hist, None)[0])
+    se = 0.0
+    if key_error_rates and any(r > 0 for r in key_error_rates.values()):
+        rng = np.random.default_rng(seed)
+        true_counts = [
+            np.round(corrected_counts(frame.loc[mask, lists], key_error_rates))
+            for mask in (ident, ~ident)
+        ]
+        on_list = frame[lists].sum(axis=0)
+        outcomes = split_outcomes(lists, key_error_rates)
+        fixed = split_matrix(lists, key_error_rates)
+        draws = np.empty(n_boot)
+        for b in range(n_boot):
+            matrix = fixed
+            if review_records:
+                rates = {
+                    name: rng.binomial(m, r) / m
+                    for name, r in key_error_rates.items()
+                    for m in [max(1, min(int(review_records), int(on_list[name])))]
+                }
+                matrix = split_matrix(lists, rates)
+            observed = np.column_stack(
+                [
+                    simulate_splits(c, lists, key_error_rates, rng, outcomes=outcomes)
+                    for c in true_counts
+                ]
+            )
+            parts = np.clip(np.linalg.solve(matrix, observed), 0.0, None).sum(axis=0)
+            draws[b] = parts[0] / (parts[0] + parts[1])
+        se = float(np.std(draws, ddof=1))
+    half = float(stats.norm.ppf(0.5 + level / 2)) * se
     return Estimate(
         estimate=point,
-        se=math.nan,
-        lower=float(min(values)),
-        upper=float(max(values)),
+        se=se,
+        lower=max(0.0, point - half),
+        upper=min(1.0, point + half),
         level=level,
         n=round(n),
         events=round(k),
-        label="share of held victims identified (linkage-error range)",
+        label="share of held victims identified (linkage-error interval)",
         extra={
             "target": "a: unique victims the databases hold",
             "unique_victims": n,
             "corrected_for_splits": bool(key_error_rates),
+            "interval": (
+                "parametric bootstrap of the split realisation"
+                + (" and the clerical review's rates" if review_records else "")
+                if se > 0
+                else "none: no link-key errors to correct (a census)"
+            ),
+            "sensitivity_range": (float(min(values)), float(max(values))),
         },
     )
