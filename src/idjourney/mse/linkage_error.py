@@ -30,8 +30,11 @@ passed to the usual estimators. The unobserved cell is unaffected: a child on no
 list is not split. This moment correction is chosen because key linkage makes
 no false merges (0 measured on ``four_databases``), because the rates
 :math:`r_j` can be estimated from a clerical review of a sample of records, and
-because it needs no change to the estimators. It ignores the sampling error of
-the estimated rates (a bound: run it at the ends of their confidence interval).
+because it needs no change to the estimators. For the totals it ignores the sampling
+error of the estimated rates (a bound: run it at the ends of their confidence interval);
+the share of the held victims (target a) carries it, with the randomness of which
+records got a wrong key, by a parametric bootstrap over :func:`simulate_splits`
+(:func:`idjourney.mse.targets.share_identified_held`).
 
 References
 ----------
