@@ -201,3 +201,26 @@ def test_study_performance_counts_dropped_and_scores_own_estimand() -> None:
     text = format_summary(perf)
     assert "0.750 ± 0.217" in text  # coverage with its MCSE sqrt(.75 * .25 / 4)
     assert "undefined" in text and "false-alarm" in text
+
+
+def test_with_structures_the_expected_truth_is_the_mean_within_each_structure() -> None:
+    """Worlds on structures (design ``structures = 2``: rep r on structure r mod 2): the
+    process-level truth of a rep is the mean of the truths of its structure's reps."""
+    from idjourney.simstudy.report import study_performance
+
+    results = _study_results()
+    results = results.loc[results["method"] == "median"].assign(error="")
+    results["est"] = results["true"] + 0.5  # every estimate 0.5 above its own world's truth
+    pooled = study_performance(results, 0.95)
+    within = study_performance(results, 0.95, structures=2)
+
+    def get(perf: pd.DataFrame, stat: str) -> float:
+        cell = perf.query("estimand == 'level-2022' and stat == @stat")
+        return float(cell["est"].iloc[0])
+
+    # truths 10, 12, 14, 16; structure 0 = reps 0, 2 (mean 12), structure 1 = reps 1, 3 (14):
+    # errors against the structure means are -1.5, -1.5, 2.5, 2.5 -> bias 0.5, empSE 2.31;
+    # against the pooled mean 13: -2.5, -0.5, 1.5, 3.5 -> bias 0.5, empSE 2.58
+    assert get(within, "bias") == pytest.approx(0.5)
+    assert get(within, "empse") == pytest.approx(np.std([-1.5, -1.5, 2.5, 2.5], ddof=1))
+    assert get(pooled, "empse") == pytest.approx(np.std([-2.5, -0.5, 1.5, 3.5], ddof=1))

@@ -100,6 +100,37 @@ def test_results_do_not_depend_on_chunking_or_workers(tmp_path: Path) -> None:
     assert again.chunks_run == 0 and again.chunks_skipped == 4
 
 
+def test_structures_repeat_every_k_replicates_and_are_in_the_hash(tmp_path: Path) -> None:
+    from idjourney.synthetic import generate
+
+    plain = load_design(write_design(tmp_path, "p.toml"))
+    assert plain.structures is None and plain.structure_seed(3) is None
+    assert "structures" not in plain.to_dict()  # designs without it keep their hash
+    path = write_design(tmp_path, "s.toml")
+    path.write_text(
+        path.read_text().replace("chunk_size = 2", "chunk_size = 2\nstructures = 3"),
+        encoding="utf-8",
+    )
+    design = load_design(path)
+    assert design.structures == 3 and design.hash != plain.hash
+    seeds = [design.structure_seed(r) for r in range(7)]
+    assert seeds[0] == seeds[3] == seeds[6] and len(set(seeds[:3])) == 3
+    # the worlds of a structure share its regions' connection order, whatever their own seed
+    spec = design.scenario("constant").scenario
+
+    def structure(rep: int) -> pd.DataFrame:
+        return generate(
+            spec, 100 + rep, 2000, structure_seed=design.structure_seed(rep)
+        ).jurisdictions
+
+    pd.testing.assert_frame_equal(structure(0), structure(3))
+    assert not structure(0).equals(structure(1))
+    bad = path.read_text().replace("structures = 3", "structures = 0")
+    path.write_text(bad, encoding="utf-8")
+    with pytest.raises(SimstudyError, match=r"study\.structures"):
+        load_design(path)
+
+
 def test_estimates_track_truth(tmp_path: Path) -> None:
     run(write_design(tmp_path, n_rep=6, chunk=6), tmp_path / "o", workers=1, progress=False)
     res = load_results(tmp_path / "o")

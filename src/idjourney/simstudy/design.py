@@ -20,6 +20,7 @@ Layout::
     n_victims = 20000    # world size (overrides each scenario's)
     chunk_size = 10      # replicates per results file
     level = 0.95
+    structures = 10      # optional: worlds drawn on 10 database structures (see Design)
 
     [[scenarios]]
     name = "slowdown-2020"
@@ -54,6 +55,8 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from idjourney.synthetic import CalendarEffect, Scenario, ScenarioError, load_scenario
 
@@ -119,6 +122,10 @@ class Design:
     methods: tuple[MethodSpec, ...]
     estimands: tuple[EstimandSpec, ...]
     source: str = ""
+    #: database structures (jurisdictions' regions and connection order) the worlds are
+    #: drawn on: replicate r uses structure r mod ``structures`` and the process-level
+    #: truth is the mean within its structure; ``None``: every world its own structure
+    structures: int | None = None
 
     def to_dict(self, with_n_rep: bool = True) -> dict[str, Any]:
         """Plain JSON-ready content (what the hash is computed from, without ``n_rep``)."""
@@ -137,6 +144,8 @@ class Design:
         }
         for s in out["scenarios"]:
             s["parameters"].pop("source", None)
+        if self.structures is not None:  # absent when unset: older designs keep their hash
+            out["structures"] = self.structures
         if with_n_rep:
             out["n_rep"] = self.n_rep
         return out
@@ -156,6 +165,12 @@ class Design:
         _check_n_rep(n_rep, self.source)
         return dataclasses.replace(self, n_rep=int(n_rep))
 
+    def structure_seed(self, rep: int) -> int | None:
+        """The ``structure_seed`` of replicate ``rep`` (``None``: its own structure)."""
+        if self.structures is None:
+            return None
+        return structure_seeds(self.seed, self.structures)[rep % self.structures]
+
     def scenario(self, name: str) -> ScenarioSpec:
         """The scenario called ``name``."""
         for spec in self.scenarios:
@@ -166,7 +181,15 @@ class Design:
 
 # ------------------------------------------------------------------------------ loading
 
-_STUDY_KEYS = {"name", "description", "n_rep", "seed", "n_victims", "chunk_size", "level"}
+_STUDY_KEYS = {
+    "name", "description", "n_rep", "seed", "n_victims", "chunk_size", "level", "structures",
+}  # fmt: skip
+
+
+def structure_seeds(master: int, structures: int) -> list[int]:
+    """Seeds of a design's ``structures`` database structures (from its master seed)."""
+    state = np.random.SeedSequence([int(master), 7]).generate_state(structures, np.uint64)
+    return [int(s >> np.uint64(1)) for s in state]
 
 
 def load_design(path: str | os.PathLike[str], n_rep: int | None = None) -> Design:
@@ -222,6 +245,15 @@ def design_from_dict(
     level = study.get("level", 0.95)
     if not isinstance(level, float) or not 0 < level < 1:
         raise SimstudyError(f"{source}: 'study.level' must lie in (0, 1) (got {level!r})")
+    structures = study.get("structures")
+    if structures is not None and (
+        not isinstance(structures, int) or isinstance(structures, bool) or structures <= 0
+    ):
+        raise SimstudyError(
+            f"{source}: 'study.structures' must be a positive integer (the number of database "
+            f"structures the worlds are drawn on; got {structures!r}); leave it out to give "
+            "every world its own structure"
+        )
     design = Design(
         name=str(study.get("name", Path(source).stem)),
         description=str(study.get("description", "")),
@@ -234,6 +266,7 @@ def design_from_dict(
         methods=_methods(raw.get("methods"), source, level),
         estimands=_estimands(raw.get("estimands"), source),
         source=source,
+        structures=structures,
     )
     from idjourney.synthetic._validate import check_memory, check_name
 

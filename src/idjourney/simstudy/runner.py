@@ -89,7 +89,9 @@ def run_chunk(design: Design, scenario: str, start: int, stop: int) -> pd.DataFr
     years = sorted({y for e in design.estimands for y in (e.year, e.baseline) if y is not None})
     rows = []
     for rep, seed in zip(range(start, stop), seeds, strict=True):
-        world = generate(spec.scenario, int(seed), design.n_victims)
+        world = generate(
+            spec.scenario, int(seed), design.n_victims, structure_seed=design.structure_seed(rep)
+        )
         table = analysis_table(world.records, check=False)
         for method in design.methods:
             definition = make_definition(method.definition, level=design.level, **method.options)
