@@ -179,3 +179,49 @@ def headline_command(
         return
     click.echo(format_performance(perf))
     err.print(f"wrote results.csv and performance.csv in {out}")
+
+
+_PASS_THROUGH = {"ignore_unknown_options": True, "allow_extra_args": True, "help_option_names": []}
+
+
+@simstudy.command("mse", context_settings=_PASS_THROUGH)
+@click.pass_context
+def mse_command(ctx: click.Context) -> None:
+    """The denominator's simulation study (issue #14; synthetic/simstudy-mse.toml).
+
+    Same program and options as ``python -m idjourney.mse.simulation`` (``--help`` lists
+    them): ``idjourney simstudy mse DESIGN --out OUT [--only CELLS] [--estimators ...]
+    [--max-minutes M] [--markdown]``. Resumable: replicates already in OUT are skipped.
+    """
+    from idjourney.mse.simulation import main as mse_main
+
+    _pass_through(ctx, lambda argv: mse_main(argv), "idjourney simstudy mse")
+
+
+@simstudy.command("decomposition", context_settings=_PASS_THROUGH)
+@click.pass_context
+def decomposition_command(ctx: click.Context) -> None:
+    """The driver-alone decomposition study (synthetic/stationary*.toml).
+
+    Same program and options as ``python -m idjourney.simstudy.decomposition`` (``--help``
+    lists them): ``idjourney simstudy decomposition --out OUT [--n-rep N] [--scenarios ...]``.
+    """
+    from idjourney.simstudy.decomposition import main as decomposition_main
+
+    _pass_through(ctx, decomposition_main, "idjourney simstudy decomposition")
+
+
+def _pass_through(ctx: click.Context, program, name: str) -> None:  # type: ignore[no-untyped-def]
+    """Run an argparse program with the rest of the command line; its errors as messages."""
+    import argparse
+    import sys
+
+    argv = list(ctx.args)
+    old = sys.argv[0]
+    sys.argv[0] = name  # argparse's usage line names the command the user typed
+    try:
+        program(argv)
+    except (OSError, ValueError, argparse.ArgumentError) as exc:
+        fail(f"{name}: {exc}")
+    finally:
+        sys.argv[0] = old
