@@ -396,9 +396,8 @@ def grouped_quadratic_form_of_changes(
                 part[:n_clusters] = begin * first_counts
                 part[starts] = begin
             else:
-                begin_later = begin[later]
-                part[starts] = begin_later
-                if np.count_nonzero(begin) == np.count_nonzero(begin_later):
+                np.take(begin, later, out=part[starts], mode="clip")  # positions are valid
+                if np.count_nonzero(begin) == np.count_nonzero(part[starts]):
                     part[:n_clusters] = 0.0  # 0 on every row at risk from the first time
                 else:
                     part[:n_clusters] = np.bincount(
