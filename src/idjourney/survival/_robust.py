@@ -235,10 +235,14 @@ def _factorize(values: Any) -> tuple[np.ndarray, Any]:
         # first appearance as pd.factorize numbers labels, in O(n) (no hashing of labels)
         codes, kept = first_appearance(values.codes, len(values.categories))
         return codes, values.categories[kept]
+    if isinstance(values, pd.arrays.ArrowExtensionArray):
+        # Arrow-backed strings (``string[pyarrow]``, ``ArrowDtype``): pyarrow's hash
+        # kernel, about twice as fast as hashing the same values as Python objects
+        return pd.factorize(values, use_na_sentinel=True, sort=False)
     if isinstance(values, pd.api.extensions.ExtensionArray) and pd.api.types.is_string_dtype(
         values.dtype
     ):
-        # pandas' string dtype factorizes ~2x slower than the same values as objects
+        # the Python-backed string dtype factorizes slower than the same values as objects
         values = values.to_numpy(dtype=object, na_value=None)
     return pd.factorize(values, use_na_sentinel=True, sort=False)
 
