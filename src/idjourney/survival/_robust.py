@@ -19,9 +19,10 @@ in the same series) the robust variance is
 This module holds the pieces shared by the Kaplan–Meier, Aalen–Johansen and
 RMST estimators: checking a cluster argument, summing influence by cluster,
 and :func:`grouped_quadratic_form`, which evaluates
-:math:`\sum_c U_c(t)^2` at every time of a curve in :math:`O(n \log n)` when
-each row's influence is piecewise of the form :math:`\phi(t)^\top a_i` (see
-there), so no loop over clusters or times and no :math:`n \times m` matrix.
+:math:`\sum_c U_c(t)^2` at every time of a curve in :math:`O(n + n_\mathrm{clusters}
++ m)` (two counting sorts, no comparison sort) when each row's influence is
+piecewise of the form :math:`\phi(t)^\top a_i` (see there), so no loop over
+clusters or times and no :math:`n \times m` matrix.
 """
 
 from __future__ import annotations

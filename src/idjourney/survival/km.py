@@ -309,7 +309,7 @@ class KMInfluenceBasis:
         return out
 
     def robust_log_variance(self, clusters: ClusterCodes) -> np.ndarray:
-        r""":math:`\sum_c \{\sum_{i\in c} w_i g_i(t_k)\}^2` at every time (O(n log n)).
+        r""":math:`\sum_c \{\sum_{i\in c} w_i g_i(t_k)\}^2` at every time (O(n)).
 
         In the basis :math:`\phi(t_k) = (B(t_k), 1)` row :math:`i` has coefficients
         :math:`(-1, B(e_i))` from ``start`` to ``stop - 1`` and
