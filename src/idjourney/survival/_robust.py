@@ -386,7 +386,7 @@ def grouped_quadratic_form_of_changes(
         cluster, position = cluster[keep], position[keep]
     first_counts: np.ndarray | None = None  # rows at risk from the first time, per cluster
     changes: list[np.ndarray] = []  # each column's changes, in (cluster, time) order
-    time_of = first = np.zeros(0, dtype=np.intp)
+    time_of = first = np.zeros(0, dtype=np.intp)  # each event's time, as sorted
     for j in range(0, p, 2):
         pair = range(j, min(j + 2, p))
         data = np.empty(m, dtype=complex if len(pair) == 2 else float)
@@ -421,7 +421,7 @@ def grouped_quadratic_form_of_changes(
             n_times,
         )
         if j == 0:
-            time_of = times.astype(np.intp)
+            time_of = times  # int32 mostly; bincount widens it block by block
             first = indptr[:-1].astype(np.intp)  # every cluster has its starting value
         changes.append(change)
     _accumulate_cross_products(changes, first, time_of, out)
