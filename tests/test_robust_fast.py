@@ -190,3 +190,17 @@ def test_every_kind_of_series_label_gives_the_same_bits() -> None:
         codes = check_cluster(kinds[name], strings.size, name)
         np.testing.assert_array_equal(codes.codes, expected)
         assert [str(x) for x in codes.labels[:5]] == list(pd.unique(strings)[:5])
+
+
+def test_curve_reaching_zero_before_later_times_gives_no_warning() -> None:
+    """Found by the property test above: the curve reaches 0 at day 2 (the one row at
+    risk has its event) and a row entering at day 2 is at risk at day 3.  The basis
+    took ``inf - inf`` of the Greenwood sums there (a RuntimeWarning, an error under
+    ``filterwarnings = error``); the SE is 0 from day 2 on, as R's NA band."""
+    duration = np.array([1.0, 3.0, 2.0, 1.0])
+    event = np.array([0, 0, 1, 0])
+    entry = np.array([0.0, 2.0, 0.0, 0.0])
+    km = KaplanMeier().fit(duration, event, entry=entry, cluster=[0, 0, 1, 1])
+    curve = km.survival_
+    np.testing.assert_array_equal(curve["survival"].to_numpy(), [1.0, 0.0, 0.0])
+    np.testing.assert_array_equal(curve["std_err"].to_numpy(), [0.0, 0.0, 0.0])

@@ -276,7 +276,8 @@ class KMInfluenceBasis:
     def build(cls, table: KMTable, data: SurvivalArrays) -> KMInfluenceBasis:
         """Pieces for ``table`` fitted to ``data`` (searchsorted lookups, O(n log m))."""
         n_risk, n_event = table.n_risk, table.n_event
-        valid = (n_event > 0) & np.isfinite(np.diff(table.greenwood, prepend=0.0))
+        with np.errstate(invalid="ignore"):  # inf - inf once the curve has reached 0
+            valid = (n_event > 0) & np.isfinite(np.diff(table.greenwood, prepend=0.0))
         remaining = np.where(valid, n_risk - n_event, 1.0)
         a = np.where(valid, 1.0 / remaining, 0.0)
         b_cum = np.cumsum(np.where(valid, n_event / (n_risk * remaining), 0.0))
