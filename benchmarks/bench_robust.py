@@ -16,7 +16,11 @@ turn, so machine load hits them alike) and the ratio robust / Greenwood:
     ``influence_at(h)`` + ``cluster_sums`` on a Greenwood fit, and with the series
     factorized once (``check_cluster`` -> ``ClusterCodes``, what an indicator over many
     years of one table can do) instead of hashing the string labels in every fit.
-(b) the whole curve (every distinct time): the same fits, reading ``survival_``.
+(b) the whole curve (every distinct time), reading ``survival_``, for each kind of
+    series label: a categorical column (its codes are read, no hashing), integer
+    labels, Arrow-backed strings (``string[pyarrow]``), Python (object) strings, and
+    the series factorized once (``ClusterCodes``); then the cost of turning each kind
+    of label into cluster codes (``check_cluster``) beside one Greenwood fit.
 (c) RMST to tau: ``rmst(km, tau)`` Greenwood vs robust.
 """
 
@@ -51,21 +55,32 @@ def line(
     label: str, greenwood: tuple[float, float], robust: tuple[float, float], note: str = ""
 ) -> None:
     print(
-        f"  {label:<46} CPU Greenwood {greenwood[0]:6.3f} s robust {robust[0]:6.3f} s "
+        f"  {label:<58} CPU Greenwood {greenwood[0]:6.3f} s robust {robust[0]:6.3f} s "
         f"ratio {robust[0] / greenwood[0]:5.2f} | wall ratio {robust[1] / greenwood[1]:5.2f} "
         f"{note}"
     )
 
 
 def make_table(n: int, n_series: int, seed: int = 1) -> pd.DataFrame:
+    """The benchmark table; the series label in four forms (``series_id``: strings)."""
     rng = np.random.default_rng(seed)
     series = rng.integers(0, n_series, n)
     frailty = rng.gamma(2.0, 0.5, n_series)[series]
     duration = np.minimum(3650.0, np.floor(rng.exponential(900.0 / frailty)) + 1.0)
     event = (rng.random(n) < 0.8).astype(np.int64)
     entry = np.where(rng.random(n) < 0.5, np.floor(rng.random(n) * duration), 0.0)
-    labels = np.char.add("SYN-S", series.astype(str))
-    return pd.DataFrame({"duration": duration, "event": event, "entry": entry, "series_id": labels})
+    labels = np.char.add("SYN-S", series.astype(str)).astype(object)
+    return pd.DataFrame(
+        {
+            "duration": duration,
+            "event": event,
+            "entry": entry,
+            "series_id": labels,
+            "series_category": pd.Categorical(labels),
+            "series_arrow": pd.array(labels, dtype="string[pyarrow]"),
+            "series_number": series,
+        }
+    )
 
 
 def main() -> None:
@@ -108,20 +123,39 @@ def main() -> None:
     line("series factorized once (ClusterCodes)", g, pre)
     line("Greenwood fit + influence_at + cluster_sums", g, lean)
 
+    kinds = {
+        "categorical column": "series_category",
+        "integer labels": "series_number",
+        "Arrow strings (string[pyarrow])": "series_arrow",
+        "object strings (the analysis table)": "series_id",
+    }
+
     def greenwood_curve() -> pd.DataFrame:
         return KaplanMeier().fit_table(table).survival_
 
-    def robust_curve() -> pd.DataFrame:
-        return KaplanMeier().fit_table(table, cluster_col="series_id").survival_
+    def robust_curve(column: Any) -> Callable[[], pd.DataFrame]:
+        return lambda: KaplanMeier().fit_table(table, cluster_col=column).survival_
 
-    def robust_curve_codes() -> pd.DataFrame:
-        return KaplanMeier().fit_table(table, cluster_col=codes).survival_
-
-    g, r, rc = best_times([greenwood_curve, robust_curve, robust_curve_codes], args.repeat)
+    curves = [robust_curve(column) for column in kinds.values()] + [robust_curve(codes)]
+    reference = curves[-1]()["std_err"].to_numpy()
+    for curve in curves[:-1]:  # the same numbers whichever way the series are given
+        assert np.array_equal(curve()["std_err"].to_numpy(), reference)
+    g, *robust = best_times([greenwood_curve, *curves], args.repeat)
     m = KaplanMeier().fit_table(table).table_.time.size
     print(f"(b) the whole curve ({m} distinct times): SE and intervals at every time")
-    line("fit_table(cluster_col='series_id') (strings)", g, r)
-    line("series factorized once (ClusterCodes)", g, rc)
+    names = [*kinds, "series factorized once (ClusterCodes)"]
+    for label, timing in zip(names, robust, strict=True):
+        line(f"cluster_col = {label}", g, timing, "(target <= 2)")
+    factorize = best_times(
+        [
+            (lambda column=column: check_cluster(table[column], len(table), column))
+            for column in kinds.values()
+        ],
+        args.repeat,
+    )
+    print("    labels -> cluster codes (check_cluster) against one Greenwood fit (fit + curve):")
+    for label, timing in zip(kinds, factorize, strict=True):
+        print(f"      {label:<40} {timing[0]:6.3f} s CPU = {timing[0] / g[0]:4.2f} Greenwood fits")
 
     g, r, rc = best_times(
         [

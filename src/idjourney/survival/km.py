@@ -55,7 +55,7 @@ from idjourney.survival._robust import (
     ClusterCodes,
     check_cluster,
     cluster_name,
-    grouped_quadratic_form,
+    grouped_quadratic_form_of_changes,
     quadratic_at,
 )
 from idjourney.survival.errors import SurvivalDataError, SurvivalDataWarning
@@ -227,17 +227,20 @@ def time_index(times: np.ndarray, values: np.ndarray, side: Literal["left", "rig
     Durations and entry times are whole days in practice; then a lookup table
     over ``0 .. max`` (small, cache-resident) replaces a binary search per row,
     which on 1e6 rows is several times faster.  Any other input falls back to
-    ``np.searchsorted``.
+    ``np.searchsorted``.  The result is int32 when that holds every index (half the
+    memory of int64 on 1e6 rows), int64 otherwise.
     """
     if values.size == 0:
         return np.zeros(0, dtype=np.int64)
     high = float(values.max())
+    small = np.int32 if times.size < 2**31 - 1 else np.int64
     if values.min() >= 0 and high <= _LOOKUP_LIMIT and high < 4 * values.size:
-        whole = values.astype(np.int64)
+        whole = values.astype(np.int32)
         if np.array_equal(whole, values):
-            lookup = np.searchsorted(times, np.arange(int(high) + 1, dtype=np.float64), side=side)
+            grid = np.arange(int(high) + 1, dtype=np.float64)
+            lookup = np.searchsorted(times, grid, side=side).astype(small)
             return lookup[whole]
-    return np.searchsorted(times, values, side=side)
+    return np.searchsorted(times, values, side=side).astype(small, copy=False)
 
 
 @dataclass(frozen=True)
@@ -273,17 +276,18 @@ class KMInfluenceBasis:
     def build(cls, table: KMTable, data: SurvivalArrays) -> KMInfluenceBasis:
         """Pieces for ``table`` fitted to ``data`` (searchsorted lookups, O(n log m))."""
         n_risk, n_event = table.n_risk, table.n_event
-        valid = (n_event > 0) & np.isfinite(np.diff(table.greenwood, prepend=0.0))
+        with np.errstate(invalid="ignore"):  # inf - inf once the curve has reached 0
+            valid = (n_event > 0) & np.isfinite(np.diff(table.greenwood, prepend=0.0))
         remaining = np.where(valid, n_risk - n_event, 1.0)
         a = np.where(valid, 1.0 / remaining, 0.0)
         b_cum = np.cumsum(np.where(valid, n_event / (n_risk * remaining), 0.0))
         stop = time_index(table.time, data.duration, side="left")
         if data.entry is None:
-            start = np.zeros(data.n, dtype=np.int64)
+            start = np.zeros(data.n, dtype=stop.dtype)
             b_entry = np.zeros(data.n)
         else:
             start = time_index(table.time, data.entry, side="right")
-            b_entry = np.where(start > 0, b_cum[np.maximum(start - 1, 0)], 0.0)
+            b_entry = np.concatenate(([0.0], b_cum))[start]  # B at the entry (0 before t_1)
         return cls(
             a,
             b_cum,
@@ -306,21 +310,32 @@ class KMInfluenceBasis:
         return out
 
     def robust_log_variance(self, clusters: ClusterCodes) -> np.ndarray:
-        r""":math:`\sum_c \{\sum_{i\in c} w_i g_i(t_k)\}^2` at every time (O(n log n))."""
-        w = self.weight
-        final = np.where(self.event, self.a[self.stop], 0.0) - (
-            self.b_cum[self.stop] - self.b_entry
-        )
+        r""":math:`\sum_c \{\sum_{i\in c} w_i g_i(t_k)\}^2` at every time (O(n)).
+
+        In the basis :math:`\phi(t_k) = (B(t_k), 1)` row :math:`i` has coefficients
+        :math:`(-1, B(e_i))` from ``start`` to ``stop - 1`` and
+        :math:`(0, \delta_i a_{s_i} - B(t_{s_i}) + B(e_i))` from ``stop`` on (times
+        :math:`w_i`), so at ``stop`` they change by :math:`(1, \delta_i a_{s_i} -
+        B(t_{s_i}))`: one lookup in a table of the times.
+        """
+        n_times = self.b_cum.shape[0]
+        at_stop = np.concatenate((-self.b_cum, self.a - self.b_cum))  # by (event, stop)
+        where = np.multiply(self.event, n_times, dtype=self.stop.dtype)
+        where += self.stop
+        change = at_stop[where]
+        del where
         # coefficient columns as separate arrays (no (n, 2) copies); numbers where the
         # same for every row
         if self.unit_weights:
             start_coef: list[Any] = [-1.0, self.b_entry]
-            stop_coef: list[Any] = [0.0, final]
+            stop_change: list[Any] = [1.0, change]
         else:
+            w = self.weight
+            change *= w
             start_coef = [-w, w * self.b_entry]
-            stop_coef = [0.0, w * final]
-        m = grouped_quadratic_form(
-            clusters.codes, self.start, start_coef, self.stop, stop_coef, self.b_cum.shape[0]
+            stop_change = [w, change]
+        m = grouped_quadratic_form_of_changes(
+            clusters.codes, self.start, start_coef, self.stop, stop_change, n_times
         )
         phi = np.column_stack([self.b_cum, np.ones_like(self.b_cum)])
         return quadratic_at(phi, m)
