@@ -75,10 +75,12 @@ from idjourney.mse.coverage import coverage_of
 from idjourney.mse.recommended import recommended_denominator
 from idjourney.mse.simulation import review_rates
 
-rates = review_rates(world, 1000, np.random.default_rng(SEED))
+REVIEW_RECORDS = 1000  # records per list checked by the (simulated) clerical review
+rates = review_rates(world, REVIEW_RECORDS, np.random.default_rng(SEED))
 denominator = recommended_denominator(
-    world.records, coverage_of(world.scenario), key_error_rates=rates, seed=SEED
-)
+    world.records, coverage_of(world.scenario), key_error_rates=rates,
+    review_records=REVIEW_RECORDS, seed=SEED,
+)  # fmt: skip
 denominator.sensitivity.round(3)
 
 # %%
