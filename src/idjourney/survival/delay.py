@@ -190,7 +190,8 @@ def delay_adjusted(
     lag = delay.quantile(min_recorded)
     cutoff = extract - pd.to_timedelta(lag, unit="D")
     keep = (table["first_seen"] <= cutoff) & (table["at_risk_from"] < cutoff)
-    out = table.loc[keep].copy()
+    # positional take: a new frame of its own (no second copy, no view to warn about)
+    out = table.take(np.flatnonzero(keep.to_numpy()))
     cut = cutoff[keep]
     ident = out["identified_on"].where(
         out["identification_recorded_on"].notna() & (out["identified_on"] <= cut)
@@ -221,7 +222,7 @@ def delay_adjusted(
     out["weight"] = weight
     out["delay_correction"] = False
     extra = weight > 1.0
-    ghosts = out.loc[extra].copy()
+    ghosts = out.take(np.flatnonzero(extra))
     ghosts["weight"] = -(weight[extra] - 1.0)
     ghosts["duration"] = (ghosts["extract_date"] - ghosts["first_seen"]) / DAY
     ghosts["identified_on"] = pd.NaT
