@@ -85,3 +85,24 @@ def test_label_codes_hashed_once_per_table(table) -> None:
     assert list(sorted_labels) == sorted(labels)
     other = table.copy()
     assert _label_codes(other, "series_id") is not first
+
+
+def test_new_victims_cluster_codes_equal_factorizing_the_labels(table) -> None:
+    """inflow's counter factorizes the prepared categorical by its codes, once per table;
+    the codes and labels equal factorizing the label strings (first-appearance order),
+    also for a categorical whose categories are in another order."""
+    from idjourney.indicator.inflow import _cluster_codes
+
+    prepared = DEFINITIONS["new-victims"]().prepare(table)
+    shuffled = prepared.assign(
+        _cluster=prepared["_cluster"].cat.reorder_categories(
+            prepared["_cluster"].cat.categories[::-1]
+        )
+    )
+    for frame in (prepared, shuffled):
+        codes, labels = _cluster_codes(frame)
+        expected_codes, expected_labels = pd.factorize(frame["_cluster"].to_numpy())
+        np.testing.assert_array_equal(codes, expected_codes)
+        np.testing.assert_array_equal(labels, expected_labels)
+        assert labels.dtype == expected_labels.dtype
+        assert _cluster_codes(frame) is _cluster_codes(frame)
