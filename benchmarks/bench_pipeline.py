@@ -236,7 +236,15 @@ def main() -> None:
         "single-database stages (analysis table onwards)",
     )
     parser.add_argument("--one", type=int, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--growth", type=Path, help="only print the growth table of a --json file written before"
+    )
     args = parser.parse_args()
+    if args.growth is not None:
+        saved = json.loads(args.growth.read_text())
+        for line in growth_lines({int(k): v for k, v in saved.items()}):
+            print(line)
+        return
     if args.one:
         with tempfile.TemporaryDirectory(prefix="bench-pipeline-") as tmp:
             stages = run_size(
@@ -278,15 +286,30 @@ def main() -> None:
         if args.json is not None:
             args.json.parent.mkdir(parents=True, exist_ok=True)
             args.json.write_text(json.dumps({str(k): v for k, v in results.items()}, indent=2))
+    for line in growth_lines(results):
+        print(line)
+
+
+def growth_lines(results: dict[int, dict[str, dict[str, float]]]) -> list[str]:
+    """Each stage's growth between consecutive sizes: the ratio of wall and of CPU time and
+    the exponent b of time ~ n^b (on a shared machine the CPU time is the steadier one)."""
+    lines = []
     sizes = list(results)
     for small, large in itertools.pairwise(sizes):
-        print(f">> growth from {small:,} to {large:,} victims (time ratio; exponent b in n^b)")
+        lines.append(
+            f">> growth from {small:,} to {large:,} victims (time ratio; exponent b in n^b)"
+        )
+        lines.append(f"   {'stage':<40} {'wall':>7} {'b':>5}   {'cpu':>7} {'b':>5}")
         for stage in results[small]:
-            if stage == "process peak":
+            if stage == "process peak" or stage not in results[large]:
                 continue
-            ratio = results[large][stage]["seconds"] / max(results[small][stage]["seconds"], 1e-9)
-            exponent = math.log(ratio) / math.log(large / small)
-            print(f"   {stage:<40} {ratio:6.1f}x   b = {exponent:4.2f}")
+            parts = []
+            for what in ("seconds", "cpu"):
+                ratio = results[large][stage][what] / max(results[small][stage][what], 1e-9)
+                exponent = math.log(max(ratio, 1e-9)) / math.log(large / small)
+                parts.append(f"{ratio:6.1f}x {exponent:5.2f}")
+            lines.append(f"   {stage:<40} {parts[0]}   {parts[1]}")
+    return lines
 
 
 if __name__ == "__main__":

@@ -105,13 +105,21 @@ def _never_identified(
     from idjourney.survival.cure import MixtureCure
     from idjourney.survival.errors import ConvergenceError, SurvivalDataError
 
-    real = survival_rows(prepared.loc[~prepared["delay_correction"].to_numpy(bool)])
+    columns = [c for c in ("duration", "event", "entry", "outcome", "_cluster") if c in prepared]
+    real = survival_rows(prepared.loc[~prepared["delay_correction"].to_numpy(bool), columns])
+    cluster = real["_cluster"]
     frame = pd.DataFrame(
         {
             "duration": real["duration"].to_numpy(float),
             "event": (real["outcome"] == 1).astype(int).to_numpy(),
             "entry": real["entry"].to_numpy(float),
-            "cluster": real["_cluster"].to_numpy(),
+            # the prepared codes (unique labels): the same clusters, in the same order of
+            # first appearance, without hashing the labels again (issue #19)
+            "cluster": (
+                cluster.cat.codes.to_numpy()
+                if isinstance(cluster.dtype, pd.CategoricalDtype)
+                else cluster.to_numpy()
+            ),
         }
     )
     try:

@@ -14,6 +14,7 @@ Every candidate indicator is a small subclass of :class:`Definition` with
 
 from __future__ import annotations
 
+import weakref
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar, Literal
@@ -242,7 +243,45 @@ def _factorized_once(column: pd.Series, *, sort: bool = False) -> pd.Series:
     return pd.Series(pd.Categorical.from_codes(codes, labels), index=column.index)
 
 
+#: per source table and column: the labels hashed once (weakly keyed, dropped with the table)
+_LABEL_CODES: dict[tuple[int, str], tuple[weakref.ref, tuple[np.ndarray, ...]]] = {}
+
+
+def _label_codes(table: pd.DataFrame, column: str) -> tuple[np.ndarray, ...]:
+    """``table[column]`` as strings, factorized once per table (issue #19: every definition
+    prepared on the same table reuses them): each row's code in order of first appearance,
+    the labels in that order, and each row's code and the labels in sorted order."""
+    key = (id(table), column)
+    cached = _LABEL_CODES.get(key)
+    if cached is not None and cached[0]() is table:
+        return cached[1]
+    codes, labels = pd.factorize(table[column].astype(str).to_numpy())
+    order = np.argsort(labels, kind="stable")  # distinct strings: the order of sorting them
+    rank = np.empty_like(order)
+    rank[order] = np.arange(order.size)
+    result = (codes, labels, rank[codes], labels[order])
+    ref = weakref.ref(table, lambda _, key=key: _LABEL_CODES.pop(key, None))
+    _LABEL_CODES[key] = (ref, result)
+    return result
+
+
+def _categorical_from_codes(
+    codes: np.ndarray, labels: np.ndarray, sort: bool, index: pd.Index
+) -> pd.Series:
+    """The categorical :func:`_factorized_once` gives for the rows whose label codes (among
+    ``labels``, from :func:`_label_codes`) are ``codes``, without hashing the labels:
+    ``sort=False`` renumbers them in order of first appearance, ``sort=True`` (``labels``
+    sorted) keeps the labels present, in their order."""
+    if sort:
+        present = np.bincount(codes, minlength=labels.size) > 0
+        new_codes = (np.cumsum(present) - 1)[codes]
+        return pd.Series(pd.Categorical.from_codes(new_codes, labels[present]), index=index)
+    new_codes, first = pd.factorize(codes)
+    return pd.Series(pd.Categorical.from_codes(new_codes, labels[first]), index=index)
+
+
 Variance = Literal["cluster", "independent"]
+_CODE_COLUMN = "_cluster_label_code"
 _VARIANCES = ("cluster", "independent")
 Closures = Literal["competing", "censoring"]
 
@@ -364,7 +403,19 @@ class Definition(ABC):
         if extract_date is not None:
             table = as_of(table, extract_date)
         _require(table, ["duration", "event", "entry", "entry_year", "extract_date"], self.name)
-        out = table.copy()
+        # delay_adjusted builds a new table and never writes to its input: no copy for it
+        out = table.copy(deep=not self.delay_adjust)
+        # the cluster labels hashed once per source table, their codes carried through the
+        # delay correction (issue #19)
+        label_codes = None
+        if (
+            self.variance == "cluster"
+            and self.cluster_col in out.columns
+            and not isinstance(out[self.cluster_col].dtype, pd.CategoricalDtype)
+        ):
+            label_codes = _label_codes(table, self.cluster_col)
+            sorted_codes = self._sorted_clusters
+            out[_CODE_COLUMN] = label_codes[2 if sorted_codes else 0]
         if "outcome" not in out.columns:
             closed = (
                 out["closed_on"].notna() & (out["event"] == 0)
@@ -395,7 +446,15 @@ class Definition(ABC):
                     f"column {self.cluster_col!r} (the cluster for the variance) is missing in "
                     f"row {row}; give every victim its series, or use variance='independent'"
                 )
-            out["_cluster"] = _factorized_once(out[self.cluster_col], sort=self._sorted_clusters)
+            if label_codes is None:
+                out["_cluster"] = _factorized_once(
+                    out[self.cluster_col], sort=self._sorted_clusters
+                )
+            else:
+                labels = label_codes[3 if self._sorted_clusters else 1]
+                out["_cluster"] = _categorical_from_codes(
+                    out.pop(_CODE_COLUMN).to_numpy(), labels, self._sorted_clusters, out.index
+                )
         else:
             ids = out["victim_id"] if "victim_id" in out.columns else pd.Series(out.index)
             out["_cluster"] = ids.astype(str).to_numpy()

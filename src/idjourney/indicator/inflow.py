@@ -27,6 +27,7 @@ of the series bootstrap). A ratio of two counts on one table has influence
 
 from __future__ import annotations
 
+import weakref
 from typing import Any, ClassVar, Literal
 
 import numpy as np
@@ -99,6 +100,30 @@ def panel_mask(table: pd.DataFrame, year: int) -> np.ndarray:
     return _Counter(table).panel(year)
 
 
+#: per prepared table: its clusters factorized (weakly keyed, dropped with the table)
+_CLUSTER_CODES: dict[int, tuple[weakref.ref, tuple[np.ndarray, np.ndarray]]] = {}
+
+
+def _cluster_codes(table: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """``pd.factorize`` of the ``_cluster`` labels, once per table (issue #19: it was once per
+    year, hashing every label). A categorical (the prepared clusters) is factorized by its
+    integer codes: categories are unique, so the codes and labels (in order of first
+    appearance) are those of factorizing the labels."""
+    key = id(table)
+    cached = _CLUSTER_CODES.get(key)
+    if cached is not None and cached[0]() is table and len(cached[1][0]) == len(table):
+        return cached[1]
+    cluster = table["_cluster"]
+    if isinstance(cluster.dtype, pd.CategoricalDtype) and (cluster.cat.codes >= 0).all():
+        codes, first = pd.factorize(cluster.cat.codes.to_numpy())
+        result = (codes, cluster.cat.categories.to_numpy()[first])
+    else:
+        result = pd.factorize(cluster.to_numpy())
+    ref = weakref.ref(table, lambda _, key=key: _CLUSTER_CODES.pop(key, None))
+    _CLUSTER_CODES[key] = (ref, result)
+    return result
+
+
 class _Counter:
     """Counts of new victims and their per-cluster influence on one table (factorised once)."""
 
@@ -106,7 +131,7 @@ class _Counter:
         self.table = table
         self.real = _real(table)
         codes, self.labels = (
-            pd.factorize(table["_cluster"].to_numpy())
+            _cluster_codes(table)
             if ("_cluster" in table.columns)
             else (np.zeros(len(table), dtype=np.int64), pd.Index(["all"]))
         )

@@ -124,12 +124,27 @@ class _Cell:
         self.table = table
         self.weights = weights
         self._cache: dict[int, tuple[Estimate, pd.Series]] = {}
+        self._jurisdictions: tuple[np.ndarray, pd.Index] | None = None
 
     def subset(self, mask: np.ndarray) -> _Cell:
         pos = np.flatnonzero(mask)
-        sub = self.table.iloc[pos].reset_index(drop=True)
+        # one copy (positional take), then a fresh row index in place (issue #19: iloc and
+        # reset_index copied the table twice)
+        sub = self.table.take(pos)
+        sub.index = pd.RangeIndex(pos.size)
         sub.attrs = dict(self.table.attrs)  # still prepared: no second delay estimate
         return _Cell(self.definition, sub, None if self.weights is None else self.weights[pos])
+
+    def in_panel(self, panel: np.ndarray) -> np.ndarray:
+        """Rows whose jurisdiction is in ``panel`` (``isin``), the jurisdictions hashed once
+        per cell (issue #19: every chain link hashed every row's label again)."""
+        if self._jurisdictions is None:
+            codes, labels = pd.factorize(
+                self.table["jurisdiction"].to_numpy(), use_na_sentinel=False
+            )
+            self._jurisdictions = (codes, pd.Index(labels))
+        codes, labels = self._jurisdictions
+        return np.asarray(labels.isin(panel))[codes]
 
     def both(self, year: int) -> tuple[Estimate, pd.Series]:
         if year not in self._cache:
@@ -195,7 +210,7 @@ def _index_for_group(
     if coverage in ("naive", "fixed-panel"):
         if coverage == "fixed-panel":
             panel = connected_by(full, baseline)
-            cell = cell.subset(cell.table["jurisdiction"].isin(panel).to_numpy())
+            cell = cell.subset(cell.in_panel(panel))
         base = cell.value(baseline)
         base_reps = cell.reps(baseline) if boot else None
         for year in years:
@@ -221,7 +236,7 @@ def _index_for_group(
     broken: dict[int, str] = {}
     for a, b in itertools.pairwise(span):
         panel = connected_by(full, a)
-        sub = cell.subset(cell.table["jurisdiction"].isin(panel).to_numpy())
+        sub = cell.subset(cell.in_panel(panel))
         try:
             va, vb = sub.value(a), sub.value(b)
         except IndicatorError as exc:  # e.g. nothing connected yet in year a: no link a -> b

@@ -10,7 +10,7 @@ and models the time to identification among the former (latency).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
@@ -266,53 +266,53 @@ class MixtureCure:
 
     # ------------------------------------------------------------------ Weibull latency
     @staticmethod
-    def _weibull_terms(
-        theta: np.ndarray, t: np.ndarray, d: np.ndarray, a: np.ndarray, z: np.ndarray, x: np.ndarray
+    def _weibull_part(
+        theta: np.ndarray, s: np.ndarray, d: np.ndarray, z: np.ndarray, x: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Per-row log-likelihood and score matrix (rows × parameters)."""
+        r"""Per-row :math:`\log L(s, d)` and its score (rows × parameters), without truncation.
+
+        :math:`\log L(s, 1) = \log\pi + \log f_u(s)` and
+        :math:`\log L(s, 0) = \log\{1 - \pi + \pi S_u(s)\}`; a row left-truncated at
+        :math:`a` contributes :math:`\log L(t, d) - \log L(a, 0)` (:meth:`_weibull_terms`).
+        """
         kz, kx = z.shape[1], x.shape[1]
         gamma, beta = theta[:kz], theta[kz : kz + kx]
         lam, rho = np.exp(theta[kz + kx]), np.exp(theta[kz + kx + 1])
         pi = special.expit(z @ gamma)
         eta = x @ beta
         risk = np.exp(eta)
-
-        def cumhaz(s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-            pos = s > 0
-            log_s = np.log(np.where(pos, s, 1.0))
-            h = np.where(pos, lam * np.exp(rho * log_s) * risk, 0.0)
-            return h, log_s
-
-        h_t, log_t = cumhaz(t)
-        h_a, log_a = cumhaz(a)
-        s_t, s_a = np.exp(-h_t), np.exp(-h_a)
-        den_t = 1.0 - pi + pi * s_t
-        den_a = 1.0 - pi + pi * s_a
+        pos = s > 0
+        log_s = np.log(np.where(pos, s, 1.0))
+        h = np.where(pos, lam * np.exp(rho * log_s) * risk, 0.0)
+        surv = np.exp(-h)
+        den = 1.0 - pi + pi * surv
+        event = (d == 1)[:, None]
         ll = np.where(
             d == 1,
-            np.log(pi) + np.log(lam) + np.log(rho) + (rho - 1) * log_t + eta - h_t,
-            np.log(den_t),
-        ) - np.log(den_a)
-
+            np.log(pi) + np.log(lam) + np.log(rho) + (rho - 1) * log_s + eta - h,
+            np.log(den),
+        )
         dpi = pi * (1.0 - pi)
-
-        # derivatives of H with respect to (beta, log_lambda, log_rho), per unit H
-        def dh(h: np.ndarray, log_s: np.ndarray) -> np.ndarray:
-            return np.column_stack([h[:, None] * x, h, h * rho * log_s])
-
-        dh_t, dh_a = dh(h_t, log_t), dh(h_a, log_a)
-        g_gamma = (
-            np.where(
-                (d == 1)[:, None], (1.0 - pi)[:, None] * z, ((s_t - 1.0) * dpi / den_t)[:, None] * z
-            )
-            - ((s_a - 1.0) * dpi / den_a)[:, None] * z
-        )
-        event_rest = np.column_stack([x, np.ones_like(t), 1.0 + rho * log_t]) - dh_t
-        cens_rest = -(pi * s_t / den_t)[:, None] * dh_t
-        g_rest = (
-            np.where((d == 1)[:, None], event_rest, cens_rest) + (pi * s_a / den_a)[:, None] * dh_a
-        )
+        # derivatives of H with respect to (beta, log_lambda, log_rho)
+        dh = np.column_stack([h[:, None] * x, h, h * rho * log_s])
+        g_gamma = np.where(event, (1.0 - pi)[:, None] * z, ((surv - 1.0) * dpi / den)[:, None] * z)
+        event_rest = np.column_stack([x, np.ones_like(s), 1.0 + rho * log_s]) - dh
+        cens_rest = -(pi * surv / den)[:, None] * dh
+        g_rest = np.where(event, event_rest, cens_rest)
         return ll, np.column_stack([g_gamma, g_rest])
+
+    @staticmethod
+    def _weibull_terms(
+        theta: np.ndarray, t: np.ndarray, d: np.ndarray, a: np.ndarray, z: np.ndarray, x: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Per-row log-likelihood and score matrix (rows × parameters)."""
+        ll_t, g_t = MixtureCure._weibull_part(theta, t, d, z, x)
+        ll_a, g_a = MixtureCure._weibull_part(theta, a, np.zeros_like(a), z, x)
+        return ll_t - ll_a, g_t - g_a
+
+    #: fit the Weibull latency on the distinct (time, status, covariates) and (entry,
+    #: covariates) rows with their counts (issue #19); ``False``: on every row (tests)
+    _tabulate: ClassVar[bool] = True
 
     def _fit_weibull(
         self,
@@ -323,16 +323,52 @@ class MixtureCure:
         x: np.ndarray,
         groups: np.ndarray | None,
     ) -> tuple[np.ndarray, np.ndarray]:
+        r"""Maximum likelihood by BFGS with analytic scores.
+
+        The log-likelihood :math:`\sum_i \{\log L(t_i, d_i \mid z_i, x_i) - \log L(a_i, 0 \mid
+        z_i, x_i)\}` splits into a sum over the distinct rows of :math:`(t, d, z, x)` and one
+        over the distinct rows of :math:`(a, z, x)`, each weighted by its count, so every
+        evaluation costs the number of distinct rows, not :math:`n` (without covariates:
+        distinct days of follow-up and of entry); the cluster scores are then read back per row.
+        """
         kz, kx = z.shape[1], x.shape[1]
         p_event = min(max(1.25 * d.mean(), 0.05), 0.95)
         theta0 = np.zeros(kz + kx + 2)
         theta0[0] = special.logit(p_event)
         theta0[kz + kx] = np.log(d.sum() / np.sum(t - a))
         n = t.size
+        part = self._weibull_part
+        if self._tabulate:
+            codes_t, (t_u, d_u, z_t, x_t), w_t = _distinct_rows(t, d, z, x)
+            codes_a, (a_u, z_a, x_a), w_a = _distinct_rows(a, z, x)
+            zeros = np.zeros_like(a_u)
 
-        def objective(theta: np.ndarray) -> tuple[float, np.ndarray]:
-            ll, g = self._weibull_terms(theta, t, d, a, z, x)
-            return -float(ll.sum()) / n, -g.sum(axis=0) / n
+            def score_sum(theta: np.ndarray) -> np.ndarray:
+                return (
+                    w_t @ part(theta, t_u, d_u, z_t, x_t)[1]
+                    - w_a @ part(theta, a_u, zeros, z_a, x_a)[1]
+                )
+
+            def objective(theta: np.ndarray) -> tuple[float, np.ndarray]:
+                ll_t, g_t = part(theta, t_u, d_u, z_t, x_t)
+                ll_a, g_a = part(theta, a_u, zeros, z_a, x_a)
+                return -float(w_t @ ll_t - w_a @ ll_a) / n, -(w_t @ g_t - w_a @ g_a) / n
+
+            def row_scores(theta: np.ndarray) -> np.ndarray:
+                g_t = part(theta, t_u, d_u, z_t, x_t)[1]
+                g_a = part(theta, a_u, zeros, z_a, x_a)[1]
+                return g_t[codes_t] - g_a[codes_a]
+        else:
+
+            def score_sum(theta: np.ndarray) -> np.ndarray:
+                return self._weibull_terms(theta, t, d, a, z, x)[1].sum(0)
+
+            def objective(theta: np.ndarray) -> tuple[float, np.ndarray]:
+                ll, g = self._weibull_terms(theta, t, d, a, z, x)
+                return -float(ll.sum()) / n, -g.sum(axis=0) / n
+
+            def row_scores(theta: np.ndarray) -> np.ndarray:
+                return self._weibull_terms(theta, t, d, a, z, x)[1]
 
         res = optimize.minimize(
             objective,
@@ -349,16 +385,20 @@ class MixtureCure:
                 "too little follow-up after the last identifications, or covariates that "
                 f"separate the outcome); optimiser said: {res.message}"
             )
-        hess = _numerical_hessian(
-            lambda th: self._weibull_terms(th, t, d, a, z, x)[1].sum(0), theta
-        )
+        hess = _numerical_hessian(score_sum, theta)
         info_inv = np.linalg.inv(-hess)
         if groups is None:
             self.se_method_ = "inverse observed information"
             return theta, info_inv
-        _, scores = self._weibull_terms(theta, t, d, a, z, x)
-        sums = np.zeros((groups.max() + 1, theta.size))
-        np.add.at(sums, groups, scores)
+        scores = row_scores(theta)
+        n_groups = int(groups.max()) + 1
+        # per cluster, rows added in row order (as np.add.at does)
+        sums = np.column_stack(
+            [
+                np.bincount(groups, weights=scores[:, j], minlength=n_groups)
+                for j in range(theta.size)
+            ]
+        )
         self.se_method_ = "cluster sandwich (inverse information, score sums per cluster)"
         return theta, info_inv @ (sums.T @ sums) @ info_inv
 
@@ -467,6 +507,34 @@ class MixtureCure:
             values, lower, upper = np.exp(values), np.exp(lower), np.exp(upper)
         xlabel = f"{'odds / hazard ratio' if ratios else 'coefficient'} ({pct}% CI)"
         return plot_forest(names, values, lower, upper, ax=ax, ci=ci, ratio=ratios, xlabel=xlabel)
+
+
+def _distinct_rows(*arrays: np.ndarray) -> tuple[np.ndarray, list[np.ndarray], np.ndarray]:
+    """The distinct rows of the columns of ``arrays`` (1-d or 2-d, same length).
+
+    Returns each row's code (distinct rows numbered in order of first appearance), the
+    arrays restricted to one row per code, and the count of rows per code (float). Hashing
+    (``pd.factorize``), so O(n) with no sort; a constant column is skipped.
+    """
+    columns = [col for arr in arrays for col in (arr.T if arr.ndim == 2 else [arr])]
+    n = columns[0].size
+    codes = np.zeros(n, dtype=np.intp)
+    size = 1
+    for col in columns:
+        if n == 0 or (col == col[0]).all():
+            continue
+        col_codes, uniques = pd.factorize(col, use_na_sentinel=False)
+        if size == 1:
+            codes, size = col_codes, len(uniques)
+            continue
+        codes, kept = pd.factorize(codes * len(uniques) + col_codes)
+        size = len(kept)
+    distinct = []
+    for arr in arrays:
+        out = np.empty((size, *arr.shape[1:]), dtype=arr.dtype)
+        out[codes] = arr  # every row of a code holds the same values
+        distinct.append(out)
+    return codes, distinct, np.bincount(codes, minlength=size).astype(float)
 
 
 def _rev_cumsum(values: np.ndarray) -> np.ndarray:

@@ -37,6 +37,7 @@ to the cohort's: it uses every recorded identification).
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -46,6 +47,7 @@ import pandas as pd
 __all__ = [
     "DelayDistribution",
     "DelayError",
+    "DelayInfluence",
     "delay_adjusted",
     "estimate_recording_delay",
     "inverse_weight_sum_influence",
@@ -190,7 +192,8 @@ def delay_adjusted(
     lag = delay.quantile(min_recorded)
     cutoff = extract - pd.to_timedelta(lag, unit="D")
     keep = (table["first_seen"] <= cutoff) & (table["at_risk_from"] < cutoff)
-    out = table.loc[keep].copy()
+    # positional take: a new frame of its own (no second copy, no view to warn about)
+    out = table.take(np.flatnonzero(keep.to_numpy()))
     cut = cutoff[keep]
     ident = out["identified_on"].where(
         out["identification_recorded_on"].notna() & (out["identified_on"] <= cut)
@@ -221,7 +224,7 @@ def delay_adjusted(
     out["weight"] = weight
     out["delay_correction"] = False
     extra = weight > 1.0
-    ghosts = out.loc[extra].copy()
+    ghosts = out.take(np.flatnonzero(extra))
     ghosts["weight"] = -(weight[extra] - 1.0)
     ghosts["duration"] = (ghosts["extract_date"] - ghosts["first_seen"]) / DAY
     ghosts["identified_on"] = pd.NaT
@@ -249,6 +252,66 @@ def delay_adjusted(
     return result
 
 
+class DelayInfluence:
+    r"""The delay-only parts of :func:`inverse_weight_sum_influence`, computed once.
+
+    Sorting the delays and bounds, the Lynden-Bell estimate, the reverse-time hazard
+    :math:`h_v = c_v/R_v` and where each observation falls among the distinct delays do not
+    depend on the targets: an indicator that needs the influence for every year (each year
+    its own targets) sorts once (issue #19). :meth:`influence` gives exactly the numbers of
+    the function.
+
+    Parameters
+    ----------
+    delay, bound : array
+        Observed delays :math:`d_j` and their truncation bounds :math:`\tau_j`
+        (as for :func:`lynden_bell`).
+    """
+
+    def __init__(self, delay: np.ndarray, bound: np.ndarray) -> None:
+        d = np.asarray(delay, float)
+        tau = np.asarray(bound, float)
+        self.distribution = lynden_bell(d, tau)
+        values, counts = np.unique(d, return_counts=True)
+        at_risk = np.searchsorted(np.sort(d), values, side="right") - np.searchsorted(
+            np.sort(tau), values, side="left"
+        )
+        self._values = values
+        self._at_risk = at_risk
+        self._h = counts / at_risk
+        index = np.int32 if values.size < 2**31 - 1 else np.intp
+        self._lo = np.searchsorted(values, d, side="left").astype(index)
+        self._hi = np.searchsorted(values, tau, side="right").astype(index)
+
+    def influence(self, targets: np.ndarray) -> np.ndarray:
+        """Influence of each delay observation (in the order given) for ``targets``."""
+        values, h = self._values, self._h
+        # cumulative weights in increasing order of the targets (a weight is a function of
+        # its target, so sorting the targets orders the weights: no argsort needed)
+        s_sorted = np.sort(np.asarray(targets, float))
+        w_sorted = 1.0 / self.distribution.prob_recorded_within(s_sorted)
+        cum_w = np.concatenate([[0.0], np.cumsum(w_sorted)])
+        m = cum_w[np.searchsorted(s_sorted, values, side="left")]  # sum over s_i < v
+        denom = self._at_risk * (1.0 - h)
+        k = np.divide(m, denom, out=np.zeros_like(m), where=denom > 0)
+        risk = np.concatenate([[0.0], np.cumsum(k * h)])
+        return k[self._lo] - (risk[self._hi] - risk[self._lo])
+
+
+#: the last delays seen by inverse_weight_sum_influence: (fingerprint, DelayInfluence)
+_LAST_DELAYS: list[tuple[bytes, DelayInfluence]] = []
+
+
+def _fingerprint(*arrays: np.ndarray) -> bytes:
+    """A 128-bit digest of the arrays' dtypes, shapes and bytes (O(n), no sort)."""
+    digest = hashlib.blake2b(digest_size=16)
+    for arr in arrays:
+        arr = np.ascontiguousarray(arr)
+        digest.update(f"{arr.dtype.str}{arr.shape}".encode())
+        digest.update(memoryview(arr).cast("B"))
+    return digest.digest()
+
+
 def inverse_weight_sum_influence(
     delay: np.ndarray, bound: np.ndarray, targets: np.ndarray
 ) -> np.ndarray:
@@ -262,27 +325,20 @@ def inverse_weight_sum_influence(
     :math:`\sum_v M_v \{1(d_j = v) - 1(d_j \le v \le \tau_j) h_v\} / \{R_v(1 - h_v)\}`
     with :math:`M_v = \sum_{i: s_i < v} 1/\hat G(s_i)`. Summing squares gives the variance
     the estimation of :math:`\hat G` adds (an infinitesimal jackknife over delays).
+
+    The delay-only work (:class:`DelayInfluence`) is kept for the last delays seen
+    (recognised by a digest of their values), so calls for many targets on the same delays
+    (every year of an indicator) sort them once.
     """
     d = np.asarray(delay, float)
     tau = np.asarray(bound, float)
-    g = lynden_bell(d, tau)
-    values, counts = np.unique(d, return_counts=True)
-    at_risk = np.searchsorted(np.sort(d), values, side="right") - np.searchsorted(
-        np.sort(tau), values, side="left"
-    )
-    h = counts / at_risk
-    s = np.asarray(targets, float)
-    w = 1.0 / g.prob_recorded_within(s)
-    order = np.argsort(s)
-    cum_w = np.concatenate([[0.0], np.cumsum(w[order])])
-    m = cum_w[np.searchsorted(s[order], values, side="left")]  # sum over s_i < v
-    denom = at_risk * (1.0 - h)
-    k = np.divide(m, denom, out=np.zeros_like(m), where=denom > 0)
-    pos = np.searchsorted(values, d)
-    risk = np.concatenate([[0.0], np.cumsum(k * h)])
-    lo = np.searchsorted(values, d, side="left")
-    hi = np.searchsorted(values, tau, side="right")
-    return k[pos] - (risk[hi] - risk[lo])
+    key = _fingerprint(d, tau)
+    if _LAST_DELAYS and _LAST_DELAYS[0][0] == key:
+        prepared = _LAST_DELAYS[0][1]
+    else:
+        prepared = DelayInfluence(d, tau)
+        _LAST_DELAYS[:] = [(key, prepared)]
+    return prepared.influence(targets)
 
 
 _DATE_COLUMNS = (

@@ -1,0 +1,108 @@
+"""Definition.prepare hashes the cluster labels once per table (issue #19), same tables.
+
+The reference is the preparation before issue #19, written out here: a deep copy of the
+table, the delay correction, then the prepared rows' labels factorized as strings
+(``_factorized_once``). The prepared tables must be equal exactly (values, dtypes, column
+order, the categories and their order), and the caller's table must not change.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from _indicator_world import make_world
+from idjourney.indicator.base import _factorized_once, _label_codes
+from idjourney.indicator.registry import DEFINITIONS
+from idjourney.survival.delay import delay_adjusted
+
+
+@pytest.fixture(scope="module")
+def table() -> pd.DataFrame:
+    table = make_world(4000, seed=7).table
+    # labels whose sorted order differs from their order of appearance
+    rng = np.random.default_rng(3)
+    names = {s: f"S{rng.integers(0, 10**6):06d}-{s}" for s in pd.unique(table["series_id"])}
+    table = table.assign(series_id=table["series_id"].map(names))
+    # series seen only after the delay lag's cutoff come first: the correction drops them,
+    # so the kept series must be renumbered (their first appearance changes)
+    late = table.head(5).copy()
+    seen = table["extract_date"].max() - pd.Timedelta(days=1)
+    late["series_id"] = [f"A-late-{k}" for k in range(5)]
+    late["victim_id"] = [f"SYN-late-{k}" for k in range(5)]
+    late["first_seen"] = late["at_risk_from"] = seen
+    for column in ("identified_on", "identification_recorded_on", "closed_on"):
+        if column in late.columns:
+            late[column] = pd.NaT
+    late["event"] = 0
+    if "outcome" in late.columns:
+        late["outcome"] = 0
+    late["duration"], late["entry"], late["entry_year"] = 1.0, 0.0, seen.year
+    return pd.concat([late, table], ignore_index=True)
+
+
+def _reference_prepare(definition, table: pd.DataFrame) -> pd.DataFrame:
+    out = table.copy()
+    if "outcome" not in out.columns:
+        closed = (
+            out["closed_on"].notna() & (out["event"] == 0) if "closed_on" in out.columns else False
+        )
+        out["outcome"] = np.where(out["event"] == 1, 1, np.where(closed, 2, 0))
+    if definition.delay_adjust:
+        out = delay_adjusted(out)
+    else:
+        out["weight"] = 1.0
+        out["delay_correction"] = False
+    out["_cluster"] = _factorized_once(
+        out[definition.cluster_col], sort=definition._sorted_clusters
+    )
+    out.attrs["idjourney_prepared"] = definition._prepare_key()
+    return out
+
+
+@pytest.mark.parametrize("delay_adjust", [True, False])
+@pytest.mark.parametrize("name", list(DEFINITIONS))
+def test_prepare_equals_the_factorize_per_table_path(table, name, delay_adjust) -> None:
+    before = table.copy()
+    definition = DEFINITIONS[name](delay_adjust=delay_adjust)
+    prepared = definition.prepare(table)
+    expected = _reference_prepare(definition, before)
+    if definition.delay_adjust:  # the correction drops victims, so the renumbering is exercised
+        assert prepared["series_id"].nunique() < table["series_id"].nunique()
+    pd.testing.assert_frame_equal(prepared, expected, check_exact=True)
+    assert prepared.attrs == expected.attrs
+    assert list(prepared["_cluster"].cat.categories) == list(expected["_cluster"].cat.categories)
+    pd.testing.assert_frame_equal(table, before, check_exact=True)  # the input is untouched
+
+
+def test_label_codes_hashed_once_per_table(table) -> None:
+    first = _label_codes(table, "series_id")
+    assert _label_codes(table, "series_id") is first
+    codes, labels, sorted_codes, sorted_labels = first
+    np.testing.assert_array_equal(labels[codes], table["series_id"].to_numpy())
+    np.testing.assert_array_equal(sorted_labels[sorted_codes], table["series_id"].to_numpy())
+    assert list(sorted_labels) == sorted(labels)
+    other = table.copy()
+    assert _label_codes(other, "series_id") is not first
+
+
+def test_new_victims_cluster_codes_equal_factorizing_the_labels(table) -> None:
+    """inflow's counter factorizes the prepared categorical by its codes, once per table;
+    the codes and labels equal factorizing the label strings (first-appearance order),
+    also for a categorical whose categories are in another order."""
+    from idjourney.indicator.inflow import _cluster_codes
+
+    prepared = DEFINITIONS["new-victims"]().prepare(table)
+    shuffled = prepared.assign(
+        _cluster=prepared["_cluster"].cat.reorder_categories(
+            prepared["_cluster"].cat.categories[::-1]
+        )
+    )
+    for frame in (prepared, shuffled):
+        codes, labels = _cluster_codes(frame)
+        expected_codes, expected_labels = pd.factorize(frame["_cluster"].to_numpy())
+        np.testing.assert_array_equal(codes, expected_codes)
+        np.testing.assert_array_equal(labels, expected_labels)
+        assert labels.dtype == expected_labels.dtype
+        assert _cluster_codes(frame) is _cluster_codes(frame)
