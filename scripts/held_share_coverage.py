@@ -17,15 +17,12 @@ from __future__ import annotations
 import argparse
 import time
 import tomllib
-from dataclasses import replace
 
 import numpy as np
 import pandas as pd
 
-from idjourney.linkage import link
-from idjourney.mse.simulation import cells, hash_cell, review_rates
+from idjourney.mse.simulation import cells, replicate_world, review_rates
 from idjourney.mse.targets import share_identified_held
-from idjourney.synthetic import generate, load_scenario
 
 DESIGN = "synthetic/simstudy-mse.toml"
 
@@ -39,22 +36,10 @@ def main() -> None:
     with open(DESIGN, "rb") as handle:
         design = tomllib.load(handle)
     cell = next(c for c in cells(design) if c.name == args.cell)
-    study = design["study"]
     records = int(design["clerical_review"]["records_per_list"])
     rows, start = [], time.monotonic()
     for rep in range(args.n_rep):
-        seed = int(
-            np.random.SeedSequence([study["seed"], hash_cell(cell), rep]).generate_state(1)[0]
-        )
-        base = load_scenario(cell.scenario)
-        scenario = base.replace(
-            capture_dependence=cell.dependence,
-            extra_databases=tuple(
-                replace(db, key_error_rate=cell.key_error) for db in base.extra_databases
-            ),
-        )
-        world = generate(scenario, seed=seed, n_victims=int(study["n_victims"]))
-        linked = link(world.records, check=False)
+        seed, scenario, world, linked = replicate_world(cell, rep, design)
         truth = world.truth
         extract = pd.Timestamp(scenario.extract_date)
         identified = (truth["identification_recorded_on"] <= extract).to_numpy()

@@ -93,24 +93,9 @@ def review_rates(world: Any, n_records: int, rng: np.random.Generator) -> dict[s
     return rates
 
 
-def run_replicate(
-    cell: Cell,
-    rep: int,
-    design: Mapping[str, Any],
-    estimators: tuple[str, ...] = ESTIMATORS,
-) -> list[dict[str, Any]]:
-    """One world of ``cell``: truths and the results of ``estimators`` (one row each).
-
-    Every row carries the estimate, its interval and its standard error (the SD of the
-    posterior or Monte Carlo draws of the total, and of the share), so that the empirical
-    SE over replicates can be compared with the model's SE."""
+def replicate_world(cell: Cell, rep: int, design: Mapping[str, Any]) -> tuple[int, Any, Any, Any]:
+    """Replicate ``rep`` of ``cell``: its seed, scenario, world and exact linkage."""
     from idjourney.linkage import link
-    from idjourney.mse import estimate
-    from idjourney.mse._estimate import share_identified
-    from idjourney.mse.coverage import coverage_groups, coverage_of, starts_of
-    from idjourney.mse.lcmcr import LCMCRSettings
-    from idjourney.mse.recommended import estimate_recommended
-    from idjourney.mse.targets import share_identified_all, share_identified_held
     from idjourney.synthetic import generate, load_scenario
 
     study = design["study"]
@@ -123,7 +108,29 @@ def run_replicate(
         ),
     )
     world = generate(scenario, seed=seed, n_victims=int(study["n_victims"]))
-    linked = link(world.records, check=False)
+    return seed, scenario, world, link(world.records, check=False)
+
+
+def run_replicate(
+    cell: Cell,
+    rep: int,
+    design: Mapping[str, Any],
+    estimators: tuple[str, ...] = ESTIMATORS,
+) -> list[dict[str, Any]]:
+    """One world of ``cell``: truths and the results of ``estimators`` (one row each).
+
+    Every row carries the estimate, its interval and its standard error (the SD of the
+    posterior or Monte Carlo draws of the total, and of the share), so that the empirical
+    SE over replicates can be compared with the model's SE."""
+    from idjourney.mse import estimate
+    from idjourney.mse._estimate import share_identified
+    from idjourney.mse.coverage import coverage_groups, coverage_of, starts_of
+    from idjourney.mse.lcmcr import LCMCRSettings
+    from idjourney.mse.recommended import estimate_recommended
+    from idjourney.mse.targets import share_identified_all, share_identified_held
+
+    study = design["study"]
+    seed, scenario, world, linked = replicate_world(cell, rep, design)
     truth = world.truth
     extract = pd.Timestamp(scenario.extract_date)
     identified = (truth["identification_recorded_on"] <= extract).to_numpy()
