@@ -1042,7 +1042,8 @@ def build_report(
         f"a known count ({fmt_number(sum(v or 0 for v in den_numbers['known_early'].values()))}"
         "), those on none are missed. <b>Target (b)</b>: all victims who could have "
         "been held by at least one database; <b>target (a)</b>: the unique victims the "
-        "databases hold.</p>"
+        "databases hold (a census: its interval covers the link-key errors only, from a "
+        "bootstrap of the splits and of the clerical review's rates).</p>"
         + _table(headline, est_cols)
         + '<p class="guide"><b>Reading.</b> '
         + (
