@@ -180,6 +180,17 @@ class IncidenceCurve:
         """Cluster-robust standard error of :math:`U(t)`."""
         return float(np.sqrt(np.sum(self.influence_unidentified_at(t) ** 2)))
 
+    def open_before(self, entry: np.ndarray) -> np.ndarray:
+        """:math:`\\hat S(e-)`: still open (not identified, not closed) just before each ``e``."""
+        return self._open_at(self._index_before(entry))
+
+    def _index_before(self, entry: np.ndarray) -> np.ndarray:
+        """Index of the last event time ``< entry`` (-1 before the first)."""
+        return np.searchsorted(self.times, np.asarray(entry, float), side="left") - 1
+
+    def _open_at(self, j: np.ndarray) -> np.ndarray:
+        return np.where(j >= 0, self.surv[np.maximum(j, 0)], 1.0)
+
     def truncation_size(self, entry: np.ndarray, count: np.ndarray) -> tuple[float, np.ndarray]:
         r"""The truncation-corrected size :math:`\hat N = \sum_{i} 1/\hat S(e_i-)` and its
         per-cluster influence.
@@ -207,8 +218,8 @@ class IncidenceCurve:
         """
         entry = np.asarray(entry, float)
         count = np.asarray(count, bool)
-        j_open = np.searchsorted(self.times, entry, side="left") - 1  # last time < entry
-        s_open = np.where(j_open >= 0, self.surv[np.maximum(j_open, 0)], 1.0)
+        j_open = self._index_before(entry)
+        s_open = self._open_at(j_open)
         counted = np.flatnonzero(count)
         inv = 1.0 / s_open[counted]
         size = float(np.sum(inv))

@@ -388,12 +388,6 @@ class StratifiedCurve:
         return median_test_bounds(self.times, u, lambda j, sign: u[j] + sign * z * se(j))
 
 
-def _open_at_entry(curve: IncidenceCurve, entry: np.ndarray) -> np.ndarray:
-    """:math:`\\hat S(e-)`: still open (neither identified nor closed) just before ``e``."""
-    j = np.searchsorted(curve.times, entry, side="left") - 1
-    return np.where(j >= 0, curve.surv[np.maximum(j, 0)], 1.0)
-
-
 def _pooled(curve: IncidenceCurve, n_real: int, note: str) -> StratifiedCurve:
     return StratifiedCurve(
         (curve,), ("all",), np.ones(1), np.array([float(n_real)]), np.array([n_real]),
@@ -460,7 +454,7 @@ def fit_stratified(
         curve = fit_curve(entry[rows], exit[rows], status[rows], weight[rows], sub)
         pos = np.empty(curve.n_clusters, np.int64)
         pos[curve.cluster] = clusters.codes[rows]
-        open_at = _open_at_entry(curve, entry[rows][real[rows]])
+        open_at = curve.open_before(entry[rows][real[rows]])
         if np.any(open_at <= 0):
             note = (
                 f"pooled (not stratified): in stratum {plan.names[s]} a victim entered after "
