@@ -195,7 +195,7 @@ def mse_command(ctx: click.Context) -> None:
     """
     from idjourney.mse.simulation import main as mse_main
 
-    _pass_through(ctx, lambda argv: mse_main(argv), "idjourney simstudy mse")
+    _pass_through(ctx, mse_main, "idjourney simstudy mse")
 
 
 @simstudy.command("decomposition", context_settings=_PASS_THROUGH)

@@ -309,28 +309,25 @@ def share_identified_held(
     frame = with_status(table, histories)
     ident = (frame[STATUS_COLUMN] == IDENTIFIED).to_numpy()
 
-    def share(tab: pd.DataFrame, hist: pd.DataFrame, rates) -> tuple[float, float, float]:
-        f = with_status(tab, hist)
-        is_id = f[STATUS_COLUMN] == IDENTIFIED
-        cols = list(hist.columns)
-        if rates:
-            k = corrected_counts(f.loc[is_id, cols], rates).sum()
-            n_un = corrected_counts(f.loc[~is_id, cols], rates).sum()
-        else:
-            k, n_un = float(is_id.sum()), float((~is_id).sum())
-        return k / (k + n_un), k, k + n_un
+    corrected = []
+    if key_error_rates:  # the corrected counts of the identified and of the unidentified
+        corrected = [
+            corrected_counts(frame.loc[mask, lists], key_error_rates) for mask in (ident, ~ident)
+        ]
+        k, n_un = (float(c.sum()) for c in corrected)
+    else:
+        k, n_un = float(ident.sum()), float((~ident).sum())
+    point, n = k / (k + n_un), k + n_un
 
-    point, k, n = share(table, histories, key_error_rates)
-    values = [point, share(table, histories, None)[0]]
-    for tab, hist in (alternatives or {}).values():
-        values.append(share(tab, hist, None)[0])
+    def plain_share(tab: pd.DataFrame, hist: pd.DataFrame) -> float:
+        return float((with_status(tab, hist)[STATUS_COLUMN] == IDENTIFIED).mean())
+
+    values = [point, float(ident.mean())]
+    values += [plain_share(tab, hist) for tab, hist in (alternatives or {}).values()]
     se = 0.0
     if key_error_rates and any(r > 0 for r in key_error_rates.values()):
         rng = np.random.default_rng(seed)
-        true_counts = [
-            np.round(corrected_counts(frame.loc[mask, lists], key_error_rates))
-            for mask in (ident, ~ident)
-        ]
+        true_counts = [np.round(c) for c in corrected]
         on_list = frame[lists].sum(axis=0)
         outcomes = split_outcomes(lists, key_error_rates)
         fixed = split_matrix(lists, key_error_rates)
