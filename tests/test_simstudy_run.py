@@ -307,3 +307,19 @@ def test_true_values_by_hand() -> None:
     truth.loc[1, "true_identified_on"] = pd.NaT
     with pytest.raises(E.EstimandUndefined, match="median is not defined"):
         E.median_time_to_identification(truth, 2020)
+
+
+def test_seed_override_is_an_independent_replication(tmp_path: Path) -> None:
+    path = write_design(tmp_path, n_rep=2, chunk=2)
+    design = load_design(path)
+    other = design.with_seed(design.seed + 1)
+    assert other.hash != design.hash  # its results never mix with the original's
+    assert other.n_rep == design.n_rep and other.methods == design.methods
+    a = run(path, tmp_path / "a", workers=1, progress=False)
+    b = run(path, tmp_path / "b", workers=1, progress=False, seed=design.seed + 1)
+    assert a.replicates_run == b.replicates_run
+    ra, rb = load_results(tmp_path / "a"), load_results(tmp_path / "b")
+    assert set(ra["seed"]).isdisjoint(rb["seed"])
+    assert not np.allclose(ra["est"], rb["est"])
+    with pytest.raises(SimstudyError, match="non-negative"):
+        design.with_seed(-1)

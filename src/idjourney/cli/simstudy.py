@@ -27,6 +27,10 @@ def simstudy() -> None:
 )  # fmt: skip
 @click.option("--force", is_flag=True, help="Discard results already in --out and start again.")
 @click.option("--n-rep", type=int, default=None, help="Override the design's n_rep.")
+@click.option(
+    "--seed", type=click.IntRange(min=0), default=None,
+    help="Override the design's master seed (an independent replication of the design).",
+)  # fmt: skip
 @click.option("--timeout", type=float, default=10.0, show_default=True, help="Dask connect s.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @json_option
@@ -37,6 +41,7 @@ def run_command(
     workers: int | None,
     force: bool,
     n_rep: int | None,
+    seed: int | None,
     timeout: float,
     quiet: bool,
     as_json: bool,
@@ -48,7 +53,8 @@ def run_command(
     try:
         report = run(
             design, out, backend="dask" if address else "processes", address=address,
-            workers=workers, force=force, n_rep=n_rep, progress=not quiet, timeout=timeout,
+            workers=workers, force=force, n_rep=n_rep, seed=seed, progress=not quiet,
+            timeout=timeout,
         )  # fmt: skip
     except (SimstudyError, OutputBusyError) as exc:
         fail(str(exc))

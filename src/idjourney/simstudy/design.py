@@ -165,6 +165,14 @@ class Design:
         _check_n_rep(n_rep, self.source)
         return dataclasses.replace(self, n_rep=int(n_rep))
 
+    def with_seed(self, seed: int) -> Design:
+        """The same design with another master seed: an independent replication of it."""
+        if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
+            raise SimstudyError(
+                f"{self.source}: the seed must be a non-negative integer (got {seed!r})"
+            )
+        return dataclasses.replace(self, seed=int(seed))
+
     def structure_seed(self, rep: int) -> int | None:
         """The ``structure_seed`` of replicate ``rep`` (``None``: its own structure)."""
         if self.structures is None:

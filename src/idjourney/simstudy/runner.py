@@ -188,6 +188,7 @@ def run(
     *,
     force: bool = False,
     n_rep: int | None = None,
+    seed: int | None = None,
     progress: bool = True,
     timeout: float = 10.0,
 ) -> RunReport:
@@ -207,6 +208,9 @@ def run(
         Discard whatever results the folder holds and start again.
     n_rep : int, optional
         Override the design's replicates per scenario.
+    seed : int, optional
+        Override the design's master seed: an independent replication of the same design
+        (its results have another design hash, so they go to their own folder).
     progress : bool
         Show a progress bar with ETA (rich) on stderr.
     timeout : float
@@ -222,6 +226,8 @@ def run(
         design = load_design(design, n_rep=n_rep)
     elif n_rep is not None:
         design = design.with_n_rep(n_rep)
+    if seed is not None:
+        design = design.with_seed(seed)
     if backend not in ("processes", "dask"):
         raise SimstudyError(f"backend must be 'processes' or 'dask'; got {backend!r}")
     if workers is not None and workers <= 0:
