@@ -323,3 +323,13 @@ def test_seed_override_is_an_independent_replication(tmp_path: Path) -> None:
     assert not np.allclose(ra["est"], rb["est"])
     with pytest.raises(SimstudyError, match="non-negative"):
         design.with_seed(-1)
+
+
+def test_structures_override_fixes_the_structures(tmp_path: Path) -> None:
+    design = load_design(write_design(tmp_path, n_rep=4, chunk=2))
+    assert design.structures is None and design.structure_seed(0) is None
+    fixed = design.with_structures(2)
+    assert fixed.hash != design.hash
+    assert fixed.structure_seed(0) == fixed.structure_seed(2) != fixed.structure_seed(1)
+    with pytest.raises(SimstudyError, match="positive integer"):
+        design.with_structures(0)

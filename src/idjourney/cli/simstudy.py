@@ -31,6 +31,10 @@ def simstudy() -> None:
     "--seed", type=click.IntRange(min=0), default=None,
     help="Override the design's master seed (an independent replication of the design).",
 )  # fmt: skip
+@click.option(
+    "--structures", type=click.IntRange(min=1), default=None,
+    help="Override study.structures: worlds drawn on this many database structures.",
+)  # fmt: skip
 @click.option("--timeout", type=float, default=10.0, show_default=True, help="Dask connect s.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @json_option
@@ -42,6 +46,7 @@ def run_command(
     force: bool,
     n_rep: int | None,
     seed: int | None,
+    structures: int | None,
     timeout: float,
     quiet: bool,
     as_json: bool,
@@ -53,8 +58,8 @@ def run_command(
     try:
         report = run(
             design, out, backend="dask" if address else "processes", address=address,
-            workers=workers, force=force, n_rep=n_rep, seed=seed, progress=not quiet,
-            timeout=timeout,
+            workers=workers, force=force, n_rep=n_rep, seed=seed, structures=structures,
+            progress=not quiet, timeout=timeout,
         )  # fmt: skip
     except (SimstudyError, OutputBusyError) as exc:
         fail(str(exc))

@@ -173,6 +173,15 @@ class Design:
             )
         return dataclasses.replace(self, seed=int(seed))
 
+    def with_structures(self, structures: int) -> Design:
+        """The same design with its worlds drawn on ``structures`` database structures."""
+        if not isinstance(structures, int) or isinstance(structures, bool) or structures <= 0:
+            raise SimstudyError(
+                f"{self.source}: the number of structures must be a positive integer "
+                f"(got {structures!r})"
+            )
+        return dataclasses.replace(self, structures=int(structures))
+
     def structure_seed(self, rep: int) -> int | None:
         """The ``structure_seed`` of replicate ``rep`` (``None``: its own structure)."""
         if self.structures is None:

@@ -189,6 +189,7 @@ def run(
     force: bool = False,
     n_rep: int | None = None,
     seed: int | None = None,
+    structures: int | None = None,
     progress: bool = True,
     timeout: float = 10.0,
 ) -> RunReport:
@@ -211,6 +212,9 @@ def run(
     seed : int, optional
         Override the design's master seed: an independent replication of the same design
         (its results have another design hash, so they go to their own folder).
+    structures : int, optional
+        Override ``study.structures``: draw the worlds on this many database structures and
+        score each definition against the expected value given its world's structure.
     progress : bool
         Show a progress bar with ETA (rich) on stderr.
     timeout : float
@@ -228,6 +232,8 @@ def run(
         design = design.with_n_rep(n_rep)
     if seed is not None:
         design = design.with_seed(seed)
+    if structures is not None:
+        design = design.with_structures(structures)
     if backend not in ("processes", "dask"):
         raise SimstudyError(f"backend must be 'processes' or 'dask'; got {backend!r}")
     if workers is not None and workers <= 0:
