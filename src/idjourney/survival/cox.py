@@ -102,6 +102,14 @@ def _codes(table: pd.DataFrame, columns: Sequence[str], what: str) -> tuple[np.n
             f"{what} column(s) {list(columns)} missing at {_labels(missing, table.index)}; "
             "drop those rows or fill the key"
         )
+    if len(columns) == 1 and isinstance(frame.dtypes.iloc[0], pd.CategoricalDtype):
+        # a categorical key (the analysis table's ``series_id``): its codes are there, so
+        # number the categories that occur in category order, as the grouping below does
+        values = frame.iloc[:, 0].array
+        present = np.bincount(values.codes, minlength=len(values.categories)) > 0
+        renumber = np.cumsum(present, dtype=np.int64) - 1
+        codes = renumber[values.codes]
+        return codes, [str(k) for k in values.categories[present]]
     grouped = frame.groupby(list(columns), sort=True, observed=True)
     codes = grouped.ngroup().to_numpy(dtype=np.int64)
     # the keys in code order; ``grouped.groups`` would build one index per group (slow)
