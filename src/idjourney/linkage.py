@@ -124,8 +124,13 @@ def _text_categorical(values: pd.Series) -> pd.Categorical:
         and not values.hasnans
         and pd.api.types.infer_dtype(values, skipna=False) == "string"
     ):
-        return pd.Categorical(values.to_numpy())
-    return pd.Categorical(values.astype(str).to_numpy())
+        text = values
+    else:
+        text = values.astype(str)
+    # hashed once, the distinct strings sorted by pyarrow (factorize_keys): the categories
+    # pd.Categorical(text) gives, without its Python sort of the labels
+    codes, categories = factorize_keys(text)
+    return pd.Categorical.from_codes(codes, categories=categories)
 
 
 def _sorted_by_victim(table: pd.DataFrame) -> pd.DataFrame:
