@@ -87,7 +87,7 @@ def analysis_table(records: pd.DataFrame, *, check: bool = True) -> pd.DataFrame
     table = pd.DataFrame(
         {
             "victim_id": df["victim_key"].astype(str),
-            "series_id": _text_categorical(df["series_key"]),
+            "series_id": df["series_key"].astype(str),
             "region": df["region"].astype(str),
             "jurisdiction": df["jurisdiction"].astype(str),
             "sex": df["sex"].astype(str),
@@ -113,24 +113,6 @@ def analysis_table(records: pd.DataFrame, *, check: bool = True) -> pd.DataFrame
         copy=False,  # the columns as built: no second, consolidated copy of the table
     )
     return _sorted_by_victim(table)
-
-
-def _text_categorical(values: pd.Series) -> pd.Categorical:
-    """``values.astype(str)`` as a categorical with its distinct strings as categories, in
-    sorted order: the labels are hashed once here, and every later lookup of the column
-    (cluster codes of the robust variances, groupings) reads its integer codes in O(n)."""
-    if (
-        values.dtype == object
-        and not values.hasnans
-        and pd.api.types.infer_dtype(values, skipna=False) == "string"
-    ):
-        text = values
-    else:
-        text = values.astype(str)
-    # hashed once, the distinct strings sorted by pyarrow (factorize_keys): the categories
-    # pd.Categorical(text) gives, without its Python sort of the labels
-    codes, categories = factorize_keys(text)
-    return pd.Categorical.from_codes(codes, categories=categories)
 
 
 def _sorted_by_victim(table: pd.DataFrame) -> pd.DataFrame:

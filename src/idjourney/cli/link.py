@@ -13,8 +13,6 @@ from typing import TYPE_CHECKING
 import click
 
 if TYPE_CHECKING:
-    import pandas as pd
-
     from idjourney.linkage import Linked
 
 #: Columns of the analysis table copied into the histories file (for ``mse --by/--status``).
@@ -127,9 +125,7 @@ def link(
     try:
         write_table(histories, histories_path)
         if table_path is not None:
-            # the file keeps plain text columns (the in-memory table's series_id is a
-            # categorical for fast cluster lookups; the written format is unchanged)
-            write_table(_plain_text(linked.table), table_path)
+            write_table(linked.table, table_path)
     except DataFileError as exc:
         fail(str(exc))
     s = linked.counts
@@ -176,14 +172,3 @@ def _link_folder(folder: Path) -> Linked:
         _fail_with(exc.report.messages())
     except (DataFileError, LinkageError) as exc:
         fail(str(exc))
-
-
-def _plain_text(table: pd.DataFrame) -> pd.DataFrame:
-    """``table`` with its categorical columns as the plain strings they hold (no copy of the
-    other columns)."""
-    import pandas as pd
-
-    columns = [c for c in table.columns if isinstance(table[c].dtype, pd.CategoricalDtype)]
-    if not columns:
-        return table
-    return table.assign(**{c: table[c].astype(object).to_numpy() for c in columns})

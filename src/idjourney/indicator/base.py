@@ -255,36 +255,14 @@ def _label_codes(table: pd.DataFrame, column: str) -> tuple[np.ndarray, ...]:
     cached = _LABEL_CODES.get(key)
     if cached is not None and cached[0]() is table:
         return cached[1]
-    values = table[column].array
-    if _sorted_text_categorical(values):
-        # the analysis table's ``series_id``: codes are there and the categories are the
-        # sorted strings, so both numberings follow from the codes in O(n), no hashing
-        from idjourney.survival._robust import first_appearance
-
-        categories = values.categories.to_numpy()
-        codes, kept = first_appearance(values.codes, categories.size)
-        present = np.bincount(values.codes, minlength=categories.size) > 0
-        renumber = np.cumsum(present) - 1
-        result = (codes, categories[kept], renumber[values.codes], categories[present])
-    else:
-        codes, labels = pd.factorize(table[column].astype(str).to_numpy())
-        order = np.argsort(labels, kind="stable")  # distinct strings: the order of sorting
-        rank = np.empty_like(order)
-        rank[order] = np.arange(order.size)
-        result = (codes, labels, rank[codes], labels[order])
+    codes, labels = pd.factorize(table[column].astype(str).to_numpy())
+    order = np.argsort(labels, kind="stable")  # distinct strings: the order of sorting them
+    rank = np.empty_like(order)
+    rank[order] = np.arange(order.size)
+    result = (codes, labels, rank[codes], labels[order])
     ref = weakref.ref(table, lambda _, key=key: _LABEL_CODES.pop(key, None))
     _LABEL_CODES[key] = (ref, result)
     return result
-
-
-def _sorted_text_categorical(values: Any) -> bool:
-    """``values`` a categorical with no missing values whose categories are strings in
-    sorted order (as :func:`idjourney.linkage.analysis_table` builds ``series_id``)."""
-    if not isinstance(values, pd.Categorical) or values.categories.dtype != object:
-        return False
-    if (values.codes < 0).any() or not values.categories.is_monotonic_increasing:
-        return False
-    return pd.api.types.infer_dtype(values.categories, skipna=False) == "string"
 
 
 def _categorical_from_codes(
@@ -433,10 +411,7 @@ class Definition(ABC):
         if (
             self.variance == "cluster"
             and self.cluster_col in out.columns
-            and (
-                not isinstance(out[self.cluster_col].dtype, pd.CategoricalDtype)
-                or _sorted_text_categorical(out[self.cluster_col].array)
-            )
+            and not isinstance(out[self.cluster_col].dtype, pd.CategoricalDtype)
         ):
             label_codes = _label_codes(table, self.cluster_col)
             sorted_codes = self._sorted_clusters
