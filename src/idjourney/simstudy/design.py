@@ -167,19 +167,12 @@ class Design:
 
     def with_seed(self, seed: int) -> Design:
         """The same design with another master seed: an independent replication of it."""
-        if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
-            raise SimstudyError(
-                f"{self.source}: the seed must be a non-negative integer (got {seed!r})"
-            )
+        _check_seed(seed, self.source)
         return dataclasses.replace(self, seed=int(seed))
 
     def with_structures(self, structures: int) -> Design:
         """The same design with its worlds drawn on ``structures`` database structures."""
-        if not isinstance(structures, int) or isinstance(structures, bool) or structures <= 0:
-            raise SimstudyError(
-                f"{self.source}: the number of structures must be a positive integer "
-                f"(got {structures!r})"
-            )
+        _check_structures(structures, self.source)
         return dataclasses.replace(self, structures=int(structures))
 
     def structure_seed(self, rep: int) -> int | None:
@@ -249,8 +242,7 @@ def design_from_dict(
         raise SimstudyError(f"{source}: missing key 'study.n_rep' (replicates per scenario)")
     _check_n_rep(reps, source)
     seed = study.get("seed")
-    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
-        raise SimstudyError(f"{source}: 'study.seed' must be a non-negative integer (got {seed!r})")
+    _check_seed(seed, source)
     n_victims = study.get("n_victims")
     if n_victims is not None and (
         not isinstance(n_victims, int) or isinstance(n_victims, bool) or n_victims <= 0
@@ -263,14 +255,8 @@ def design_from_dict(
     if not isinstance(level, float) or not 0 < level < 1:
         raise SimstudyError(f"{source}: 'study.level' must lie in (0, 1) (got {level!r})")
     structures = study.get("structures")
-    if structures is not None and (
-        not isinstance(structures, int) or isinstance(structures, bool) or structures <= 0
-    ):
-        raise SimstudyError(
-            f"{source}: 'study.structures' must be a positive integer (the number of database "
-            f"structures the worlds are drawn on; got {structures!r}); leave it out to give "
-            "every world its own structure"
-        )
+    if structures is not None:
+        _check_structures(structures, source)
     design = Design(
         name=str(study.get("name", Path(source).stem)),
         description=str(study.get("description", "")),
@@ -294,6 +280,20 @@ def design_from_dict(
     except ScenarioError as exc:
         raise SimstudyError(str(exc)) from exc
     return design
+
+
+def _check_seed(seed: Any, source: str) -> None:
+    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
+        raise SimstudyError(f"{source}: 'study.seed' must be a non-negative integer (got {seed!r})")
+
+
+def _check_structures(structures: Any, source: str) -> None:
+    if not isinstance(structures, int) or isinstance(structures, bool) or structures <= 0:
+        raise SimstudyError(
+            f"{source}: 'study.structures' must be a positive integer (the number of database "
+            f"structures the worlds are drawn on; got {structures!r}); leave it out to give "
+            "every world its own structure"
+        )
 
 
 def _check_n_rep(n_rep: Any, source: str) -> None:
