@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from idjourney._text import sorted_text_factorize, text_argsort
 from idjourney.schema import validate
 
 #: Outcome codes of the analysis table.
@@ -121,7 +122,7 @@ def _sorted_by_victim(table: pd.DataFrame) -> pd.DataFrame:
     ids = table["victim_id"]
     if ids.is_monotonic_increasing:
         return table
-    order = _text_argsort(ids.to_numpy())
+    order = text_argsort(ids.to_numpy())
     if order is None:
         order = np.argsort(ids.to_numpy(), kind="stable")
     table = table.take(order)
@@ -276,30 +277,8 @@ def factorize_keys(key: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     ten million Python strings with ``argsort`` was the largest part of linkage at 1e7.
     """
     values = key.to_numpy()
-    codes, uniques = pd.factorize(values)
-    uniques = np.asarray(uniques, dtype=object)
-    order = _text_argsort(uniques)
-    if order is None:
-        return pd.factorize(values, sort=True)
-    rank = np.empty_like(order)
-    rank[order] = np.arange(len(order))
-    return rank[codes], uniques[order]
-
-
-def _text_argsort(values: np.ndarray) -> np.ndarray | None:
-    """Stable ``argsort`` of an object array of str by pyarrow (C++), in Python's order
-    (UTF-8 bytes sort as code points); ``None`` when the values are not all text (or
-    cannot be UTF-8 encoded, e.g. lone surrogates): sort them in Python."""
-    if pd.api.types.infer_dtype(values, skipna=False) not in ("string", "empty"):
-        return None
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    try:
-        text = pa.array(values, type=pa.string())
-    except (pa.ArrowException, UnicodeEncodeError):
-        return None
-    return pc.array_sort_indices(text).to_numpy().astype(np.intp)
+    factorized = sorted_text_factorize(values)
+    return pd.factorize(values, sort=True) if factorized is None else factorized
 
 
 def link_rows(

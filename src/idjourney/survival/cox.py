@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 from scipy import linalg, stats
 
+from idjourney._text import sorted_text_factorize
 from idjourney.estimate import Estimate
 from idjourney.survival._concordance import Concordance, concordance
 from idjourney.survival._cox_kernel import CoxKernel, _Terms
@@ -102,18 +103,13 @@ def _codes(table: pd.DataFrame, columns: Sequence[str], what: str) -> tuple[np.n
             f"{what} column(s) {list(columns)} missing at {_labels(missing, table.index)}; "
             "drop those rows or fill the key"
         )
-    if len(columns) == 1 and isinstance(frame.dtypes.iloc[0], pd.CategoricalDtype):
-        # a categorical key (the analysis table's ``series_id``): its codes are there, so
-        # number the categories that occur in category order, as the grouping below does
-        values = frame.iloc[:, 0].array
-        present = np.bincount(values.codes, minlength=len(values.categories)) > 0
-        renumber = np.cumsum(present, dtype=np.int64) - 1
-        codes = renumber[values.codes]
-        return codes, [str(k) for k in values.categories[present]]
     if len(columns) == 1 and pd.api.types.is_object_dtype(frame.dtypes.iloc[0]):
-        sorted_codes = _sorted_text_codes(frame.iloc[:, 0].to_numpy())
-        if sorted_codes is not None:
-            return sorted_codes
+        # one key column of text (e.g. ``series_id``): hashed once, the distinct keys sorted
+        # by pyarrow, instead of a sorted ``groupby`` over every row (same codes and order)
+        factorized = sorted_text_factorize(frame.iloc[:, 0].to_numpy())
+        if factorized is not None:
+            codes, keys = factorized
+            return codes, [str(k) for k in keys]
     grouped = frame.groupby(list(columns), sort=True, observed=True)
     codes = grouped.ngroup().to_numpy(dtype=np.int64)
     # the keys in code order; ``grouped.groups`` would build one index per group (slow)
@@ -123,27 +119,6 @@ def _codes(table: pd.DataFrame, columns: Sequence[str], what: str) -> tuple[np.n
     else:
         labels = [", ".join(f"{c}={v}" for c, v in zip(columns, k, strict=True)) for k in keys]
     return codes, labels
-
-
-def _sorted_text_codes(values: np.ndarray) -> tuple[np.ndarray, list[str]] | None:
-    """The grouping's codes and labels for one key column of text (e.g. ``series_id``): the
-    keys hashed once and the distinct ones sorted by pyarrow (C++), in Python's order
-    (UTF-8 bytes sort as code points), instead of a sorted ``groupby`` over every row;
-    ``None`` when the values are not all text (or not UTF-8 encodable)."""
-    if pd.api.types.infer_dtype(values, skipna=False) != "string":
-        return None
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    codes, uniques = pd.factorize(values)
-    try:
-        text = pa.array(np.asarray(uniques, dtype=object), type=pa.string())
-    except (pa.ArrowException, UnicodeEncodeError):
-        return None
-    order = pc.array_sort_indices(text).to_numpy().astype(np.intp)
-    rank = np.empty_like(order)
-    rank[order] = np.arange(order.size)
-    return rank[codes].astype(np.int64), [str(k) for k in np.asarray(uniques, dtype=object)[order]]
 
 
 class CoxPH:

@@ -234,17 +234,7 @@ def delay_adjusted(
     ghosts["delay_correction"] = True
     ghosts["delay_days"] = np.nan
     ghosts["delay_bound_days"] = np.nan
-    # categorical columns (the analysis table's series_id) are joined by their codes:
-    # concatenating them as categoricals hashes every category to compare the two dtypes
-    categorical = {
-        c: out[c].dtype for c in out.columns if isinstance(out[c].dtype, pd.CategoricalDtype)
-    }
-    for column in categorical:
-        out[column] = out[column].cat.codes
-        ghosts[column] = ghosts[column].cat.codes
     result = pd.concat([out, ghosts], ignore_index=True)
-    for column, dtype in categorical.items():
-        result[column] = pd.Categorical.from_codes(result[column].to_numpy(), dtype=dtype)
     result.attrs = dict(table.attrs)
     result.attrs["delay"] = {
         "method": (

@@ -1,0 +1,43 @@
+"""Sorting text in C++ (pyarrow) in Python's order: a leaf module, imported by linkage and
+survival alike (no other idjourney import)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+
+def text_argsort(values: np.ndarray) -> np.ndarray | None:
+    """Stable ``argsort`` of an object array of str by pyarrow (C++), in Python's order
+    (UTF-8 bytes sort as code points); ``None`` when the values are not all text (or
+    cannot be UTF-8 encoded, e.g. lone surrogates): sort them in Python."""
+    if pd.api.types.infer_dtype(values, skipna=False) not in ("string", "empty"):
+        return None
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    try:
+        text = pa.array(values, type=pa.string())
+    except (pa.ArrowException, UnicodeEncodeError):
+        return None
+    return pc.array_sort_indices(text).to_numpy().astype(np.intp)
+
+
+def sorted_text_factorize(values: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """``pd.factorize(values, sort=True)`` for text: the values hashed once and only the
+    distinct ones sorted (:func:`text_argsort`); ``None`` when they are not all text or
+    some are missing (the caller falls back to its own sorted grouping).
+
+    Returns each value's code (int64, in sorted order) and the distinct values sorted
+    (object array).
+    """
+    codes, uniques = pd.factorize(values)
+    if (codes < 0).any():
+        return None
+    uniques = np.asarray(uniques, dtype=object)
+    order = text_argsort(uniques)
+    if order is None:
+        return None
+    rank = np.empty_like(order)
+    rank[order] = np.arange(order.size)
+    return rank[codes].astype(np.int64, copy=False), uniques[order]
