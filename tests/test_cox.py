@@ -382,6 +382,28 @@ def test_cluster_robust_se_matches_definition(ties: str) -> None:
     assert model.robust_score_test_ is not None and model.robust_score_test_.df == 3
 
 
+@pytest.mark.parametrize("unused", [False, True])
+def test_cluster_codes_of_a_sorted_categorical_equal_those_of_its_text(unused: bool) -> None:
+    # the analysis table's series_id is a categorical with sorted categories; its codes are
+    # read without hashing (categories absent from the rows dropped): the same robust SEs,
+    # to the bit, as the same labels given as text
+    frame = _random_cox_data(5, n=300)
+    frame["series"] = "S" + frame["series"].astype(str)
+    cols = ["a", "b", "c", "duration", "event", "entry", "series"]
+    text = CoxPH().fit(frame[cols], entry_col="entry", cluster_col="series")
+    labels = sorted(set(frame["series"]) | ({"S-unused", "Z-unused"} if unused else set()))
+    categorical = frame[cols].assign(series=pd.Categorical(frame["series"], categories=labels))
+    fitted = CoxPH().fit(categorical, entry_col="entry", cluster_col="series")
+    np.testing.assert_array_equal(fitted.robust_standard_errors_, text.robust_standard_errors_)
+    np.testing.assert_array_equal(fitted.params_, text.params_)
+    from idjourney.survival.cox import _codes
+
+    codes_text, labels_text = _codes(frame, ["series"], "cluster")
+    codes_cat, labels_cat = _codes(categorical, ["series"], "cluster")
+    np.testing.assert_array_equal(codes_cat, codes_text)
+    assert labels_cat == labels_text == sorted(set(frame["series"]))
+
+
 def test_convergence_is_tight(rossi: pd.DataFrame) -> None:
     model = CoxPH(tol=1e-10).fit(rossi, "week", "arrest")
     assert model.converged_

@@ -147,3 +147,40 @@ def test_capture_histories_match_crosstab_and_labels_match_names():
     labels = _source_labels(ours, sources)
     expected = ours.apply(lambda row: "+".join(s for s in sources if row[s]), axis=1)
     pd.testing.assert_series_equal(labels, expected, check_names=False)
+
+
+@pytest.mark.parametrize("scenario", ["baseline", "four_databases"])
+def test_series_id_is_a_sorted_categorical_of_the_series_keys(scenario):
+    # every path (one database; linked databases) gives series_id one dtype: categorical,
+    # categories the distinct keys sorted as Python sorts them, values the record's key
+    records = generate(load_scenario(scenario), seed=5, n_victims=3_000).records
+    table = analysis_table(records)
+    series = table["series_id"]
+    assert isinstance(series.dtype, pd.CategoricalDtype)
+    categories = list(series.cat.categories)
+    assert categories == sorted(set(records["series_key"].astype(str)))
+    assert set(series.astype(str)) == set(categories)  # no unused category
+    linked = link(records) if scenario == "four_databases" else None
+    if linked is not None:  # a linked victim's records share its series (synthetic worlds)
+        key_of = dict(zip(linked.record_victim, records["series_key"].astype(str), strict=True))
+        got = zip(table["victim_id"], series.astype(str), strict=True)
+        assert all(key_of[v] == s for v, s in got)
+    else:
+        by_victim = records.set_index(records["victim_key"].astype(str))["series_key"]
+        expected = by_victim.loc[table["victim_id"]].astype(str).to_numpy()
+        assert (expected == series.astype(str).to_numpy()).all()
+
+
+def test_series_categorical_keeps_a_sorted_categorical_and_sorts_others():
+    from idjourney.linkage import series_categorical
+
+    text = pd.Series(["S2", "S10", "S1", "S2"], dtype=object)
+    got = series_categorical(text)
+    assert list(got.categories) == ["S1", "S10", "S2"]  # text order, not numeric
+    assert list(got.astype(str)) == ["S2", "S10", "S1", "S2"]
+    assert list(series_categorical(pd.Series(got)).categories) == ["S1", "S10", "S2"]
+    unsorted = pd.Series(pd.Categorical(["b", "a"], categories=["b", "a"]))
+    again = series_categorical(unsorted)
+    assert list(again.categories) == ["a", "b"] and list(again.astype(str)) == ["b", "a"]
+    numbers = series_categorical(pd.Series([3, 1, 3]))  # keys as numbers become their text
+    assert list(numbers.categories) == ["1", "3"] and list(numbers.astype(str)) == ["3", "1", "3"]

@@ -41,3 +41,15 @@ def sorted_text_factorize(values: np.ndarray) -> tuple[np.ndarray, np.ndarray] |
     rank = np.empty_like(order)
     rank[order] = np.arange(order.size)
     return rank[codes].astype(np.int64, copy=False), uniques[order]
+
+
+def sorted_text_categorical(values: np.ndarray) -> pd.Categorical:
+    """``values`` (text) as a categorical whose categories are the distinct values in
+    Python's sorted order: hashed once here, so that grouping, factorizing and joining by
+    it later costs integer work only (issue #19's ``series_id``). Values that are not all
+    text, or with missing ones, take pandas' own (sorted) construction."""
+    factorized = sorted_text_factorize(values)
+    if factorized is None:
+        return pd.Categorical(values)
+    codes, categories = factorized
+    return pd.Categorical.from_codes(codes, categories=pd.Index(categories, dtype=object))

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from idjourney._text import sorted_text_factorize, text_argsort
+from idjourney._text import sorted_text_categorical, sorted_text_factorize, text_argsort
 from idjourney.schema import validate
 
 #: Outcome codes of the analysis table.
@@ -59,6 +59,9 @@ def analysis_table(records: pd.DataFrame, *, check: bool = True) -> pd.DataFrame
       extract date, whichever comes first; ``event`` is 1 for identification;
       ``outcome`` is 0 censored, 1 identified, 2 closed.
 
+    ``series_id`` is categorical, its categories the series keys sorted
+    (:func:`series_categorical`); the other text columns are Python strings.
+
     Parameters
     ----------
     records : DataFrame
@@ -88,7 +91,7 @@ def analysis_table(records: pd.DataFrame, *, check: bool = True) -> pd.DataFrame
     table = pd.DataFrame(
         {
             "victim_id": df["victim_key"].astype(str),
-            "series_id": df["series_key"].astype(str),
+            "series_id": series_categorical(df["series_key"]),
             "region": df["region"].astype(str),
             "jurisdiction": df["jurisdiction"].astype(str),
             "sex": df["sex"].astype(str),
@@ -114,6 +117,23 @@ def analysis_table(records: pd.DataFrame, *, check: bool = True) -> pd.DataFrame
         copy=False,  # the columns as built: no second, consolidated copy of the table
     )
     return _sorted_by_victim(table)
+
+
+def series_categorical(series_key: pd.Series) -> pd.Categorical:
+    """The analysis table's ``series_id``: the series keys as text, categorical with the
+    distinct keys sorted as categories.
+
+    Every path that builds an analysis table (one database, linked databases, a
+    partitioned dataset) gives it this dtype, so the tables agree column for column; the
+    keys are hashed once here and every later grouping by series (cluster-robust
+    variances, the bootstrap, the indicators) works on the integer codes (issue #19).
+    """
+    if isinstance(series_key.dtype, pd.CategoricalDtype):
+        categories = series_key.cat.categories
+        if pd.api.types.is_object_dtype(categories.dtype) and categories.is_monotonic_increasing:
+            return series_key.array
+        series_key = series_key.astype(object)
+    return sorted_text_categorical(series_key.astype(str).to_numpy(dtype=object))
 
 
 def _sorted_by_victim(table: pd.DataFrame) -> pd.DataFrame:

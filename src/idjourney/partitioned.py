@@ -41,7 +41,14 @@ from idjourney.harmonize import HarmonizeError, SourceMapping, load_mapping, to_
 from idjourney.harmonize.convert import _where
 from idjourney.harmonize.errors import Problems
 from idjourney.io import DataFileError, atomic_folder
-from idjourney.linkage import LinkageError, Linked, analysis_table, exact_keys, link_rows
+from idjourney.linkage import (
+    LinkageError,
+    Linked,
+    analysis_table,
+    exact_keys,
+    link_rows,
+    series_categorical,
+)
 from idjourney.schema import ValidationReport, validate
 
 __all__ = [
@@ -335,6 +342,7 @@ def link_dataset(
     )
     pieces = [p for p in pieces if len(p[0])]
     table = pd.concat([p[0] for p in pieces], ignore_index=True)
+    table["series_id"] = series_categorical(table["series_id"])  # the parts' categories differ
     histories = pd.concat([p[1] for p in pieces], ignore_index=True)
     order = np.argsort(table["victim_id"].to_numpy(), kind="stable")
     table = table.iloc[order].reset_index(drop=True)
@@ -371,4 +379,5 @@ def analysis_table_dataset(data: Any, *, check: bool = True) -> pd.DataFrame:
         parts = ddf.to_delayed()
     tables = dask.compute(*[dask.delayed(analysis_table)(p, check=False) for p in parts])
     table = pd.concat(tables, ignore_index=True)
+    table["series_id"] = series_categorical(table["series_id"])  # the parts' categories differ
     return table.sort_values("victim_id", kind="stable").reset_index(drop=True)

@@ -235,9 +235,13 @@ def _factorized_once(column: pd.Series, *, sort: bool = False) -> pd.Series:
     orders the categories as sorting the labels does (for sums grouped by label in the
     order pandas' ``groupby`` gives them).
     """
-    if isinstance(column.dtype, pd.CategoricalDtype) and not sort:
-        names = column.cat.categories.astype(str)
-        if names.is_unique:
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        # the analysis table's series_id (categories the keys, sorted): its codes as they are
+        names = column.cat.categories
+        text = pd.api.types.infer_dtype(names, skipna=False) == "string"
+        if not text:  # categories are unique; as strings they may not be (1 and "1")
+            names = names.astype(str)
+        if (text or names.is_unique) and (not sort or names.is_monotonic_increasing):
             return pd.Series(pd.Categorical.from_codes(column.cat.codes, names), index=column.index)
     codes, labels = pd.factorize(column.astype(str).to_numpy(), sort=sort)
     return pd.Series(pd.Categorical.from_codes(codes, labels), index=column.index)

@@ -260,11 +260,11 @@ def cluster_bootstrap(
                 "(pass cluster_col=None to resample rows)"
             )
         if table[cluster_col].isna().any():
-            row = int(np.flatnonzero(table[cluster_col].isna().to_numpy())[0])
+            row = int(np.flatnonzero(table[cluster_col].isna().to_numpy())[0]) + 1
             raise SurvivalDataError(
                 f"column {cluster_col!r} has missing values (row {row}); fill them"
             )
-        codes = pd.factorize(table[cluster_col].to_numpy())[0]
+        codes = pd.factorize(table[cluster_col])[0]  # a categorical: by its codes
     n_clusters = int(codes.max()) + 1
     if n_clusters < 2:
         raise SurvivalDataError(

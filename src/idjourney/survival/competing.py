@@ -740,7 +740,7 @@ class FineGray:
         eta, psi = self._influence(beta)
         info_inv = np.linalg.inv(info)
         if cluster_col is not None:
-            groups = pd.factorize(df[cluster_col].to_numpy()[order])[0]
+            groups = pd.factorize(df[cluster_col].iloc[order])[0]
             total = _sum_by(eta + psi, groups)
             naive = _sum_by(eta, groups)
         else:

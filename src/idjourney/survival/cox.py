@@ -103,6 +103,18 @@ def _codes(table: pd.DataFrame, columns: Sequence[str], what: str) -> tuple[np.n
             f"{what} column(s) {list(columns)} missing at {_labels(missing, table.index)}; "
             "drop those rows or fill the key"
         )
+    column = frame.iloc[:, 0]
+    if (
+        len(columns) == 1
+        and isinstance(column.dtype, pd.CategoricalDtype)
+        and column.cat.categories.is_monotonic_increasing
+    ):
+        # a categorical with sorted categories (the analysis table's ``series_id``): its
+        # codes renumbered over the categories present, in O(n) (same codes and order)
+        raw = column.cat.codes.to_numpy()
+        present = np.bincount(raw, minlength=len(column.cat.categories)) > 0
+        codes = (np.cumsum(present) - 1)[raw].astype(np.int64, copy=False)
+        return codes, [str(k) for k in column.cat.categories[present]]
     if len(columns) == 1 and pd.api.types.is_object_dtype(frame.dtypes.iloc[0]):
         # one key column of text (e.g. ``series_id``): hashed once, the distinct keys sorted
         # by pyarrow, instead of a sorted ``groupby`` over every row (same codes and order)

@@ -156,7 +156,7 @@ class MixtureCure:
         x = _design(df, latency_covariates, intercept=False)
         self._names_z, self._names_x = list(z.columns), list(x.columns)
         self._spec = (list(incidence), list(latency_covariates))
-        groups = None if cluster_col is None else pd.factorize(df[cluster_col].to_numpy())[0]
+        groups = None if cluster_col is None else pd.factorize(df[cluster_col])[0]
         zz, xx = z.to_numpy(), x.to_numpy()
 
         if self.latency == "weibull":
