@@ -387,8 +387,9 @@ class MedianTimeToIdentification(_CohortDefinition):
             \widehat{se}(t)\} \cup (\tau, \infty),
 
         with :math:`\tau` the cohort's last follow-up time (the longest ``duration``):
-        beyond :math:`\tau` the data test nothing, so no time there is excluded. Its ends
-        (in the sense of its hull :math:`[L, R]`) are :math:`L = \min\{t_j : \hat U(t_j) - z\,\widehat{se}(t_j) \le 1/2\}` and
+        beyond :math:`\tau` the data test nothing, so no time there is excluded. The ends
+        of its hull :math:`[L, R]` are
+        :math:`L = \min\{t_j : \hat U(t_j) - z\,\widehat{se}(t_j) \le 1/2\}` and
         :math:`R = \min\{t_j : \hat U(t_j) + z\,\widehat{se}(t_j) \le 1/2\}` over the
         event times (:meth:`~idjourney.indicator.curve.IncidenceCurve.median_interval`),
         :math:`R = \infty` when never.
@@ -399,8 +400,9 @@ class MedianTimeToIdentification(_CohortDefinition):
         at every time too, so :math:`R = \infty` and the interval is the one-sided
         :math:`[L, \infty)`: "the median exceeds L days". It is the same interval
         :math:`C` as for a reached median (same :math:`z`, not a one-sided
-        :math:`z_{1-\alpha}` chosen after seeing the data), so its coverage is the stated
-        level: :math:`m_Y \notin [L, \infty)` needs :math:`L > m_Y`, i.e. the test
+        :math:`z_{1-\alpha}` chosen after seeing the data), so the procedure, reached or
+        not, keeps the stated level; a one-sided interval misses only on the left:
+        :math:`m_Y \notin [L, \infty)` needs :math:`L > m_Y`, i.e. the test
         rejected :math:`U_Y(m_Y) = 1/2` in favour of :math:`U_Y(m_Y) > 1/2`, which has
         probability at most :math:`\alpha/2` (asymptotically). If even the lower test
         rejects at every event time (:math:`\hat U - z\,\widehat{se} > 1/2` up to the
