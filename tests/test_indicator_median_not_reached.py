@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 from scipy import stats
 
 from idjourney.estimate import Estimate
@@ -165,3 +166,75 @@ def test_a_case_closed_first_is_never_identified_so_the_median_is_not_reached() 
         delay_adjust=False, variance="independent", strata="none", closures="censoring"
     ).compute(table, 2015)
     assert old.estimate == 9.0 and old.extra["not_reached"] is False
+
+
+# ------------------------------------------------- what users see: series, CLI (issue #12)
+
+
+@pytest.fixture(scope="module")
+def slow_world():
+    """40% never identified, the others Exp(mean 700 days): the cohorts up to 2020 reach
+    their median within follow-up, 2021 onwards do not (extract 2024-06-30)."""
+    from _indicator_world import Process, make_world
+
+    return make_world(6000, seed=3, process=Process(cure=0.4, shape=1.0, scale=700.0))
+
+
+def test_series_keeps_a_year_not_reached_as_a_lower_bound_without_index(slow_world) -> None:
+    from idjourney.indicator import indicator_series
+
+    for coverage in ("naive", "chain-linked"):
+        out = indicator_series(
+            slow_world.table, MedianTimeToIdentification(), range(2019, 2024), 2015,
+            coverage=coverage,
+        ).set_index("year")  # fmt: skip
+        assert out["not_reached"].tolist() == [False, False, True, True, True]
+        gone = out.loc[out["not_reached"]]
+        assert gone["estimate"].isna().all() and gone["se"].isna().all()
+        assert (gone["lower"] > 0).all() and np.isinf(gone["upper"]).all()
+        assert gone["index"].isna().all()  # no ratio to the baseline
+        kept = out.loc[~out["not_reached"]]
+        assert np.isfinite(kept["estimate"]).all() and np.isfinite(kept["index"]).all()
+        unlinked = out.attrs["unlinked_years"]
+        assert set(unlinked) == {2021, 2022, 2023}
+        assert all("not reached" in why for why in unlinked.values())
+        assert set(out.attrs["not_reached"]) == {2021, 2022, 2023}
+        assert out.attrs["not_reached"][2022].startswith("not reached: the median exceeds")
+
+
+def test_a_baseline_not_reached_and_a_ratio_of_one_are_clear_errors(slow_world) -> None:
+    from idjourney.indicator import IndicatorError, indicator_series
+    from idjourney.indicator.series import log_ratio, log_se
+
+    with pytest.raises(IndicatorError, match="baseline year 2022: not reached"):
+        indicator_series(slow_world.table, MedianTimeToIdentification(), [2019, 2022], 2022)
+    with pytest.raises(IndicatorError, match="2022 is not reached"):
+        log_ratio(slow_world.table, MedianTimeToIdentification(), 2022, 2019)
+    est = MedianTimeToIdentification().compute(slow_world.table, 2022)
+    with pytest.raises(IndicatorError, match="no value to take a ratio of"):
+        log_se(est)
+
+
+def test_cli_shows_exceeds_l_days_not_a_dash(slow_world, tmp_path) -> None:
+    from click.testing import CliRunner
+
+    from idjourney.cli.indicator import indicator
+
+    path = tmp_path / "analysis.csv"
+    slow_world.table.to_csv(path, index=False)
+    est = MedianTimeToIdentification().compute(slow_world.table, 2022)
+    args = ["--data", str(path), "--definition", "median-time-to-identification"]
+    text = CliRunner().invoke(indicator, [*args, "--years", "2019-2022"])
+    assert text.exit_code == 0, text.output
+    assert f"> {est.lower:,.0f} days (not reached)" in text.stdout
+    assert "undefined (not reached)" in text.stdout
+    assert "not reached" in text.stderr  # the note saying why there is no index
+    # the default years now include the years not reached (they used to be dropped)
+    result = CliRunner().invoke(indicator, [*args, "--json"])
+    assert result.exit_code == 0, result.output
+    import json
+
+    records = {r["year"]: r for r in json.loads(result.stdout)}
+    assert 2022 in records and records[2022]["not_reached"] is True
+    assert records[2022]["estimate"] is None and records[2022]["lower"] > 0
+    assert records[2019]["not_reached"] is False

@@ -221,7 +221,7 @@ def performance(
     if interval_only is None:
         flag = np.zeros(len(results), dtype=bool)
     else:
-        flag = results[interval_only].fillna(False).to_numpy(bool)
+        flag = results[interval_only].eq(True).to_numpy()  # missing: False
         flag &= results[[lower, upper]].notna().all(axis=1).to_numpy()  # type: ignore[list-item]
     kept = flag | results[[estimate, se]].notna().all(axis=1).to_numpy()
     every = results.loc[kept].assign(_interval_only=flag[kept])

@@ -70,7 +70,7 @@ def study_performance(
     results = results.copy()
     if "not_reached" not in results.columns:  # results written before the flag existed
         results["not_reached"] = False
-    results["not_reached"] = results["not_reached"].fillna(False).astype(bool)
+    results["not_reached"] = results["not_reached"].eq(True)  # missing: False
     data = results.loc[results["error"] == ""].copy()
     data["target"] = data["definition"].map(kinds) if truth == "own" else truth
     data["target"] = data["target"].replace({"process": "expected"})
