@@ -347,9 +347,10 @@ class MedianTimeToIdentification(_CohortDefinition):
             "is that of U_Y at the median scaled to this standard error (for the joint "
             "covariance of changes). Not reached (U_Y > 1/2 throughout the follow-up): no point "
             "estimate; the value published is 'not reached: the median exceeds L days', the "
-            "one-sided interval [L, infinity) — the same test inversion, so the same level, "
-            "with L the end of the cohort's follow-up when the test rejects U_Y = 1/2 up to "
-            "there."
+            "one-sided interval [L, infinity): the same test inversion with the same z, so the "
+            "stated level holds whether or not the median is reached (an interval [L, infinity) "
+            "misses only if L is above the median, with probability at most (1 - level)/2); L "
+            "is the end of the cohort's follow-up when the test rejects U_Y = 1/2 up to there."
         ),
         rationale="Easy to communicate ('half of the victims are identified within …').",
         limitations=(
