@@ -213,12 +213,15 @@ def test_bad_inputs(world) -> None:
         StockIndex().compute(world.table.drop(columns="entry_year"), 2015)
 
 
-def test_median_not_reached_is_a_clear_error() -> None:
+def test_median_not_reached_is_a_lower_bound_not_an_error() -> None:
     from _indicator_world import Process
 
     w = make_world(3000, seed=2, process=Process(cure=0.7, shape=1.0, scale=200.0))
-    with pytest.raises(IndicatorError, match="median is not reached"):
-        MedianTimeToIdentification().compute(w.table, 2015)
+    est = MedianTimeToIdentification().compute(w.table, 2015)
+    assert est.extra["not_reached"] is True
+    assert np.isnan(est.estimate) and np.isnan(est.se)
+    assert 0 < est.lower < np.inf and est.upper == np.inf
+    assert est.extra["note"].startswith("not reached: the median exceeds")
 
 
 def test_a_cohort_nobody_was_at_risk_in_is_undefined_not_one(world) -> None:

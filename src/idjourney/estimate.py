@@ -87,9 +87,15 @@ class Estimate:
         return table.astype({name: ("Int64" if name in counts else float) for name in row})
 
     def __str__(self) -> str:
-        """One line: ``label: estimate (95% CI lower to upper)``."""
+        """One line: ``label: estimate (95% CI lower to upper)``.
+
+        A median not reached (``extra["not_reached"]``) reads ``label: not reached, > lower
+        (95% CI lower to inf)``: there is no point estimate, only the lower bound.
+        """
         pct = round(self.level * 100)
         head = f"{self.label}: " if self.label else ""
+        if self.extra.get("not_reached"):
+            return f"{head}not reached, > {self.lower:.4g} ({pct}% CI {self.lower:.4g} to inf)"
         return f"{head}{self.estimate:.4g} ({pct}% CI {self.lower:.4g} to {self.upper:.4g})"
 
     def print_summary(self) -> None:

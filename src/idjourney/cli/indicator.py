@@ -39,6 +39,7 @@ _RECORD_FIELDS = (
     "n_at_risk",
     "events",
     "followup_days",
+    "not_reached",
     "horizon_published",
     "tau_published",
     "suppressed",
@@ -385,11 +386,19 @@ def _readable_series(out: pd.DataFrame) -> pd.DataFrame:
     shown = pd.DataFrame(index=pd.Index(out["year"].astype(int).astype(str), name="year"))
     if "group" in out.columns:  # labels come from the data: shown as text, not markup
         shown["group"] = [escape(str(v)) for v in out["group"]]
+    # a median not reached: no estimate, only its lower bound ("exceeds L days")
+    gone = (
+        out["not_reached"].eq(True).to_numpy()
+        if "not_reached" in out.columns
+        else np.zeros(len(out), dtype=bool)
+    )
     shown["estimate (95% CI)"] = [
-        with_interval(*v) for v in out[["estimate", "lower", "upper"]].to_numpy()
+        f"> {_fmt(v[1])} days (not reached)" if g else with_interval(*v)
+        for v, g in zip(out[["estimate", "lower", "upper"]].to_numpy(), gone, strict=True)
     ]
     shown["index (95% CI)"] = [
-        with_interval(*v) for v in out[["index", "index_lower", "index_upper"]].to_numpy()
+        "undefined (not reached)" if g else with_interval(*v)
+        for v, g in zip(out[["index", "index_lower", "index_upper"]].to_numpy(), gone, strict=True)
     ]
     for column in ("horizon_published", "tau_published"):
         if column in out.columns:

@@ -734,16 +734,26 @@ def build_report(
         for column in ("horizon_published", "tau_published"):  # the day the curve is read at
             if column in level.index:
                 index_numbers[name][column] = None if pd.isna(level[column]) else level[column]
+        # a median not reached: only "exceeds L days" (the interval [L, inf)), no index
+        flag = level.get("not_reached", False)
+        gone = bool(pd.notna(flag) and flag)  # missing when the cell is suppressed
+        index_numbers[name]["not_reached"] = gone
+        if gone:
+            index_numbers[name]["exceeds"] = float(level["lower"])
         index_rows.append(
             {
                 "name": definition.metadata.title,
                 "reads": _WORSE.get(name, ""),
                 "value": _cell(
-                    _level_text(name, level["estimate"], level["lower"], level["upper"]),
+                    f"> {fmt_number(level['lower'])} days (not reached)"
+                    if gone
+                    else _level_text(name, level["estimate"], level["lower"], level["upper"]),
                     _level_text(name, true_last),
                 ),
                 "index": _cell(
-                    fmt_interval(v["index"], v["index_lower"], v["index_upper"])
+                    "undefined (median not reached)"
+                    if gone
+                    else fmt_interval(v["index"], v["index_lower"], v["index_upper"])
                     if np.isfinite(v["index"])
                     else "withheld",
                     fmt_number(ratio) if ratio is not None else None,

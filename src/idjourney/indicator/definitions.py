@@ -341,16 +341,26 @@ class MedianTimeToIdentification(_CohortDefinition):
         computation=(
             "First event time where U_Y(t) <= 1/2; confidence interval by inverting the "
             "pointwise test of U_Y(t) = 1/2 with the cluster-robust standard error (Brookmeyer–"
-            "Crowley, linear scale). Standard error: the interval's log-scale half-width over "
-            "z, times the median; its per-series influence is that of U_Y at the median scaled "
-            "to this standard error (for the joint covariance of changes)."
+            "Crowley, linear scale): lower limit L the first time where U_Y - z se <= 1/2, "
+            "upper the first where U_Y + z se <= 1/2 (unbounded if never). Standard error: the "
+            "interval's log-scale half-width over z, times the median; its per-series influence "
+            "is that of U_Y at the median scaled to this standard error (for the joint "
+            "covariance of changes). Not reached (U_Y > 1/2 throughout the follow-up): no point "
+            "estimate; the value published is 'not reached: the median exceeds L days', the "
+            "one-sided interval [L, infinity): the same test inversion with the same z, so the "
+            "stated level holds whether or not the median is reached (an interval [L, infinity) "
+            "misses only if L is above the median, with probability at most (1 - level)/2); L "
+            "is the end of the cohort's follow-up when the test rejects U_Y = 1/2 up to there."
         ),
         rationale="Easy to communicate ('half of the victims are identified within …').",
         limitations=(
-            "Undefined when half of a cohort is never identified (never-identifiable or closed "
-            "first) or not yet within follow-up: the harness counts these replicates. "
-            "Insensitive to changes in the slowest half of the journeys. Its upper confidence "
-            "bound may be unreached."
+            "Not reached when half of a cohort is never identified (never-identifiable or "
+            "closed first) or not yet within follow-up: then only a lower bound is published "
+            "('> L days', one-sided interval [L, infinity)), with no point estimate, no index "
+            "and no change for that year (a ratio needs two values). Averaging only the years or "
+            "worlds where it is reached selects the fast ones (biased low). Insensitive to "
+            "changes in the slowest half of the journeys. Its upper confidence bound may be "
+            "unreached."
         ),
         revision_policy=(
             "Provisional until the cohort's curve has passed one half with its upper "
@@ -366,17 +376,49 @@ class MedianTimeToIdentification(_CohortDefinition):
     )
 
     def _estimate(self, table: pd.DataFrame, year: int) -> tuple[Estimate, pd.Series]:
+        r"""The median and its Brookmeyer–Crowley interval, or "not reached: > L days".
+
+        The estimand is :math:`m_Y = \inf\{t : U_Y(t) \le 1/2\}`. The interval is the
+        set of times where the pointwise test of :math:`H_0: U_Y(t) = 1/2` is not
+        rejected at level :math:`\alpha = 1 - \text{level}`,
+
+        .. math::
+
+            C = \{t \le \tau : |\hat U_Y(t) - 1/2| \le z_{1-\alpha/2}\,
+            \widehat{se}(t)\} \cup (\tau, \infty),
+
+        with :math:`\tau` the cohort's last follow-up time (the longest ``duration``):
+        beyond :math:`\tau` the data test nothing, so no time there is excluded. The ends
+        of its hull :math:`[L, R]` are
+        :math:`L = \min\{t_j : \hat U(t_j) - z\,\widehat{se}(t_j) \le 1/2\}` and
+        :math:`R = \min\{t_j : \hat U(t_j) + z\,\widehat{se}(t_j) \le 1/2\}` over the
+        event times (:meth:`~idjourney.indicator.curve.IncidenceCurve.median_interval`),
+        :math:`R = \infty` when never.
+
+        **Not reached.** When :math:`\hat U_Y(t) > 1/2` throughout the follow-up, the
+        point estimate does not exist: ``estimate`` and ``se`` are ``nan`` and
+        ``extra["not_reached"]`` is ``True``. :math:`\hat U + z\,\widehat{se} > 1/2`
+        at every time too, so :math:`R = \infty` and the interval is the one-sided
+        :math:`[L, \infty)`: "the median exceeds L days". It is the same interval
+        :math:`C` as for a reached median (same :math:`z`, not a one-sided
+        :math:`z_{1-\alpha}` chosen after seeing the data), so the procedure, reached or
+        not, keeps the stated level; a one-sided interval misses only on the left:
+        :math:`m_Y \notin [L, \infty)` needs :math:`L > m_Y`, i.e. the test
+        rejected :math:`U_Y(m_Y) = 1/2` in favour of :math:`U_Y(m_Y) > 1/2`, which has
+        probability at most :math:`\alpha/2` (asymptotically). If even the lower test
+        rejects at every event time (:math:`\hat U - z\,\widehat{se} > 1/2` up to the
+        last one, and so up to :math:`\tau`, where neither :math:`\hat U` nor its SE
+        change), :math:`C = (\tau, \infty)` and :math:`L = \tau`:
+        :math:`m_Y \le \tau` would mean :math:`U_Y(\tau) \le 1/2`, which the test at
+        :math:`\tau` rejected. ``extra["not_reached_bound"]`` says which of the two gave
+        :math:`L` (``"test inversion"`` or ``"end of follow-up"``).
+        """
         cohort = self._cohort(table, year)
         curve = self._curve(cohort)
         m = curve.median()
-        if not np.isfinite(m):
-            reached = float(curve.cif.max())
-            raise IndicatorError(
-                f"{self.name}: the median is not reached for the {year} cohort (only "
-                f"{reached:.0%} identified within the follow-up available); use "
-                "cohort-unidentified-at or rmst-unidentified instead"
-            )
         lower, upper = curve.median_interval(self.level)
+        if not np.isfinite(m):
+            return self._not_reached(cohort, curve, year, lower, upper)
         z = _z(self.level)
         if np.isfinite(upper) and lower > 0:
             se = float((np.log(upper) - np.log(lower)) / (2 * z) * m)
@@ -387,8 +429,43 @@ class MedianTimeToIdentification(_CohortDefinition):
         u_s = curve.influence_unidentified_at(m)
         se_s = float(np.sqrt(np.sum(u_s**2)))
         u = u_s * (se / se_s) if se_s > 0 and np.isfinite(se) else np.zeros_like(u_s)
-        est = self._finish(m, se, lower, upper, cohort, curve, year, upper, se_from_interval=True)
+        est = self._finish(
+            m, se, lower, upper, cohort, curve, year, upper, se_from_interval=True,
+            not_reached=False,
+        )  # fmt: skip
         return est, self._influence(curve, cohort, u)
+
+    def _not_reached(
+        self, cohort: pd.DataFrame, curve: StratifiedCurve, year: int, lower: float, upper: float
+    ) -> tuple[Estimate, pd.Series]:
+        """The "not reached: > L days" result (see :meth:`_estimate`): ``estimate`` and
+        ``se`` ``nan``, interval ``[L, inf)``, influence ``nan`` (no log ratio exists)."""
+        if np.isfinite(upper):  # U + z se <= 1/2 somewhere implies U <= 1/2 there
+            raise AssertionError(f"median not reached but upper bound {upper} is finite")
+        real = ~cohort["delay_correction"].to_numpy(bool)
+        tau = float(cohort["duration"].to_numpy(float)[real].max())
+        bound = "test inversion" if np.isfinite(lower) else "end of follow-up"
+        limit = float(lower) if np.isfinite(lower) else tau
+        reached = float(np.max(curve.cif)) if curve.cif.size else 0.0
+        pct = round(self.level * 100)
+        why = (
+            "the test rejects U = 1/2 up to the end of follow-up"
+            if bound == "end of follow-up"
+            else "the lowest time where the test does not reject U = 1/2"
+        )
+        note = (
+            f"not reached: the median exceeds {limit:,.0f} days ({pct}% interval "
+            f"[{limit:,.0f}, inf), {why}); {reached:.0%} of the {year} cohort identified "
+            f"within its {tau:,.0f} days of follow-up"
+        )
+        nan = float("nan")
+        est = self._finish(
+            nan, nan, limit, float("inf"), cohort, curve, year, float("inf"),
+            se_from_interval=True, not_reached=True, not_reached_bound=bound,
+            followup_end_days=tau, identified_share=reached, note=note,
+        )  # fmt: skip
+        influence = self._influence(curve, cohort, np.full(curve.n_clusters, np.nan))
+        return est, influence
 
     def _replicates(self, table: pd.DataFrame, year: int, weights: np.ndarray) -> np.ndarray:
         return self._cohort_replicates(table, year, weights, "median", None)

@@ -45,9 +45,11 @@ def revision_triangle(
     -------
     DataFrame
         One row per computable (year, lag): ``year``, ``lag``, ``extract_date``,
-        ``estimate``, ``se``, ``lower``, ``upper``, ``n``, ``events`` and
-        ``revision`` (relative change from the first available value of that
-        year, in %). ``attrs["omitted"]`` lists the cells left out and why.
+        ``estimate``, ``se``, ``lower``, ``upper``, ``n``, ``events``,
+        ``not_reached`` (a median not reached at that extract: no estimate, only the
+        interval ``[lower, inf)``) and ``revision`` (relative change from the first
+        available value of that year, in %; missing where not reached).
+        ``attrs["omitted"]`` lists the cells left out and why.
     """
     definition = _resolve(definition)
     if not len(years) or not len(lags):
@@ -78,6 +80,7 @@ def revision_triangle(
                     "upper": est.upper,
                     "n": est.n,
                     "events": est.events,
+                    "not_reached": bool(est.extra.get("not_reached", False)),
                 }
             )
     if not rows:

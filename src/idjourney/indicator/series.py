@@ -58,8 +58,36 @@ Coverage = Literal["naive", "fixed-panel", "chain-linked"]
 _COVERAGES = ("naive", "fixed-panel", "chain-linked")
 
 
+def not_reached(est: Estimate) -> bool:
+    """Is ``est`` a median not reached ("exceeds ``lower`` days", interval ``[lower, inf)``)?"""
+    return bool(est.extra.get("not_reached"))
+
+
+def _no_value(est: Estimate) -> str:
+    """Why ``est`` has no log value, or "" (it has one)."""
+    if not_reached(est):
+        return (
+            f"{est.label} is not reached (the median exceeds {est.lower:,.0f} days), so it has "
+            "no value to take a ratio of: no index or change for that year"
+        )
+    if not est.estimate > 0:
+        return (
+            f"{est.label}: value {est.estimate:g} is not positive, so it cannot be indexed "
+            "(an index is a ratio to the baseline)"
+        )
+    return ""
+
+
 def log_se(est: Estimate) -> float:
-    """Standard error of ``log(estimate)``: ``se/estimate``, or from the interval."""
+    """Standard error of ``log(estimate)``: ``se/estimate``, or from the interval.
+
+    Raises
+    ------
+    IndicatorError
+        The value is not positive, or a median not reached (no value to take the log of).
+    """
+    if not_reached(est):
+        raise IndicatorError(_no_value(est))
     if not est.estimate > 0:
         raise IndicatorError(
             f"{est.label}: value {est.estimate:g} is not positive, so it cannot be indexed "
@@ -215,8 +243,9 @@ def _index_for_group(
         base_reps = cell.reps(baseline) if boot else None
         for year in years:
             est = base if year == baseline else cell.value(year)
-            if not (est.estimate > 0 and base.estimate > 0):  # no log ratio of a zero
-                unlinked[year] = f"no index for {year}: its value or the baseline's is 0"
+            why = _no_value(base) or _no_value(est)
+            if why:  # no log ratio of a zero or of a median not reached
+                unlinked[year] = f"no index for {year}: {why}"
                 continue
             log_i = float(np.log(est.estimate / base.estimate))
             var = 0.0
@@ -242,8 +271,9 @@ def _index_for_group(
         except IndicatorError as exc:  # e.g. nothing connected yet in year a: no link a -> b
             broken[b] = f"no chain link {a}->{b} on the jurisdictions connected by {a}: {exc}"
             continue
-        if not (va.estimate > 0 and vb.estimate > 0):  # no log ratio of a zero
-            broken[b] = f"no chain link {a}->{b}: a value on the panel of {a} is 0"
+        why = _no_value(va) or _no_value(vb)
+        if why:  # no log ratio of a zero or of a median not reached
+            broken[b] = f"no chain link {a}->{b} on the jurisdictions connected by {a}: {why}"
             continue
         terms = [] if boot else [(1.0, sub.log_influence(b)), (-1.0, sub.log_influence(a))]
         link_reps = sub.reps(b) / sub.reps(a) if boot else None
@@ -282,6 +312,9 @@ def log_ratio(
     definition = _resolve(definition)
     cell = _Cell(definition, definition.prepare(table), None)
     est_y, est_b = cell.value(year), cell.value(baseline)
+    why = _no_value(est_y) or _no_value(est_b)
+    if why:
+        raise IndicatorError(why)
     log_r = float(np.log(est_y.estimate / est_b.estimate))
     var = _log_var([(1.0, cell.log_influence(year)), (-1.0, cell.log_influence(baseline))])
     return log_r, float(np.sqrt(var))
@@ -337,16 +370,19 @@ def indicator_series(
     DataFrame
         Columns ``year``, ``group`` (with ``by``), ``estimate``, ``se``,
         ``lower``, ``upper``, ``n``, ``n_at_risk``, ``events``,
-        ``followup_days``, ``index``, ``index_lower``, ``index_upper``, and
-        with ``by`` also ``suppressed``/``suppression``;
+        ``followup_days``, ``not_reached``, ``index``, ``index_lower``, ``index_upper``,
+        and with ``by`` also ``note`` and ``suppressed``/``suppression``;
         ``attrs`` records definition, coverage, method, baseline and the
-        disclosure note.
+        disclosure note. A median not reached has ``not_reached`` true, ``estimate`` and
+        ``se`` missing, the one-sided interval ``lower`` = L, ``upper`` = inf ("exceeds L
+        days"), and no index (``attrs["unlinked_years"]`` says why); ``attrs["not_reached"]``
+        holds its note per year (per ``(group, year)`` with ``by``).
 
     Raises
     ------
     IndicatorError
-        Baseline outside the data, horizon beyond follow-up, an empty group,
-        unknown definition or option.
+        Baseline outside the data or not reached (a median), horizon beyond follow-up, an
+        empty group, unknown definition or option.
     """
     definition = _resolve(definition)
     if coverage not in _COVERAGES:
@@ -360,11 +396,17 @@ def indicator_series(
     if extract_date is not None:
         table = as_of(table, extract_date)
     table = definition.prepare(table.reset_index(drop=True))
-    # The baseline must be computable on all the data (clear error otherwise).
+    # The baseline must be computable on all the data (clear error otherwise), and have a
+    # value (a median not reached is only a lower bound: nothing to index to).
     try:
-        definition.compute(table, baseline)
+        base_est = definition.compute(table, baseline)
     except IndicatorError as exc:
         raise IndicatorError(f"baseline year {baseline}: {exc}") from exc
+    if not_reached(base_est):
+        raise IndicatorError(
+            f"baseline year {baseline}: {base_est.extra.get('note', 'not reached')}; an index "
+            "needs a value in its baseline year: choose a baseline whose median is reached"
+        )
     weights = None
     if method == "bootstrap":
         weights = _series_weights(table, cluster_col, n_boot, seed)
@@ -390,6 +432,7 @@ def indicator_series(
 
     rows = []
     unlinked: dict[int, str] = {}
+    reached_notes: dict[Any, str] = {}
     for group, cell in cells:
         n_group_base = _victims(definition, cell.table, baseline)
         small = by is not None and k is not None and n_group_base < k
@@ -421,6 +464,10 @@ def indicator_series(
                 if by is None:
                     raise
                 est, note = None, str(exc)
+            if est is not None and not_reached(est):
+                note = est.extra.get("note", "not reached")
+                key = year if by is None else (group, year)
+                reached_notes[key] = note
             row.update(
                 estimate=np.nan if est is None else est.estimate,
                 se=np.nan if est is None else est.se,
@@ -430,6 +477,7 @@ def indicator_series(
                 n_at_risk=np.nan if est is None or est.n_at_risk is None else est.n_at_risk,
                 events=np.nan if est is None or est.events is None else est.events,
                 followup_days=np.nan if est is None else est.followup_days,
+                not_reached=est is not None and not_reached(est),
             )
             idx = index.get(year, (np.nan, np.nan, np.nan))
             row.update(index=idx[0], index_lower=idx[1], index_upper=idx[2])
@@ -452,6 +500,7 @@ def indicator_series(
     out.attrs.update(
         definition=definition.label,
         unlinked_years=dict(sorted(unlinked.items())),
+        not_reached=reached_notes,
         coverage=coverage,
         method=method,
         baseline=baseline,

@@ -31,7 +31,14 @@ estimates :math:`\hat\theta_i`, standard errors :math:`\widehat{se}_i`, true val
 the replicates both completed. ``nsim`` (replicates used) is reported with an undefined MCSE,
 as in ``rsimsum``. Coverage uses the method's own interval when ``lower``/``upper`` columns are
 given (e.g. log-scale or exact intervals), else the Wald interval, as ``rsimsum``.
-Replicates with a missing estimate or standard error are dropped (``rsimsum``'s ``na.rm``).
+Replicates with a missing estimate or standard error are dropped (``rsimsum``'s ``na.rm``),
+except those marked ``interval_only``: an interval without a point estimate (a median not
+reached, reported as the one-sided :math:`[L, \infty)`). These count in ``cover`` and
+``becover`` only — covered iff :math:`L \le \theta` — whose denominator is then
+:math:`n_{cover} = n_{sim} + n_{io}` (MCSE :math:`\sqrt{\widehat{Cover}(1-\widehat{Cover})
+/n_{cover}}`), while ``bias``, ``empse``, ``mse``, ``modelse`` and ``relerror`` stay over
+the :math:`n_{sim}` replicates with an estimate; ``n_interval_only`` (:math:`n_{io}`)
+reports how many there were.
 """
 
 from __future__ import annotations
@@ -59,6 +66,10 @@ STATS: tuple[str, ...] = (
 )
 
 
+#: output order with the count of interval-only replicates
+_ORDER = (STATS[0], "n_interval_only", *STATS[1:])
+
+
 def _measures(
     est: np.ndarray,
     se: np.ndarray,
@@ -67,12 +78,27 @@ def _measures(
     upper: np.ndarray,
     z: float,
     null: float,
+    extra: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
 ) -> dict[str, tuple[float, float]]:
+    """The measures of one cell; ``extra`` = (true, lower, upper) of the interval-only
+    replicates, which count in ``cover`` and ``becover`` only."""
     n = est.size
     nan = float("nan")
     out: dict[str, tuple[float, float]] = {"nsim": (float(n), nan)}
+    # the intervals scored by cover / becover: the estimates' and the interval-only ones
+    true_c, lower_c, upper_c = true, lower, upper
+    if extra is not None:
+        out["n_interval_only"] = (float(extra[0].size), nan)
+        true_c = np.concatenate([true, extra[0]])
+        lower_c = np.concatenate([lower, extra[1]])
+        upper_c = np.concatenate([upper, extra[2]])
+    n_cover = true_c.size
     if n < 2:
-        return out | {s: (nan, nan) for s in STATS if s not in ("nsim", "relprec")}
+        out |= {s: (nan, nan) for s in STATS if s not in ("nsim", "relprec")}
+        if n_cover >= 2:  # coverage is still scored on the intervals
+            cover = float(np.mean((lower_c <= true_c) & (true_c <= upper_c)))
+            out["cover"] = (cover, float(np.sqrt(cover * (1 - cover) / n_cover)))
+        return out
     mean = est.mean()
     dev2 = (est - mean) ** 2
     empse = float(np.sqrt(dev2.sum() / (n - 1)))
@@ -81,12 +107,12 @@ def _measures(
     se2 = se**2
     modelse = float(np.sqrt(se2.mean()))
     var_se2 = float(((se2 - se2.mean()) ** 2).sum() / (n - 1))
-    cover = float(np.mean((lower <= true) & (true <= upper)))
-    becover = float(np.mean((lower <= mean) & (mean <= upper)))
+    cover = float(np.mean((lower_c <= true_c) & (true_c <= upper_c)))
+    becover = float(np.mean((lower_c <= mean) & (mean <= upper_c)))
     power = float(np.mean(np.abs(est - null) >= z * se))
 
-    def prop(p: float) -> float:
-        return float(np.sqrt(p * (1 - p) / n))
+    def prop(p: float, size: int = n) -> float:
+        return float(np.sqrt(p * (1 - p) / size))
 
     out["bias"] = (float(np.mean(est - true)), float(np.sqrt(dev2.sum() / (n * (n - 1)))))
     out["empse"] = (empse, empse / np.sqrt(2 * (n - 1)))
@@ -101,8 +127,8 @@ def _measures(
         )
     else:
         out["relerror"] = (nan, nan)
-    out["cover"] = (cover, prop(cover))
-    out["becover"] = (becover, prop(becover))
+    out["cover"] = (cover, prop(cover, n_cover))
+    out["becover"] = (becover, prop(becover, n_cover))
     out["power"] = (power, prop(power))
     return out
 
@@ -134,6 +160,7 @@ def performance(
     lower: str | None = None,
     upper: str | None = None,
     null: float = 0.0,
+    interval_only: str | None = None,
 ) -> pd.DataFrame:
     r"""Performance measures and their Monte Carlo SEs (Morris et al. 2019, Table 6).
 
@@ -161,6 +188,11 @@ def performance(
         Interval columns for ``cover``/``becover``; default the Wald interval.
     null : float
         The no-effect value :math:`\theta_0` for ``power`` (a test at level ``1 - level``).
+    interval_only : str, optional
+        Boolean column marking replicates with an interval (``lower``/``upper``, which
+        must be given) but no estimate, e.g. a median not reached, ``[L, inf)``: they count
+        in ``cover`` and ``becover`` only, and a stat ``n_interval_only`` (after ``nsim``)
+        says how many (module docstring).
 
     Returns
     -------
@@ -171,7 +203,7 @@ def performance(
         raise ValueError(f"level must lie in (0, 1); got {level!r}")
     groups = [*by, *([method] if method else [])]
     needed = [estimate, se, *groups, *([true] if isinstance(true, str) else [])]
-    needed += [c for c in (lower, upper) if c]
+    needed += [c for c in (lower, upper, interval_only) if c]
     if ref is not None:
         if method is None:
             raise ValueError("relprec needs method= (the column naming the method) with ref=")
@@ -183,18 +215,37 @@ def performance(
         raise ValueError("give both lower= and upper= (or neither, for Wald intervals)")
     if ref is not None and ref not in set(results[method]):
         raise ValueError(f"reference method {ref!r} is not in column {method!r}")
+    if interval_only is not None and lower is None:
+        raise ValueError("interval_only= needs the interval columns lower= and upper=")
     z = float(stats.norm.ppf(1 - (1 - level) / 2))
-    data = results.dropna(subset=[estimate, se])
+    if interval_only is None:
+        flag = np.zeros(len(results), dtype=bool)
+    else:
+        flag = results[interval_only].eq(True).to_numpy()  # missing: False
+        flag &= results[[lower, upper]].notna().all(axis=1).to_numpy()  # type: ignore[list-item]
+    kept = flag | results[[estimate, se]].notna().all(axis=1).to_numpy()
+    every = results.loc[kept].assign(_interval_only=flag[kept])
+    data = every.loc[~every["_interval_only"]]  # the replicates with an estimate
     rows = []
-    grouped = data.groupby(groups, sort=False, observed=True) if groups else [((), data)]
-    for key, cell in grouped:
+    grouped = every.groupby(groups, sort=False, observed=True) if groups else [((), every)]
+    for key, both_kinds in grouped:
         key = key if isinstance(key, tuple) else (key,)
+        io = both_kinds["_interval_only"].to_numpy(bool)
+        cell = both_kinds.loc[~io]
         est = cell[estimate].to_numpy(float)
         s = cell[se].to_numpy(float)
         theta = cell[true].to_numpy(float) if isinstance(true, str) else np.full(est.size, true)
         lo = cell[lower].to_numpy(float) if lower else est - z * s
         hi = cell[upper].to_numpy(float) if upper else est + z * s
-        measures = _measures(est, s, theta, lo, hi, z, null)
+        extra = None
+        if interval_only is not None:
+            other = both_kinds.loc[io]
+            extra = (
+                other[true].to_numpy(float) if isinstance(true, str) else np.full(len(other), true),
+                other[lower].to_numpy(float),
+                other[upper].to_numpy(float),
+            )
+        measures = _measures(est, s, theta, lo, hi, z, null, extra)
         if ref is not None:
             ref_key = dict(zip(groups, key, strict=True)) | {method: ref}
             mask = np.ones(len(data), dtype=bool)
@@ -206,7 +257,7 @@ def performance(
             measures["relprec"] = _relprec(
                 paired.loc[both].to_numpy(float), ref_cell.loc[both].to_numpy(float)
             )
-        for stat in STATS:
+        for stat in _ORDER:
             if stat in measures:
                 est_v, mcse_v = measures[stat]
                 rows.append((*key, stat, est_v, mcse_v))

@@ -19,6 +19,7 @@ BY = ("scenario", "estimand", "method")
 #: summary columns printed by ``idjourney simstudy summarize`` (stat, printed name)
 PRINTED = (
     ("nsim", "n used"),
+    ("n_not_reached", "not reached (one-sided)"),
     ("n_undefined", "undefined"),
     ("n_truth_undefined", "truth undef."),
     ("bias", "bias"),
@@ -52,7 +53,13 @@ def study_performance(
     Replicates are never dropped silently: ``n_undefined`` counts those whose estimate was
     undefined or failed (e.g. a median not reached, a horizon beyond follow-up) and
     ``n_truth_undefined`` those whose true value does not exist (a true median of a cohort
-    more than half never identified); ``nsim`` is what remains. For a contrast
+    more than half never identified); ``nsim`` is what remains. A median not reached in a
+    replicate ("the median exceeds L days", the one-sided interval :math:`[L, \infty)`, row
+    flag ``not_reached``) is a result, not a failure: ``n_not_reached`` counts those rows,
+    which are scored in ``cover`` (covered iff :math:`L \le \theta`) but have no estimate for
+    ``bias``, ``empse`` or ``modelse`` (so coverage is over ``nsim + n_not_reached``
+    replicates, the others over ``nsim``); a contrast needing a year not reached is undefined
+    (in ``n_undefined``). For a contrast
     (``change-…``) ``reject`` is the share of replicates whose interval excludes no change
     (the false-alarm rate where the true change is 0, the power otherwise); a level has no
     rejection rate.
@@ -60,6 +67,10 @@ def study_performance(
     from idjourney.simstudy.estimands import estimand_kind
 
     kinds = {d: estimand_kind(d) for d in pd.unique(results["definition"])}
+    results = results.copy()
+    if "not_reached" not in results.columns:  # results written before the flag existed
+        results["not_reached"] = False
+    results["not_reached"] = results["not_reached"].eq(True)  # missing: False
     data = results.loc[results["error"] == ""].copy()
     data["target"] = data["definition"].map(kinds) if truth == "own" else truth
     data["target"] = data["target"].replace({"process": "expected"})
@@ -79,8 +90,9 @@ def study_performance(
     scored.loc[realised, "theta"] = 0.0
     perf = performance(
         scored, "est", "se", "theta", by=BY[:2], level=level, method="method",
-        lower="lower", upper="upper",
+        lower="lower", upper="upper", interval_only="not_reached",
     )  # fmt: skip
+    perf = perf.loc[perf["stat"] != "n_interval_only"]  # counted below, with the others
     rejects = performance(data, "est", "se", "theta", by=BY[:2], level=level, method="method")
     rejects = rejects.loc[rejects["stat"] == "power"]
     perf = pd.concat([perf.loc[perf["stat"] != "power"], rejects], ignore_index=True)
@@ -91,10 +103,11 @@ def study_performance(
     errors = results["error"].fillna("")
     counts = (
         results.assign(
+            n_not_reached=results["not_reached"] & (errors == ""),
             n_undefined=errors.str.contains("estimate"),
             n_truth_undefined=errors.str.contains("truth") & ~errors.str.contains("estimate"),
         )
-        .groupby(list(BY), sort=False)[["n_undefined", "n_truth_undefined"]]
+        .groupby(list(BY), sort=False)[["n_not_reached", "n_undefined", "n_truth_undefined"]]
         .sum()
         .reset_index()
         .melt(id_vars=list(BY), var_name="stat", value_name="est")
@@ -118,16 +131,21 @@ SUMMARY_NOTE = (
     "worlds' true values, within each database structure when the design fixes "
     "structures), 'realised' = each world's own value. 'rejects 0' (contrasts "
     "only): share of intervals excluding no change — a false-alarm rate where the true "
-    "change is 0, power otherwise. 'undefined': replicates whose estimate was undefined "
-    "or failed; 'truth undef.': true value undefined; neither is in 'n used'."
+    "change is 0, power otherwise. 'not reached (one-sided)': replicates whose median was "
+    "not reached, reported as 'exceeds L days' with the interval [L, inf): scored in "
+    "'coverage' (covered iff L <= truth), not in bias, empSE or modelSE ('n used'). "
+    "'undefined': replicates whose estimate was undefined or failed (including a change "
+    "needing a year not reached); 'truth undef.': true value undefined; neither is in 'n "
+    "used' or 'coverage'."
 )
 
 
 def format_summary(perf: pd.DataFrame) -> str:
     """The printed summary: one row per cell, coverage and rejection rate with their MCSE.
 
-    ``coverage`` and ``rejects 0`` read ``estimate ± MCSE``; ``undefined`` is the count of
-    replicates whose estimate was undefined or failed (not in ``n used``); ``target`` is the
+    ``coverage`` and ``rejects 0`` read ``estimate ± MCSE``; ``not reached (one-sided)``
+    counts the medians not reached (in ``coverage`` only), ``undefined`` the replicates
+    whose estimate was undefined or failed (not in ``n used``); ``target`` is the
     estimand scored (``expected``: process-level; ``realised``: each world's own value).
     """
     return summary_table(perf).to_string(index=False) + "\n" + SUMMARY_NOTE
@@ -145,7 +163,7 @@ def summary_table(perf: pd.DataFrame) -> pd.DataFrame:
                 row[label] = ""
                 continue
             est, mcse = stat.loc[name, "est"], stat.loc[name, "mcse"]
-            if name in ("nsim", "n_undefined", "n_truth_undefined"):
+            if name in ("nsim", "n_not_reached", "n_undefined", "n_truth_undefined"):
                 row[label] = f"{est:,.0f}"
             elif name in ("cover", "reject"):
                 row[label] = "–" if np.isnan(est) else f"{est:.3f} ± {mcse:.3f}"

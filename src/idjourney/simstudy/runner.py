@@ -31,7 +31,7 @@ __all__ = ["RunReport", "replicate_seeds", "run", "run_chunk"]
 
 RESULT_COLUMNS = (
     "scenario", "rep", "seed", "method", "definition", "estimand", "year", "baseline",
-    "est", "se", "lower", "upper", "true", "error",
+    "est", "se", "lower", "upper", "true", "error", "not_reached",
 )  # fmt: skip
 
 
@@ -75,8 +75,13 @@ def _log_ratio_se(e_y: Any, e_b: Any, u_y: Any, u_b: Any) -> float:
 def run_chunk(design: Design, scenario: str, start: int, stop: int) -> pd.DataFrame:
     """Results of replicates ``start .. stop-1`` of one scenario (one row per method × estimand).
 
-    A method that cannot be computed in a replicate (e.g. a median not reached) gives a row
-    with missing ``est``/``se`` and the reason in ``error``; so does an undefined true value.
+    A method that cannot be computed in a replicate (e.g. a horizon beyond follow-up) gives a
+    row with missing ``est``/``se`` and the reason in ``error``; so does an undefined true
+    value. A median not reached (``extra["not_reached"]`` of the estimate: "the median
+    exceeds L days") is a result, not a failure: for a level its row has ``est`` and ``se``
+    missing, the one-sided interval ``lower = L``, ``upper = inf``, ``not_reached`` true and
+    no ``error``, so coverage counts it (covered iff ``L <= true``); a contrast needing
+    that year has no value (a ratio needs two) and says why in ``error``.
     """
     from idjourney.indicator import IndicatorError, make_definition
     from idjourney.linkage import analysis_table
@@ -121,7 +126,19 @@ def run_chunk(design: Design, scenario: str, start: int, stop: int) -> pd.DataFr
                 needed = [estimand.year] + ([estimand.baseline] if estimand.is_contrast else [])
                 errors = [v for y in needed for v in (values[y], truths[y]) if isinstance(v, str)]
                 est = se = lower = upper = true = np.nan
-                if not errors:
+                not_reached = False
+                if not errors and estimand.is_contrast:
+                    errors += [
+                        f"estimate {y}: {values[y].extra.get('note', 'median not reached')}; "
+                        "no ratio"
+                        for y in needed
+                        if values[y].extra.get("not_reached")
+                    ]
+                if not errors and values[estimand.year].extra.get("not_reached"):
+                    e_y = values[estimand.year]  # a level: the one-sided interval [L, inf)
+                    lower, upper, true = e_y.lower, e_y.upper, float(truths[estimand.year])
+                    not_reached = True
+                elif not errors:
                     try:
                         e_y, t_y = values[estimand.year], truths[estimand.year]
                         if estimand.is_contrast:
@@ -147,11 +164,13 @@ def run_chunk(design: Design, scenario: str, start: int, stop: int) -> pd.DataFr
                     (
                         scenario, rep, int(seed), method.name, method.definition, estimand.name,
                         estimand.year, -1 if estimand.baseline is None else estimand.baseline,
-                        est, se, lower, upper, true, "; ".join(errors),
+                        est, se, lower, upper, true, "; ".join(errors), not_reached,
                     )
                 )  # fmt: skip
     frame = pd.DataFrame(rows, columns=list(RESULT_COLUMNS))
-    return frame.astype({"rep": "int64", "seed": "int64", "year": "int64", "baseline": "int64"})
+    return frame.astype(
+        {"rep": "int64", "seed": "int64", "year": "int64", "baseline": "int64", "not_reached": bool}
+    )
 
 
 def _connect(address: str | None, workers: int | None, timeout: float) -> tuple[Any, Any]:
