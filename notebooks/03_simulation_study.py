@@ -48,7 +48,9 @@ performance.head()
 # Every definition now uses a cluster-robust variance (series as cluster), corrects for
 # identifications not yet recorded, and treats closures as a competing outcome (issues #11,
 # #12); each is scored against its own estimand (`target`: process-level "expected" or
-# "realised"). Replicates whose estimate or truth is undefined are counted (`n_undefined`).
+# "realised"). Replicates whose estimate or truth is undefined are counted (`n_undefined`);
+# a median not reached within follow-up is scored in coverage by its one-sided interval
+# [L, ∞) and counted apart (`n_not_reached`).
 
 # %%
 wide = performance.pivot_table(
@@ -93,6 +95,7 @@ reject = "reject" if "reject" in set(performance["stat"]) else "power"
 measures = (
     "nsim",
     "n_undefined",
+    "n_not_reached",
     "n_truth_undefined",
     "bias",
     "empse",
