@@ -208,6 +208,11 @@ def test_a_baseline_not_reached_and_a_ratio_of_one_are_clear_errors(slow_world) 
 
     with pytest.raises(IndicatorError, match="baseline year 2022: not reached"):
         indicator_series(slow_world.table, MedianTimeToIdentification(), [2019, 2022], 2022)
+    # the error names the years a baseline could be (reached up to 2020, see slow_world)
+    with pytest.raises(IndicatorError, match=r"\(reached in 2017-2020\)"):
+        indicator_series(slow_world.table, MedianTimeToIdentification(), range(2017, 2024), 2022)
+    with pytest.raises(IndicatorError, match="reached in none of the years asked for"):
+        indicator_series(slow_world.table, MedianTimeToIdentification(), [2021, 2022], 2022)
     with pytest.raises(IndicatorError, match="2022 is not reached"):
         log_ratio(slow_world.table, MedianTimeToIdentification(), 2022, 2019)
     est = MedianTimeToIdentification().compute(slow_world.table, 2022)

@@ -448,6 +448,12 @@ class MedianTimeToIdentification(_CohortDefinition):
         limit = float(lower) if np.isfinite(lower) else tau
         reached = float(np.max(curve.cif)) if curve.cif.size else 0.0
         pct = round(self.level * 100)
+        # not reached means under one half identified: never print that as "50%"
+        share = (
+            f"{reached:.0%}"
+            if round(reached * 100) < 50
+            else f"{np.floor(reached * 1000) / 10:.1f}%"
+        )
         why = (
             "the test rejects U = 1/2 up to the end of follow-up"
             if bound == "end of follow-up"
@@ -455,7 +461,7 @@ class MedianTimeToIdentification(_CohortDefinition):
         )
         note = (
             f"not reached: the median exceeds {limit:,.0f} days ({pct}% interval "
-            f"[{limit:,.0f}, inf), {why}); {reached:.0%} of the {year} cohort identified "
+            f"[{limit:,.0f}, inf), {why}); {share} of the {year} cohort identified "
             f"within its {tau:,.0f} days of follow-up"
         )
         nan = float("nan")

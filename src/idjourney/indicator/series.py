@@ -320,6 +320,29 @@ def log_ratio(
     return log_r, float(np.sqrt(var))
 
 
+def _reached_years(definition: Definition, table: pd.DataFrame, years: list[int]) -> list[int]:
+    """The ``years`` whose value exists (computable, and a median reached)."""
+    reached = []
+    for year in years:
+        try:
+            if not not_reached(definition.compute(table, year)):
+                reached.append(year)
+        except IndicatorError:
+            continue
+    return reached
+
+
+def _year_ranges(years: list[int]) -> str:
+    """``"2009-2012, 2016, 2018-2020"`` for sorted years."""
+    parts: list[str] = []
+    for year in years:
+        if parts and int(parts[-1].split("-")[-1]) == year - 1:
+            parts[-1] = f"{parts[-1].split('-')[0]}-{year}"
+        else:
+            parts.append(str(year))
+    return ", ".join(parts)
+
+
 def indicator_series(
     table: pd.DataFrame,
     definition: Definition | str,
@@ -403,9 +426,11 @@ def indicator_series(
     except IndicatorError as exc:
         raise IndicatorError(f"baseline year {baseline}: {exc}") from exc
     if not_reached(base_est):
+        reached = _year_ranges(_reached_years(definition, table, years))
         raise IndicatorError(
             f"baseline year {baseline}: {base_est.extra.get('note', 'not reached')}; an index "
-            "needs a value in its baseline year: choose a baseline whose median is reached"
+            "needs a value in its baseline year: choose a baseline whose median is reached ("
+            + (f"reached in {reached})" if reached else "reached in none of the years asked for)")
         )
     weights = None
     if method == "bootstrap":
