@@ -374,11 +374,20 @@ def _python_strings(values: pd.Series, *, shared: bool) -> pd.Series:
     column of 10 million cells then takes 8 bytes a cell, not a new string object each):
     the distinct values are found once (``factorize``) and taken by code.
     """
+    arrow = isinstance(values.dtype, pd.StringDtype) and values.dtype.storage == "pyarrow"
     if not shared:
-        return values.astype("string")
-    codes, uniques = pd.factorize(values, use_na_sentinel=True)
-    objects = np.append(np.asarray(uniques.astype(object), dtype=object), pd.NA)
-    return pd.Series(pd.array(objects[codes], dtype="string"), index=values.index, name=values.name)
+        if not arrow:
+            return values.astype("string")
+        # the cells as Python objects, wrapped as they are (astype converts them a second
+        # time, cell by cell)
+        objects = values.to_numpy(dtype=object, na_value=pd.NA)
+    else:
+        codes, uniques = pd.factorize(values, use_na_sentinel=True)
+        objects = np.append(np.asarray(uniques.astype(object), dtype=object), pd.NA)[codes]
+    if not arrow:
+        return pd.Series(pd.array(objects, dtype="string"), index=values.index, name=values.name)
+    # every cell is a str or pd.NA: the array checks that in one scan
+    return pd.Series(pd.arrays.StringArray(objects), index=values.index, name=values.name)
 
 
 def _check_columns(df: pd.DataFrame, problems: _Problems) -> None:
