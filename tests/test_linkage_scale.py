@@ -111,3 +111,17 @@ def test_group_reduce_equals_groupby_min_and_max_skipping_missing(rows):
         got = _group_reduce(dates, codes, order, starts, how)
         np.testing.assert_array_equal(got, expected)
         assert got.dtype == expected.dtype
+
+
+@given(st.lists(st.text(max_size=3), max_size=40), st.integers(0, 40))
+def test_factorize_of_text_in_a_few_runs_equals_pandas(keys, cut):
+    """Sorted text (or two sorted runs) is factorized by comparing neighbours: the known
+    answer is still ``pd.factorize(sort=True)``."""
+    from idjourney._text import sorted_text_factorize
+
+    values = np.array(sorted(keys), dtype=object)
+    values = np.concatenate([values[cut:], values[:cut]])
+    codes, uniques = sorted_text_factorize(values)
+    expected_codes, expected_uniques = pd.factorize(values, sort=True)
+    np.testing.assert_array_equal(codes, expected_codes)
+    assert list(uniques) == list(expected_uniques)

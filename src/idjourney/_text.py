@@ -56,6 +56,21 @@ def sorted_text_factorize(values: np.ndarray) -> tuple[np.ndarray, np.ndarray] |
     Returns each value's code (int64, in sorted order) and the distinct values sorted
     (object array).
     """
+    if (
+        values.size
+        and pd.api.types.infer_dtype(values, skipna=False) == "string"
+        and _few_runs(values)
+    ):
+        # in order but for a few places (a sorted export): sorted by timsort and the
+        # distinct values found by comparing neighbours, nothing hashed
+        order = np.argsort(values, kind="stable")
+        ordered = values[order]
+        new = np.empty(values.size, dtype=bool)
+        new[0] = True
+        np.not_equal(ordered[1:], ordered[:-1], out=new[1:])
+        codes = np.empty(values.size, dtype=np.int64)
+        codes[order] = np.cumsum(new) - 1
+        return codes, ordered[new]
     codes, uniques = pd.factorize(values)
     if (codes < 0).any():
         return None

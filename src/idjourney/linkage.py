@@ -98,7 +98,7 @@ def _table_columns(df: Mapping[str, pd.Series], *, owned: bool) -> pd.DataFrame:
     outcome = np.select(
         [df["identified_on"].notna(), closed.notna()], [IDENTIFIED, CLOSED], CENSORED
     )
-    end = df["identified_on"].fillna(closed).fillna(df["extract_date"])
+    end = _first_present(df["identified_on"], closed, df["extract_date"])
 
     def copied(column: pd.Series) -> pd.Series:
         return column if owned else column.copy()
@@ -132,6 +132,22 @@ def _table_columns(df: Mapping[str, pd.Series], *, owned: bool) -> pd.DataFrame:
         copy=False,  # the columns as built: no second, consolidated copy of the table
     )
     return table
+
+
+def _first_present(*dates: pd.Series) -> pd.Series:
+    """``dates[0].fillna(dates[1]).fillna(dates[2])...``: NumPy's ``where`` when the dates are
+    NumPy dates of one unit (pandas' ``fillna`` was a tenth of the table's build)."""
+    kind = dates[0].dtype
+    if len({d.dtype for d in dates}) != 1 or not (isinstance(kind, np.dtype) and kind.kind == "M"):
+        out = dates[0]
+        for other in dates[1:]:
+            out = out.fillna(other)
+        return out
+    out = dates[-1].to_numpy()
+    for date in reversed(dates[:-1]):
+        values = date.to_numpy()
+        out = np.where(np.isnat(values), out, values)
+    return pd.Series(out, index=dates[0].index)
 
 
 def _as_text(values: pd.Series, *, owned: bool) -> np.ndarray:
