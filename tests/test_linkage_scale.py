@@ -125,3 +125,15 @@ def test_factorize_of_text_in_a_few_runs_equals_pandas(keys, cut):
     expected_codes, expected_uniques = pd.factorize(values, sort=True)
     np.testing.assert_array_equal(codes, expected_codes)
     assert list(uniques) == list(expected_uniques)
+
+
+def test_factorize_of_sorted_text_with_a_nul_agrees_with_pandas():
+    """pandas compares text up to a NUL ("" and "\\x00" are one value to it); sorted text
+    holding one takes pandas' answer, as shuffled text does."""
+    from idjourney._text import sorted_text_factorize
+
+    values = np.array(["", "\x00", "a"], dtype=object)
+    codes, uniques = sorted_text_factorize(values)
+    expected_codes, expected_uniques = pd.factorize(values, sort=True)
+    np.testing.assert_array_equal(codes, expected_codes)
+    assert list(uniques) == list(expected_uniques)

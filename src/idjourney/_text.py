@@ -68,9 +68,13 @@ def sorted_text_factorize(values: np.ndarray) -> tuple[np.ndarray, np.ndarray] |
         new = np.empty(values.size, dtype=bool)
         new[0] = True
         np.not_equal(ordered[1:], ordered[:-1], out=new[1:])
-        codes = np.empty(values.size, dtype=np.int64)
-        codes[order] = np.cumsum(new) - 1
-        return codes, ordered[new]
+        uniques = ordered[new]
+        # pandas' hash table compares text up to a NUL character (it would take "" and
+        # "\x00" as one value): with one, take its answer, to give the same codes
+        if "\x00" not in "".join(uniques):
+            codes = np.empty(values.size, dtype=np.int64)
+            codes[order] = np.cumsum(new) - 1
+            return codes, uniques
     codes, uniques = pd.factorize(values)
     if (codes < 0).any():
         return None
