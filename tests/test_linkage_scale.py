@@ -76,7 +76,8 @@ def test_text_argsort_of_many_rows_in_runs_and_shuffled():
     shuffled."""
     from idjourney._text import _few_runs, text_argsort
 
-    values = np.array([f"V{i:05d}" for i in range(1, 5001)] + ["V100000"], dtype=object)
+    # the one descent is the last pair, which the sample of pairs holds
+    values = np.array([f"V{i:05d}" for i in range(1, 5001)] + ["V00000x"], dtype=object)
     assert _few_runs(values)
     np.testing.assert_array_equal(text_argsort(values), np.argsort(values.astype(str)))
     shuffled = values[np.random.default_rng(0).permutation(len(values))]

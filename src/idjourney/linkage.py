@@ -76,7 +76,14 @@ def analysis_table(records: pd.DataFrame, *, check: bool = True) -> pd.DataFrame
     sources = records["source_db"].unique()
     if len(sources) != 1:
         return link(records, check=False).table
-    return _sorted_by_victim(_table_columns(_positional(records), owned=False))
+    df = _positional(records)
+    # the records put in victim order first: fewer columns to take than the table's, and the
+    # columns taken are the table's own (not copied again)
+    order = _victim_order(_as_text(df["victim_key"], owned=True))
+    if order is None:
+        return _table_columns(df, owned=False)
+    table = _table_columns(df.take(order).reset_index(drop=True), owned=True)
+    return table
 
 
 def _table_columns(df: Mapping[str, pd.Series], *, owned: bool) -> pd.DataFrame:
@@ -183,15 +190,21 @@ def series_categorical(series_key: pd.Series) -> pd.Categorical:
 def _sorted_by_victim(table: pd.DataFrame) -> pd.DataFrame:
     """``table`` in ``victim_id`` order (stable), index 0..n-1: one copy at most, none when
     it is already in order (linked victims are)."""
-    ids = table["victim_id"]
-    if ids.is_monotonic_increasing:
-        return table
-    order = text_argsort(ids.to_numpy())
+    order = _victim_order(table["victim_id"])
     if order is None:
-        order = np.argsort(ids.to_numpy(), kind="stable")
+        return table
     table = table.take(order)
     table.index = pd.RangeIndex(len(table))
     return table
+
+
+def _victim_order(ids: pd.Series | np.ndarray) -> np.ndarray | None:
+    """The stable order of the victim ids (Python's order); ``None`` when they are in it."""
+    ids = pd.Series(ids, copy=False) if isinstance(ids, np.ndarray) else ids
+    if ids.is_monotonic_increasing:
+        return None
+    order = text_argsort(ids.to_numpy())
+    return np.argsort(ids.to_numpy(), kind="stable") if order is None else order
 
 
 def _positional(records: pd.DataFrame) -> pd.DataFrame:
