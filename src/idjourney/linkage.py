@@ -387,7 +387,9 @@ def link_rows(
     sources = sorted(source_order)
     # the databases hashed once: each record's database rank and its column in the histories
     source_codes, source_names = pd.factorize(df["source_db"])
-    rank = np.array([source_order[s] for s in source_names], dtype=np.int64)
+    # (dense ranks 0..k-1, in the order of source_order's ranks, whatever numbers they are)
+    rank = np.unique([source_order[s] for s in source_names], return_inverse=True)[1]
+    rank = rank.reshape(-1).astype(np.int64)
     column = pd.Index(sources).get_indexer(pd.Index(source_names, dtype=object))
     # one hash of the keys: victims (sorted) and each record's victim code; everything
     # after works on the integer codes (issue #19: sorting and hashing the key strings
@@ -397,7 +399,7 @@ def link_rows(
     # the records grouped by victim, each victim's by database rank, then input order
     # (stable): its first record gives its series, region, sex, ...; every date and count
     # is reduced over the groups in this order (no groupby: no second hash of the codes)
-    by_victim = np.argsort(codes * len(source_order) + rank[source_codes], kind="stable")
+    by_victim = np.argsort(codes * (rank.size + 1) + rank[source_codes], kind="stable")
     starts = np.flatnonzero(np.r_[True, np.diff(codes[by_victim]) != 0])
     first = by_victim[starts]
 
