@@ -49,18 +49,17 @@ def _few_runs(values: np.ndarray) -> bool:
 
 
 def sorted_text_factorize(values: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
-    """``pd.factorize(values, sort=True)`` for text: the values hashed once and only the
-    distinct ones sorted (:func:`text_argsort`); ``None`` when they are not all text or
-    some are missing (the caller falls back to its own sorted grouping).
+    """``pd.factorize(values, sort=True)`` for text: a few sorted runs by timsort and
+    comparing neighbours; other text hashed once by pyarrow and only the distinct values
+    sorted (pandas' hash table and :func:`text_argsort` when pyarrow cannot); ``None`` when
+    they are not all text or some are missing (the caller falls back to its own sorted
+    grouping).
 
     Returns each value's code (int64, in sorted order) and the distinct values sorted
     (object array).
     """
-    if (
-        values.size
-        and pd.api.types.infer_dtype(values, skipna=False) == "string"
-        and _few_runs(values)
-    ):
+    text = values.size > 0 and pd.api.types.infer_dtype(values, skipna=False) == "string"
+    if text and _few_runs(values):
         # in order but for a few places (a sorted export): sorted by timsort and the
         # distinct values found by comparing neighbours, nothing hashed
         order = np.argsort(values, kind="stable")
@@ -75,6 +74,10 @@ def sorted_text_factorize(values: np.ndarray) -> tuple[np.ndarray, np.ndarray] |
             codes = np.empty(values.size, dtype=np.int64)
             codes[order] = np.cumsum(new) - 1
             return codes, uniques
+    if text:
+        factorized = _arrow_factorize(values)
+        if factorized is not None:
+            return factorized
     codes, uniques = pd.factorize(values)
     if (codes < 0).any():
         return None
@@ -85,6 +88,28 @@ def sorted_text_factorize(values: np.ndarray) -> tuple[np.ndarray, np.ndarray] |
     rank = np.empty_like(order)
     rank[order] = np.arange(order.size)
     return rank[codes].astype(np.int64, copy=False), uniques[order]
+
+
+def _arrow_factorize(values: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """:func:`sorted_text_factorize` of text by pyarrow (C++): the cells hashed as bytes and
+    the distinct ones sorted (pandas' hash table of ten million Python strings was a third
+    of linkage at 1e7). ``None`` when pyarrow cannot take the text (lone surrogates) or a
+    value holds a NUL (pandas compares text up to one: its answer is the one given)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    try:
+        encoded = pc.dictionary_encode(pa.array(values, type=pa.string()))
+    except (pa.ArrowException, UnicodeEncodeError):
+        return None
+    order = pc.array_sort_indices(encoded.dictionary).to_numpy().astype(np.intp)
+    uniques = encoded.dictionary.take(pa.array(order)).to_numpy(zero_copy_only=False)
+    if "\x00" in "".join(uniques):
+        return None
+    rank = np.empty(order.size, dtype=np.int64)
+    rank[order] = np.arange(order.size)
+    codes = rank[encoded.indices.to_numpy().astype(np.intp)]
+    return codes, np.asarray(uniques, dtype=object)
 
 
 def sorted_text_categorical(values: np.ndarray) -> pd.Categorical:
