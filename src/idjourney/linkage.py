@@ -6,6 +6,7 @@ across several databases (shared series keys) extends it.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -76,38 +77,59 @@ def analysis_table(records: pd.DataFrame, *, check: bool = True) -> pd.DataFrame
     if len(sources) != 1:
         return link(records, check=False).table
     df = _positional(records)
+    # the records put in victim order first: fewer columns to take than the table's, and the
+    # columns taken are the table's own (not copied again)
+    order = _victim_order(_as_text(df["victim_key"], owned=True))
+    if order is None:
+        return _table_columns(df, owned=False)
+    table = _table_columns(df.take(order).reset_index(drop=True), owned=True)
+    return table
+
+
+def _table_columns(df: Mapping[str, pd.Series], *, owned: bool) -> pd.DataFrame:
+    """The analysis table's columns of the rows ``df`` (records of one database, or linked
+    victims), in ``df``'s order.
+
+    ``df`` maps column names to Series sharing one index (a DataFrame or a dict). With
+    ``owned`` its columns are new arrays that nothing else holds (linked victims), used as
+    they are; otherwise the table gets copies, so that changing it never changes ``df``.
+    """
     first = df["first_entered"]
-    closed = df["closed_on"] if "closed_on" in df else pd.Series(pd.NaT, index=df.index)
+    closed = df["closed_on"] if "closed_on" in df else pd.Series(pd.NaT, index=first.index)
     recorded = (
         df["identification_recorded_on"]
         if "identification_recorded_on" in df
-        else pd.Series(pd.NaT, index=df.index)
+        else pd.Series(pd.NaT, index=first.index)
     )
     at_risk = np.maximum(first, df["jurisdiction_connected"])
     outcome = np.select(
         [df["identified_on"].notna(), closed.notna()], [IDENTIFIED, CLOSED], CENSORED
     )
-    end = df["identified_on"].fillna(closed).fillna(df["extract_date"])
+    end = _first_present(df["identified_on"], closed, df["extract_date"])
+
+    def copied(column: pd.Series) -> pd.Series:
+        return column if owned else column.copy()
+
+    counts = df["reports_count"].astype("int64")
     table = pd.DataFrame(
         {
-            "victim_id": df["victim_key"].astype(str),
+            "victim_id": _as_text(df["victim_key"], owned=owned),
             "series_id": series_categorical(df["series_key"]),
-            "region": df["region"].astype(str),
-            "jurisdiction": df["jurisdiction"].astype(str),
-            "sex": df["sex"].astype(str),
-            "age_band": df["age_band"].astype(str),
-            "production_mode": df["production_mode"].astype(str),
-            "reports_count": df["reports_count"].astype("int64"),
-            "actively_traded": df["reports_count"].astype("int64") >= 5,
-            "sources": df["source_db"].astype(str),
+            **{
+                c: _as_text(df[c], owned=owned)
+                for c in ("region", "jurisdiction", "sex", "age_band", "production_mode")
+            },
+            "reports_count": counts,
+            "actively_traded": counts >= 5,
+            "sources": _as_text(df["source_db"], owned=owned),
             # the records' own columns are copied; every other column is new already
-            "first_seen": first.copy(),
-            "jurisdiction_connected": df["jurisdiction_connected"].copy(),
+            "first_seen": copied(first),
+            "jurisdiction_connected": copied(df["jurisdiction_connected"]),
             "at_risk_from": at_risk,
-            "identified_on": df["identified_on"].copy(),
-            "identification_recorded_on": recorded.copy(),
-            "closed_on": closed.copy(),
-            "extract_date": df["extract_date"].copy(),
+            "identified_on": copied(df["identified_on"]),
+            "identification_recorded_on": copied(recorded),
+            "closed_on": copied(closed),
+            "extract_date": copied(df["extract_date"]),
             "duration": (end - first).dt.days.astype("float64"),
             "event": (outcome == IDENTIFIED).astype("int64"),
             "outcome": outcome.astype("int64"),
@@ -116,7 +138,36 @@ def analysis_table(records: pd.DataFrame, *, check: bool = True) -> pd.DataFrame
         },
         copy=False,  # the columns as built: no second, consolidated copy of the table
     )
-    return _sorted_by_victim(table)
+    return table
+
+
+def _first_present(*dates: pd.Series) -> pd.Series:
+    """``dates[0].fillna(dates[1]).fillna(dates[2])...``: NumPy's ``where`` when the dates are
+    NumPy dates of one unit (pandas' ``fillna`` was a tenth of the table's build)."""
+    kind = dates[0].dtype
+    if len({d.dtype for d in dates}) != 1 or not (isinstance(kind, np.dtype) and kind.kind == "M"):
+        out = dates[0]
+        for other in dates[1:]:
+            out = out.fillna(other)
+        return out
+    out = dates[-1].to_numpy()
+    for date in reversed(dates[:-1]):
+        values = date.to_numpy()
+        out = np.where(np.isnat(values), out, values)
+    return pd.Series(out, index=dates[0].index)
+
+
+def _as_text(values: pd.Series, *, owned: bool) -> np.ndarray:
+    """``values.astype(str)`` as an object array: when every cell is text already, the same
+    string objects (one pointer copied per cell, none with ``owned``), not a new array built
+    cell by cell (that was ten copies of ten million cells in ``analysis_table`` at 1e7)."""
+    if values.dtype == object or (
+        isinstance(values.dtype, pd.StringDtype) and values.dtype.storage == "python"
+    ):
+        array = values.to_numpy()  # possibly the Series' own array: copied unless owned
+        if pd.api.types.infer_dtype(array, skipna=False) == "string":
+            return array if owned else array.copy()
+    return values.astype(str).to_numpy()
 
 
 def series_categorical(series_key: pd.Series) -> pd.Categorical:
@@ -133,21 +184,27 @@ def series_categorical(series_key: pd.Series) -> pd.Categorical:
         if pd.api.types.is_object_dtype(categories.dtype) and categories.is_monotonic_increasing:
             return series_key.array
         series_key = series_key.astype(object)
-    return sorted_text_categorical(series_key.astype(str).to_numpy(dtype=object))
+    return sorted_text_categorical(_as_text(series_key, owned=True))
 
 
 def _sorted_by_victim(table: pd.DataFrame) -> pd.DataFrame:
     """``table`` in ``victim_id`` order (stable), index 0..n-1: one copy at most, none when
     it is already in order (linked victims are)."""
-    ids = table["victim_id"]
-    if ids.is_monotonic_increasing:
-        return table
-    order = text_argsort(ids.to_numpy())
+    order = _victim_order(table["victim_id"])
     if order is None:
-        order = np.argsort(ids.to_numpy(), kind="stable")
+        return table
     table = table.take(order)
     table.index = pd.RangeIndex(len(table))
     return table
+
+
+def _victim_order(ids: pd.Series | np.ndarray) -> np.ndarray | None:
+    """The stable order of the victim ids (Python's order); ``None`` when they are in it."""
+    ids = pd.Series(ids, copy=False) if isinstance(ids, np.ndarray) else ids
+    if ids.is_monotonic_increasing:
+        return None
+    order = text_argsort(ids.to_numpy())
+    return np.argsort(ids.to_numpy(), kind="stable") if order is None else order
 
 
 def _positional(records: pd.DataFrame) -> pd.DataFrame:
@@ -327,85 +384,142 @@ def link_rows(
     factorized : tuple, optional
         :func:`factorize_keys` of ``key`` when the caller has it already.
     """
-    order = df["source_db"].map(source_order).to_numpy()
+    sources = sorted(source_order)
+    # the databases hashed once: each record's database rank and its column in the histories
+    source_codes, source_names = pd.factorize(df["source_db"])
+    # (dense ranks 0..k-1, in the order of source_order's ranks, whatever numbers they are)
+    rank = np.unique([source_order[s] for s in source_names], return_inverse=True)[1]
+    rank = rank.reshape(-1).astype(np.int64)
+    column = pd.Index(sources).get_indexer(pd.Index(source_names, dtype=object))
     # one hash of the keys: victims (sorted) and each record's victim code; everything
     # after works on the integer codes (issue #19: sorting and hashing the key strings
     # again at every step was most of linkage's time)
     codes, victims = factorize_keys(key) if factorized is None else factorized
     victims = pd.Index(victims, dtype=object, name="_key")
-    # the columns aggregated, without copying the records (no column is added to df)
-    dates = pd.DataFrame(
-        {
-            "first_entered": df["first_entered"],
-            "at_risk_from": np.maximum(df["first_entered"], df["jurisdiction_connected"]),
-            **{
-                c: df[c] if c in df else pd.Series(pd.NaT, index=df.index, dtype="M8[ns]")
-                for c in ("identified_on", "identification_recorded_on", "closed_on")
-            },
-        }
-    )
-    # each victim's first record by database rank, then input order (stable)
-    by_victim = np.lexsort((order, codes))
+    # the records grouped by victim, each victim's by database rank, then input order
+    # (stable): its first record gives its series, region, sex, ...; every date and count
+    # is reduced over the groups in this order (no groupby: no second hash of the codes)
+    by_victim = np.argsort(codes * (rank.size + 1) + rank[source_codes], kind="stable")
     starts = np.flatnonzero(np.r_[True, np.diff(codes[by_victim]) != 0])
     first = by_victim[starts]
-    agg = dates.groupby(codes, sort=True).min()
-    agg["extract_date"] = df["extract_date"].groupby(codes, sort=True).max().to_numpy()
-    agg["reports_count"] = df["reports_count"].groupby(codes, sort=True).max().to_numpy()
-    del dates
-    agg["closed_on"] = agg["closed_on"].where(agg["identified_on"].isna())
-    sources = sorted(source_order)
-    histories = _capture_histories(None, df["source_db"], sources, victims, victim_codes=codes)
-    combined = pd.DataFrame(
-        {
-            "source_db": "+".join(sources),
-            "victim_key": victims,
-            **{
-                c: df[c].to_numpy()[first]
-                for c in ("series_key", "region", "jurisdiction", "sex", "age_band")
-            },
-            "production_mode": df["production_mode"].to_numpy()[first],
-            "reports_count": agg["reports_count"].to_numpy(),
-            "first_entered": agg["first_entered"].to_numpy(),
-            "identified_on": agg["identified_on"].to_numpy(),
-            "extract_date": agg["extract_date"].to_numpy(),
-            # at_risk_from is rebuilt as max(first_entered, jurisdiction_connected)
-            "jurisdiction_connected": agg["at_risk_from"].to_numpy(),
-            "identification_recorded_on": agg["identification_recorded_on"].to_numpy(),
-            "closed_on": agg["closed_on"].to_numpy(),
-        }
+
+    def reduced(values: pd.Series | np.ndarray, how: str) -> np.ndarray:
+        return _group_reduce(values, codes, by_victim, starts, how)
+
+    missing = pd.Series(pd.NaT, index=df.index, dtype="M8[ns]")
+    identified = reduced(df.get("identified_on", missing), "min")
+    closed = reduced(df.get("closed_on", missing), "min")
+    closed[~pd.isna(identified)] = None
+    recorded = reduced(df.get("identification_recorded_on", missing), "min")
+    at_risk = reduced(np.maximum(df["first_entered"], df["jurisdiction_connected"]), "min")
+    histories = _capture_histories(
+        None, None, sources, victims, victim_codes=codes, source_codes=column[source_codes]
     )
-    table = analysis_table(combined, check=False)
-    del combined, agg
+    index = pd.RangeIndex(len(victims))
     labels = _source_labels(histories, sources)
+    combined = {
+        name: pd.Series(values, index=index, copy=False)
+        for name, values in {
+            # each victim's databases ("icse+ncmec"), in the table's order below
+            "source_db": labels.to_numpy(),
+            "victim_key": victims.to_numpy(),
+            **{
+                c: _gather(df[c], first)
+                for c in (
+                    "series_key",
+                    "region",
+                    "jurisdiction",
+                    "sex",
+                    "age_band",
+                    "production_mode",
+                )
+            },
+            "reports_count": _reports_max(df["reports_count"], codes, by_victim, starts),
+            "first_entered": reduced(df["first_entered"], "min"),
+            "identified_on": identified,
+            "extract_date": reduced(df["extract_date"], "max"),
+            # at_risk_from is rebuilt as max(first_entered, jurisdiction_connected)
+            "jurisdiction_connected": at_risk,
+            "identification_recorded_on": recorded,
+            "closed_on": closed,
+        }.items()
+    }
+    table = _sorted_by_victim(_table_columns(combined, owned=True))
+    del combined
     if not np.array_equal(table["victim_id"].to_numpy(), victims.to_numpy()):
         # the table is sorted by victim_id; the victims are already in that order unless a
         # key's text differs from the key (never for string keys)
-        labels = labels.reindex(table["victim_id"])
         histories = histories.reindex(table["victim_id"])
-    table["sources"] = labels.to_numpy()
     histories = histories.reset_index(drop=True)
     histories.index = table.index
     return table, histories
 
 
+def _gather(values: pd.Series, rows: np.ndarray) -> np.ndarray:
+    """``values.to_numpy()[rows]`` without first copying the whole column to NumPy (a text
+    column of the usual string dtype is copied cell by cell by ``to_numpy``)."""
+    return values.array.take(rows).to_numpy()
+
+
+def _group_reduce(
+    values: pd.Series | np.ndarray,
+    codes: np.ndarray,
+    order: np.ndarray,
+    starts: np.ndarray,
+    how: str,
+) -> np.ndarray:
+    """The earliest (``how="min"``) or latest (``"max"``) date of each group, missing dates
+    skipped (``NaT`` when a group has none), like ``groupby(...).min()`` / ``.max()``.
+
+    ``codes`` is each row's group; ``order`` lists the rows group by group (the codes in
+    increasing order) and ``starts`` is where each group begins in it.
+    """
+    dates = np.asarray(values)
+    if dates.dtype.kind != "M":  # e.g. dates with a time zone: pandas' grouping
+        grouped = pd.Series(values).groupby(codes, sort=True)
+        return (grouped.min() if how == "min" else grouped.max()).to_numpy()
+    ticks = dates.view(np.int64)[order]
+    nat = np.isnat(dates)[order]
+    if how == "min":  # NaT is the smallest int64: skipped by putting it last
+        ticks = np.where(nat, np.iinfo(np.int64).max, ticks)
+        out = np.minimum.reduceat(ticks, starts)
+        out[out == np.iinfo(np.int64).max] = np.iinfo(np.int64).min
+    else:  # NaT is the smallest int64: a max skips it unless the group has only NaT
+        out = np.maximum.reduceat(ticks, starts)
+    return out.view(dates.dtype)
+
+
+def _reports_max(
+    values: pd.Series, codes: np.ndarray, order: np.ndarray, starts: np.ndarray
+) -> np.ndarray:
+    """Each victim's largest ``reports_count`` (``groupby(codes).max()`` when counts are
+    missing or not integers)."""
+    if pd.api.types.is_integer_dtype(values.dtype) and not values.hasnans:
+        return np.maximum.reduceat(values.to_numpy(dtype=np.int64)[order], starts)
+    return values.groupby(codes, sort=True).max().to_numpy()
+
+
 def _capture_histories(
     keys: pd.Series | None,
-    source_db: pd.Series,
+    source_db: pd.Series | None,
     sources: list[str],
     victims: pd.Index,
     *,
     victim_codes: np.ndarray | None = None,
+    source_codes: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """0/1 matrix (victims × sources): does database ``s`` hold victim ``k``?
 
     One ``bincount`` over the records' victim codes (O(n)); ``pd.crosstab`` does the same
     with a Python-level loop over victims. Rows follow ``victims`` (the sorted unique keys);
     record ``i`` belongs to ``victims[victim_codes[i]]`` (looked up from ``keys`` when the
-    codes are not given).
+    codes are not given), and to ``sources[source_codes[i]]`` (looked up from ``source_db``
+    when not given).
     """
     if victim_codes is None:
         victim_codes = victims.get_indexer(keys)
-    source_codes = pd.Index(sources).get_indexer(source_db)
+    if source_codes is None:
+        source_codes = pd.Index(sources).get_indexer(source_db)
     cells = np.bincount(
         victim_codes * len(sources) + source_codes, minlength=len(victims) * len(sources)
     ).reshape(len(victims), len(sources))

@@ -80,6 +80,8 @@ FIELD_DESCRIPTIONS: dict[str, str] = {
 #: A text cell starting (after spaces) with one of ``= + - @``, or with a tab or carriage
 #: return, would run as a formula in a spreadsheet (OWASP "CSV injection").
 _FORMULA_PATTERN = r"^(?: *[=+\-@]|[\t\r])"
+#: A formula cell or a NUL byte anywhere in the cell (the two checks of a text column in one).
+_SUSPECT_PATTERN = _FORMULA_PATTERN + "|\x00"
 #: Plausible calendar years of any date in a record (a year 1800 or 3000 is a typo).
 FIRST_YEAR, LAST_YEAR = 1900, 2100
 #: The largest count accepted (more reports than this is a data error, not a count).
@@ -372,11 +374,20 @@ def _python_strings(values: pd.Series, *, shared: bool) -> pd.Series:
     column of 10 million cells then takes 8 bytes a cell, not a new string object each):
     the distinct values are found once (``factorize``) and taken by code.
     """
+    arrow = isinstance(values.dtype, pd.StringDtype) and values.dtype.storage == "pyarrow"
     if not shared:
-        return values.astype("string")
-    codes, uniques = pd.factorize(values, use_na_sentinel=True)
-    objects = np.append(np.asarray(uniques.astype(object), dtype=object), pd.NA)
-    return pd.Series(pd.array(objects[codes], dtype="string"), index=values.index, name=values.name)
+        if not arrow:
+            return values.astype("string")
+        # the cells as Python objects, wrapped as they are (astype converts them a second
+        # time, cell by cell)
+        objects = values.to_numpy(dtype=object, na_value=pd.NA)
+    else:
+        codes, uniques = pd.factorize(values, use_na_sentinel=True)
+        objects = np.append(np.asarray(uniques.astype(object), dtype=object), pd.NA)[codes]
+    if not arrow:
+        return pd.Series(pd.array(objects, dtype="string"), index=values.index, name=values.name)
+    # every cell is a str or pd.NA: the array checks that in one scan
+    return pd.Series(pd.arrays.StringArray(objects), index=values.index, name=values.name)
 
 
 def _check_columns(df: pd.DataFrame, problems: _Problems) -> None:
@@ -407,6 +418,9 @@ def _check_formula_cells(df: pd.DataFrame, problems: _Problems) -> None:
             continue
         text = _text(values)
         df[column] = text
+        # one scan for both problems; each is looked for only in a column that has one
+        if not text.str.contains(_SUSPECT_PATTERN, regex=True).any():
+            continue
         bad = text.str.contains(_FORMULA_PATTERN, regex=True).to_numpy(dtype=bool, na_value=False)
         if bad.any():
             problems.add_many(
@@ -715,7 +729,9 @@ _FIXES = {
 def _pandera_problems(df: pd.DataFrame, failed: set[tuple[int, str]], problems: _Problems) -> None:
     """Run the pandera schema and translate its failure cases."""
     try:
-        record_schema().validate(df, lazy=True)
+        # in place: the schema coerces nothing, so it changes nothing (a copy of the whole
+        # table first was a tenth of validate's time)
+        record_schema().validate(df, lazy=True, inplace=True)
     except pa.errors.SchemaErrors as exc:
         cases = exc.failure_cases
     else:
