@@ -128,8 +128,24 @@ class _CohortDefinition(Definition):
     def variance_method(self) -> str:
         return f"{super().variance_method}; {self.strata_method}"
 
+    def _cohort_columns(self, table: pd.DataFrame) -> list[str]:
+        """The columns a cohort's curve, checks and result read (issue #19: selecting a
+        cohort's rows from these only, not from every column of the table, text columns
+        included, for every year; the same rows and values)."""
+        wanted = ["entry", "duration", "event", "outcome", "weight", "_cluster"]
+        wanted += ["delay_correction", self.strata or "region", "entry_year"]
+        return [c for c in dict.fromkeys(wanted) if c in table.columns]
+
+    def _cohort_rows(self, table: pd.DataFrame, rows: np.ndarray) -> pd.DataFrame:
+        """The rows ``rows`` (a mask) of ``table``'s cohort columns, as survival rows."""
+        take = np.flatnonzero(rows)
+        # column by column: a frame's take gathers every block of the table (tens of them
+        # in a prepared table) and costs several times the columns' own gathers
+        data = {c: table[c].array.take(take) for c in self._cohort_columns(table)}
+        return survival_rows(pd.DataFrame(data, index=table.index.take(take)))
+
     def _cohort(self, table: pd.DataFrame, year: int) -> pd.DataFrame:
-        cohort = survival_rows(table.loc[table["entry_year"] == year])
+        cohort = self._cohort_rows(table, (table["entry_year"] == year).to_numpy())
         if len(cohort) == 0:
             raise IndicatorError(f"{self.name}: no victims at risk in the {year} cohort")
         if not (cohort["event"] == 1).any():
@@ -229,7 +245,7 @@ class _CohortDefinition(Definition):
         self, table: pd.DataFrame, year: int, weights: np.ndarray, statistic: str, value: Any
     ) -> np.ndarray:
         rows = (table["entry_year"] == year).to_numpy()
-        cohort = survival_rows(table.loc[rows])
+        cohort = self._cohort_rows(table, rows)
         keep = table.index[rows].get_indexer(cohort.index)
         w = weights[rows][keep]
         args = (cohort["entry"].to_numpy(float), cohort["duration"].to_numpy(float))
