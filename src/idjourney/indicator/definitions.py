@@ -702,20 +702,26 @@ class PeriodIdentificationRate(Definition):
     )
 
     def _parts(self, table: pd.DataFrame, year: int) -> tuple[np.ndarray, np.ndarray]:
-        s, t = year_start(year), year_end(year)
-        extract = table_extract_date(table)
-        outcome = table["outcome"].to_numpy(int) if self.closures == "competing" else None
-        end = table["identified_on"].where(table["event"] == 1, table["extract_date"])
-        if outcome is not None and "closed_on" in table.columns:
-            end = end.where(outcome != 2, table["closed_on"])
-        end = end.fillna(extract)
-        start = table["at_risk_from"].clip(lower=s)
-        stop = end.clip(upper=t)
-        years = ((stop - start) / DAY).clip(lower=0).to_numpy(float) / _DAYS_PER_YEAR
-        ident = table["identified_on"]
-        events = (
-            (table["event"] == 1) & (ident >= s) & (ident < t) & (ident > table["at_risk_from"])
-        ).to_numpy()
+        # on the columns' datetime arrays (issue #19: pandas' datetime Series operations
+        # were most of every year's time); a missing date compares false and subtracts to
+        # NaN, as in pandas, so the values are the same to the bit
+        s = np.datetime64(year_start(year), "ns")
+        t = np.datetime64(year_end(year), "ns")
+        extract = np.datetime64(table_extract_date(table), "ns")
+        event = table["event"].to_numpy() == 1
+        ident = table["identified_on"].to_numpy("datetime64[ns]")
+        at_risk = table["at_risk_from"].to_numpy("datetime64[ns]")
+        end = np.where(event, ident, table["extract_date"].to_numpy("datetime64[ns]"))
+        if self.closures == "competing" and "closed_on" in table.columns:
+            closed = table["outcome"].to_numpy(int) == 2
+            end = np.where(closed, table["closed_on"].to_numpy("datetime64[ns]"), end)
+        end = np.where(np.isnat(end), extract, end)
+        # clip: a missing start stays missing (NaN years), as Series.clip leaves it
+        start = np.where(at_risk < s, s, at_risk)
+        stop = np.where(end > t, t, end)
+        days = (stop - start) / np.timedelta64(1, "D")
+        years = np.where(days < 0, 0.0, days) / _DAYS_PER_YEAR
+        events = event & (ident >= s) & (ident < t) & (ident > at_risk)
         return events.astype(float), years
 
     def _estimate(self, table: pd.DataFrame, year: int) -> tuple[Estimate, pd.Series]:

@@ -37,7 +37,6 @@ to the cohort's: it uses every recorded identification).
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -302,18 +301,17 @@ class DelayInfluence:
         return k[self._lo] - (risk[self._hi] - risk[self._lo])
 
 
-#: the last delays seen by inverse_weight_sum_influence: (fingerprint, DelayInfluence)
-_LAST_DELAYS: list[tuple[bytes, DelayInfluence]] = []
+#: the last delays seen by inverse_weight_sum_influence: ((delays, bounds), DelayInfluence)
+_LAST_DELAYS: list[tuple[tuple[np.ndarray, np.ndarray], DelayInfluence]] = []
 
 
-def _fingerprint(*arrays: np.ndarray) -> bytes:
-    """A 128-bit digest of the arrays' dtypes, shapes and bytes (O(n), no sort)."""
-    digest = hashlib.blake2b(digest_size=16)
-    for arr in arrays:
-        arr = np.ascontiguousarray(arr)
-        digest.update(f"{arr.dtype.str}{arr.shape}".encode())
-        digest.update(memoryview(arr).cast("B"))
-    return digest.digest()
+def _same_values(kept: tuple[np.ndarray, np.ndarray], *arrays: np.ndarray) -> bool:
+    """Whether ``arrays`` hold exactly the values kept (dtype, shape and every element; a
+    comparison of the values, cheaper than a digest of their bytes, issue #19)."""
+    return all(
+        a.dtype == b.dtype and a.shape == b.shape and bool(np.array_equal(a, b))
+        for a, b in zip(kept, arrays, strict=True)
+    )
 
 
 def inverse_weight_sum_influence(
@@ -331,17 +329,17 @@ def inverse_weight_sum_influence(
     the estimation of :math:`\hat G` adds (an infinitesimal jackknife over delays).
 
     The delay-only work (:class:`DelayInfluence`) is kept for the last delays seen
-    (recognised by a digest of their values), so calls for many targets on the same delays
+    (recognised by comparing their values), so calls for many targets on the same delays
     (every year of an indicator) sort them once.
     """
     d = np.asarray(delay, float)
     tau = np.asarray(bound, float)
-    key = _fingerprint(d, tau)
-    if _LAST_DELAYS and _LAST_DELAYS[0][0] == key:
+    if _LAST_DELAYS and _same_values(_LAST_DELAYS[0][0], d, tau):
         prepared = _LAST_DELAYS[0][1]
     else:
         prepared = DelayInfluence(d, tau)
-        _LAST_DELAYS[:] = [(key, prepared)]
+        # copies: a caller may change its arrays in place afterwards
+        _LAST_DELAYS[:] = [((d.copy(), tau.copy()), prepared)]
     return prepared.influence(targets)
 
 
