@@ -284,6 +284,16 @@ def _categorical_from_codes(
     return pd.Series(pd.Categorical.from_codes(new_codes, labels[first]), index=index)
 
 
+def _column_copy(table: pd.DataFrame) -> pd.DataFrame:
+    """A deep copy of ``table`` made column by column: the values and dtypes of
+    ``table.copy(deep=True)``, without merging the table's blocks into one per dtype (a
+    stack of every text column of an analysis table, most of the copy's time; issue #19)."""
+    out = table.copy(deep=False)
+    for i in range(table.shape[1]):
+        out.isetitem(i, table.iloc[:, i].copy())
+    return out
+
+
 Variance = Literal["cluster", "independent"]
 _CODE_COLUMN = "_cluster_label_code"
 _VARIANCES = ("cluster", "independent")
@@ -408,7 +418,7 @@ class Definition(ABC):
             table = as_of(table, extract_date)
         _require(table, ["duration", "event", "entry", "entry_year", "extract_date"], self.name)
         # delay_adjusted builds a new table and never writes to its input: no copy for it
-        out = table.copy(deep=not self.delay_adjust)
+        out = table.copy(deep=False) if self.delay_adjust else _column_copy(table)
         # the cluster labels hashed once per source table, their codes carried through the
         # delay correction (issue #19)
         label_codes = None

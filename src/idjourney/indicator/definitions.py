@@ -128,8 +128,24 @@ class _CohortDefinition(Definition):
     def variance_method(self) -> str:
         return f"{super().variance_method}; {self.strata_method}"
 
+    def _cohort_columns(self, table: pd.DataFrame) -> list[str]:
+        """The columns a cohort's curve, checks and result read (issue #19: selecting a
+        cohort's rows from these only, not from every column of the table, text columns
+        included, for every year; the same rows and values)."""
+        wanted = ["entry", "duration", "event", "outcome", "weight", "_cluster"]
+        wanted += ["delay_correction", self.strata or "region", "entry_year"]
+        return [c for c in dict.fromkeys(wanted) if c in table.columns]
+
+    def _cohort_rows(self, table: pd.DataFrame, rows: np.ndarray) -> pd.DataFrame:
+        """The rows ``rows`` (a mask) of ``table``'s cohort columns, as survival rows."""
+        take = np.flatnonzero(rows)
+        # column by column: a frame's take gathers every block of the table (tens of them
+        # in a prepared table) and costs several times the columns' own gathers
+        data = {c: table[c].array.take(take) for c in self._cohort_columns(table)}
+        return survival_rows(pd.DataFrame(data, index=table.index.take(take)))
+
     def _cohort(self, table: pd.DataFrame, year: int) -> pd.DataFrame:
-        cohort = survival_rows(table.loc[table["entry_year"] == year])
+        cohort = self._cohort_rows(table, (table["entry_year"] == year).to_numpy())
         if len(cohort) == 0:
             raise IndicatorError(f"{self.name}: no victims at risk in the {year} cohort")
         if not (cohort["event"] == 1).any():
@@ -229,7 +245,7 @@ class _CohortDefinition(Definition):
         self, table: pd.DataFrame, year: int, weights: np.ndarray, statistic: str, value: Any
     ) -> np.ndarray:
         rows = (table["entry_year"] == year).to_numpy()
-        cohort = survival_rows(table.loc[rows])
+        cohort = self._cohort_rows(table, rows)
         keep = table.index[rows].get_indexer(cohort.index)
         w = weights[rows][keep]
         args = (cohort["entry"].to_numpy(float), cohort["duration"].to_numpy(float))
@@ -542,6 +558,28 @@ class RMSTUnidentified(_CohortDefinition):
 _INFLUENCE_LABELS: dict[tuple[int, bool], tuple[weakref.ref, tuple[Any, ...]]] = {}
 
 
+def _sorted_factorize(ids: np.ndarray, correction: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``pd.factorize(ids, sort=True)`` of text labels, without hashing and sorting them when
+    the rows other than ``correction`` rows are already strictly increasing (a prepared
+    table of an analysis table ordered by victim: its victims in order, then the delay
+    correction rows, each a copy of one of them): those rows are the sorted labels, and a
+    correction row's code is found by binary search (and checked). Otherwise factorizes."""
+    main = ids[~correction]
+    if main.size > 1 and not bool(np.all(main[1:] > main[:-1])):
+        return pd.factorize(ids, sort=True)
+    codes = np.empty(ids.size, dtype=np.intp)
+    codes[~correction] = np.arange(main.size)
+    extra = ids[correction]
+    if extra.size:
+        found = np.searchsorted(main, extra)
+        if (found >= main.size).any() or not bool(
+            np.all(main[np.minimum(found, main.size - 1)] == extra)
+        ):
+            return pd.factorize(ids, sort=True)
+        codes[correction] = found
+    return codes, main
+
+
 class StockIndex(Definition):
     """Victims in the database and unidentified at the end of a calendar year."""
 
@@ -604,28 +642,35 @@ class StockIndex(Definition):
         return self.metadata.variance_by_cluster
 
     def _stock_weights(self, table: pd.DataFrame, year: int) -> tuple[np.ndarray, np.ndarray]:
-        t = year_end(year)
-        in_db = (table["at_risk_from"] < t).to_numpy()
-        identified_by = (table["event"] == 1).to_numpy() & (table["identified_on"] < t).to_numpy()
-        return np.where(in_db & ~identified_by, 1.0, 0.0), in_db
+        stock, in_db, _ = self._stock_parts(table, year)
+        return stock, in_db
+
+    @staticmethod
+    def _stock_parts(table: pd.DataFrame, year: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Each row's stock weight at the end of ``year`` (in the database and not identified
+        by then), whether it is in the database, and whether it was identified before then:
+        on the columns' datetime arrays (a missing date compares false, as in pandas)."""
+        t = np.datetime64(year_end(year), "ns")
+        in_db = table["at_risk_from"].to_numpy("datetime64[ns]") < t
+        before = (table["event"].to_numpy() == 1) & (
+            table["identified_on"].to_numpy("datetime64[ns]") < t
+        )
+        return np.where(in_db & ~before, 1.0, 0.0), in_db, before
 
     def _estimate(self, table: pd.DataFrame, year: int) -> tuple[Estimate, pd.Series]:
-        t = year_end(year)
-        stock, in_db = self._stock_weights(table, year)
+        stock, in_db, before = self._stock_parts(table, year)
         w = table["weight"].to_numpy(float)
         count = float(np.round(stock @ w, 9))  # exact for a census (all weights 1)
         if count <= 0:
             raise IndicatorError(f"{self.name}: no unidentified victims at the end of {year}")
-        before = (table["event"] == 1).to_numpy() & (table["identified_on"] < t).to_numpy()
         u = np.where(before, np.sqrt(np.clip(w * (w - 1.0), 0.0, None)), 0.0)
-        codes, labels, obs_codes, obs_labels = self._influence_labels(table)
+        codes, labels, obs_codes, obs_labels, all_labels = self._influence_labels(table)
         values = [np.bincount(codes, weights=u, minlength=len(labels))]
         if obs_codes is not None:
             g = self._delay_estimation_influence(table, before)
             values.insert(0, np.bincount(obs_codes, weights=g, minlength=len(obs_labels)))
-            labels = obs_labels.append(labels)
         # = the sum of the labelled parts by label, in label order ("delay:" before "recorded:")
-        influence = pd.Series(np.concatenate(values), index=labels)
+        influence = pd.Series(np.concatenate(values), index=all_labels)
         se = float(np.sqrt(np.sum(influence.to_numpy() ** 2)))
         half = _z(self.level) * se
         real = ~table["delay_correction"].to_numpy(bool)
@@ -646,10 +691,11 @@ class StockIndex(Definition):
 
     def _influence_labels(
         self, table: pd.DataFrame
-    ) -> tuple[np.ndarray, pd.Index, np.ndarray | None, pd.Index | None]:
+    ) -> tuple[np.ndarray, pd.Index, np.ndarray | None, pd.Index | None, pd.Index]:
         """Each row's code among the sorted labels ``"recorded:<victim>"``, and each row with
         a recorded delay's code among ``"delay:<victim>"`` (``None`` without the delay
-        adjustment): factorized once per prepared table (issue #19; hashing and sorting the
+        adjustment), and the labels of the influence (the delay labels, then the recorded
+        ones): factorized once per prepared table (issue #19; hashing and sorting the
         labels every year was most of the stock index's time), then every year sums its
         influence values by code. A victim's delay-correction row shares its label."""
         key = (id(table), self.delay_adjust)
@@ -658,14 +704,21 @@ class StockIndex(Definition):
             return cached[1]
         ids = table["victim_id"] if "victim_id" in table.columns else pd.Series(table.index)
         ids = ids.astype(str).to_numpy()
-        codes, uniques = pd.factorize(ids, sort=True)
+        correction = (
+            table["delay_correction"].to_numpy(bool)
+            if "delay_correction" in table.columns
+            else np.zeros(len(ids), dtype=bool)
+        )
+        codes, uniques = _sorted_factorize(ids, correction)
         labels = pd.Index("recorded:" + pd.Series(uniques, dtype=object), dtype=object)
         obs_codes = obs_labels = None
+        all_labels = labels
         if self.delay_adjust and "delay_days" in table.columns:
             obs = table["delay_days"].notna().to_numpy()
-            obs_codes, obs_uniques = pd.factorize(ids[obs], sort=True)
+            obs_codes, obs_uniques = _sorted_factorize(ids[obs], np.zeros(obs.sum(), bool))
             obs_labels = pd.Index("delay:" + pd.Series(obs_uniques, dtype=object), dtype=object)
-        result = (codes, labels, obs_codes, obs_labels)
+            all_labels = obs_labels.append(labels)
+        result = (codes, labels, obs_codes, obs_labels, all_labels)
         # kept while the table lives (not on the definition, which stays picklable)
         ref = weakref.ref(table, lambda _, key=key: _INFLUENCE_LABELS.pop(key, None))
         _INFLUENCE_LABELS[key] = (ref, result)
@@ -679,13 +732,10 @@ class StockIndex(Definition):
         estimation of the delay distribution adds to the stock."""
         from idjourney.survival.delay import inverse_weight_sum_influence
 
-        obs = table["delay_days"].notna().to_numpy()
-        targets = table.loc[before, "delay_bound_days"].to_numpy(float)
-        return -inverse_weight_sum_influence(
-            table.loc[obs, "delay_days"].to_numpy(float),
-            table.loc[obs, "delay_bound_days"].to_numpy(float),
-            targets,
-        )
+        delay = table["delay_days"].to_numpy(float)
+        bound = table["delay_bound_days"].to_numpy(float)
+        obs = ~np.isnan(delay)
+        return -inverse_weight_sum_influence(delay[obs], bound[obs], bound[before])
 
     def _replicates(self, table: pd.DataFrame, year: int, weights: np.ndarray) -> np.ndarray:
         stock, _ = self._stock_weights(table, year)
@@ -735,20 +785,26 @@ class PeriodIdentificationRate(Definition):
     )
 
     def _parts(self, table: pd.DataFrame, year: int) -> tuple[np.ndarray, np.ndarray]:
-        s, t = year_start(year), year_end(year)
-        extract = table_extract_date(table)
-        outcome = table["outcome"].to_numpy(int) if self.closures == "competing" else None
-        end = table["identified_on"].where(table["event"] == 1, table["extract_date"])
-        if outcome is not None and "closed_on" in table.columns:
-            end = end.where(outcome != 2, table["closed_on"])
-        end = end.fillna(extract)
-        start = table["at_risk_from"].clip(lower=s)
-        stop = end.clip(upper=t)
-        years = ((stop - start) / DAY).clip(lower=0).to_numpy(float) / _DAYS_PER_YEAR
-        ident = table["identified_on"]
-        events = (
-            (table["event"] == 1) & (ident >= s) & (ident < t) & (ident > table["at_risk_from"])
-        ).to_numpy()
+        # on the columns' datetime arrays (issue #19: pandas' datetime Series operations
+        # were most of every year's time); a missing date compares false and subtracts to
+        # NaN, as in pandas, so the values are the same to the bit
+        s = np.datetime64(year_start(year), "ns")
+        t = np.datetime64(year_end(year), "ns")
+        extract = np.datetime64(table_extract_date(table), "ns")
+        event = table["event"].to_numpy() == 1
+        ident = table["identified_on"].to_numpy("datetime64[ns]")
+        at_risk = table["at_risk_from"].to_numpy("datetime64[ns]")
+        end = np.where(event, ident, table["extract_date"].to_numpy("datetime64[ns]"))
+        if self.closures == "competing" and "closed_on" in table.columns:
+            closed = table["outcome"].to_numpy(int) == 2
+            end = np.where(closed, table["closed_on"].to_numpy("datetime64[ns]"), end)
+        end = np.where(np.isnat(end), extract, end)
+        # clip: a missing start stays missing (NaN years), as Series.clip leaves it
+        start = np.where(at_risk < s, s, at_risk)
+        stop = np.where(end > t, t, end)
+        days = (stop - start) / np.timedelta64(1, "D")
+        years = np.where(days < 0, 0.0, days) / _DAYS_PER_YEAR
+        events = event & (ident >= s) & (ident < t) & (ident > at_risk)
         return events.astype(float), years
 
     def _estimate(self, table: pd.DataFrame, year: int) -> tuple[Estimate, pd.Series]:

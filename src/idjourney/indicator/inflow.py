@@ -192,10 +192,13 @@ class _Counter:
         docstring).
         """
         keep = self.real if rows is None else self.real & rows
-        codes = self.codes[keep]
+        if keep.all():  # every row (no delay-correction rows): no copy of the columns
+            codes, entry = self.codes, self.entry
+        else:
+            codes, entry = self.codes[keep], self.entry[keep]
         if codes.size == 0:
             return 0.0, pd.Series(dtype=float)
-        hit = (self.entry[keep] == year).astype(float)
+        hit = (entry == year).astype(float)
         per = np.bincount(codes, weights=hit, minlength=len(self.labels))
         present = np.flatnonzero(np.bincount(codes, minlength=len(self.labels)))
         per = per[present]

@@ -37,7 +37,6 @@ to the cohort's: it uses every recorded identification).
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -188,13 +187,29 @@ def delay_adjusted(
     table = _with_dates(table)
     if delay is None:
         delay = estimate_recording_delay(table)
-    extract = table["extract_date"]
     lag = delay.quantile(min_recorded)
-    cutoff = extract - pd.to_timedelta(lag, unit="D")
-    keep = (table["first_seen"] <= cutoff) & (table["at_risk_from"] < cutoff)
-    # positional take: a new frame of its own (no second copy, no view to warn about)
-    out = table.take(np.flatnonzero(keep.to_numpy()))
-    cut = cutoff[keep]
+    shift = pd.to_timedelta(lag, unit="D")
+    cutoff = table["extract_date"] - shift
+    keep = np.flatnonzero(
+        ((table["first_seen"] <= cutoff) & (table["at_risk_from"] < cutoff)).to_numpy()
+    )
+    # which kept rows get a correction row, from the four columns the weight reads
+    recorded = table["identification_recorded_on"].take(keep)
+    identified = table["identified_on"].take(keep)
+    extract = table["extract_date"].take(keep)
+    ident = identified.where(recorded.notna() & (identified <= extract - shift))
+    prob = delay.prob_recorded_within(((extract - ident) / DAY).to_numpy(float))
+    event = ident.notna().to_numpy()
+    weight = np.where(event, 1.0 / np.where(event, prob, 1.0), 1.0)
+    extra = weight > 1.0
+    # one positional take of the kept rows followed by their correction rows (not a take of
+    # each and a concatenation: every column, text included, is gathered once; issue #19)
+    out = table.take(np.concatenate([keep, keep[extra]]))
+    out.index = pd.RangeIndex(len(out))
+    ghost = np.arange(len(out)) >= keep.size
+    weight = np.concatenate([weight, -(weight[extra] - 1.0)])
+    event = np.concatenate([event, np.zeros(int(extra.sum()), dtype=bool)])
+    cut = out["extract_date"] - shift
     ident = out["identified_on"].where(
         out["identification_recorded_on"].notna() & (out["identified_on"] <= cut)
     )
@@ -203,11 +218,10 @@ def delay_adjusted(
         if "closed_on" in out
         else pd.Series(pd.NaT, index=out.index)
     )
-    end = ident.fillna(closed).fillna(cut)
-    event = ident.notna()
-    prob = delay.prob_recorded_within(((out["extract_date"] - ident) / DAY).to_numpy(float))
-    weight = np.where(event.to_numpy(), 1.0 / np.where(event.to_numpy(), prob, 1.0), 1.0)
-    observed = out["identified_on"].notna() & out["identification_recorded_on"].notna()
+    # a correction row is its victim's row with no identification, censored at the cutoff
+    ident = ident.where(~ghost)
+    end = ident.fillna(closed).fillna(cut).where(~ghost, cut)
+    observed = out["identified_on"].notna() & out["identification_recorded_on"].notna() & ~ghost
     out["delay_days"] = ((out["identification_recorded_on"] - out["identified_on"]) / DAY).where(
         observed
     )
@@ -217,26 +231,15 @@ def delay_adjusted(
     if "closed_on" in out:
         out["closed_on"] = closed
     out["event"] = event.astype("int64")
-    out["outcome"] = np.select([event, closed.notna()], [1, 2], 0).astype("int64")
+    out["outcome"] = np.select([event, closed.notna() & ~ghost], [1, 2], 0).astype("int64")
     out["duration"] = (end - out["first_seen"]) / DAY
     out["entry"] = (out["at_risk_from"] - out["first_seen"]) / DAY
     out["extract_date"] = cut
     out["weight"] = weight
-    out["delay_correction"] = False
-    extra = weight > 1.0
-    ghosts = out.take(np.flatnonzero(extra))
-    ghosts["weight"] = -(weight[extra] - 1.0)
-    ghosts["duration"] = (ghosts["extract_date"] - ghosts["first_seen"]) / DAY
-    ghosts["identified_on"] = pd.NaT
-    ghosts["identification_recorded_on"] = pd.NaT
-    ghosts["event"] = 0
-    ghosts["outcome"] = 0
-    ghosts["delay_correction"] = True
-    ghosts["delay_days"] = np.nan
-    ghosts["delay_bound_days"] = np.nan
-    result = pd.concat([out, ghosts], ignore_index=True)
-    result.attrs = dict(table.attrs)
-    result.attrs["delay"] = {
+    out["delay_correction"] = ghost
+    cut, weight = cut[~ghost], weight[~ghost]
+    out.attrs = dict(table.attrs)
+    out.attrs["delay"] = {
         "method": (
             "Lynden-Bell estimate of the recording delay (right-truncated at the extract); "
             f"follow-up censored {lag:g} days before the extract (where {min_recorded:.0%} of "
@@ -249,7 +252,7 @@ def delay_adjusted(
         "max_weight": float(weight.max()) if weight.size else 1.0,
         "recorded_identifications": delay.n,
     }
-    return result
+    return out
 
 
 class DelayInfluence:
@@ -298,18 +301,17 @@ class DelayInfluence:
         return k[self._lo] - (risk[self._hi] - risk[self._lo])
 
 
-#: the last delays seen by inverse_weight_sum_influence: (fingerprint, DelayInfluence)
-_LAST_DELAYS: list[tuple[bytes, DelayInfluence]] = []
+#: the last delays seen by inverse_weight_sum_influence: ((delays, bounds), DelayInfluence)
+_LAST_DELAYS: list[tuple[tuple[np.ndarray, np.ndarray], DelayInfluence]] = []
 
 
-def _fingerprint(*arrays: np.ndarray) -> bytes:
-    """A 128-bit digest of the arrays' dtypes, shapes and bytes (O(n), no sort)."""
-    digest = hashlib.blake2b(digest_size=16)
-    for arr in arrays:
-        arr = np.ascontiguousarray(arr)
-        digest.update(f"{arr.dtype.str}{arr.shape}".encode())
-        digest.update(memoryview(arr).cast("B"))
-    return digest.digest()
+def _same_values(kept: tuple[np.ndarray, np.ndarray], *arrays: np.ndarray) -> bool:
+    """Whether ``arrays`` hold exactly the values kept (dtype, shape and every element; a
+    comparison of the values, cheaper than a digest of their bytes, issue #19)."""
+    return all(
+        a.dtype == b.dtype and a.shape == b.shape and bool(np.array_equal(a, b))
+        for a, b in zip(kept, arrays, strict=True)
+    )
 
 
 def inverse_weight_sum_influence(
@@ -327,17 +329,17 @@ def inverse_weight_sum_influence(
     the estimation of :math:`\hat G` adds (an infinitesimal jackknife over delays).
 
     The delay-only work (:class:`DelayInfluence`) is kept for the last delays seen
-    (recognised by a digest of their values), so calls for many targets on the same delays
+    (recognised by comparing their values), so calls for many targets on the same delays
     (every year of an indicator) sort them once.
     """
     d = np.asarray(delay, float)
     tau = np.asarray(bound, float)
-    key = _fingerprint(d, tau)
-    if _LAST_DELAYS and _LAST_DELAYS[0][0] == key:
+    if _LAST_DELAYS and _same_values(_LAST_DELAYS[0][0], d, tau):
         prepared = _LAST_DELAYS[0][1]
     else:
         prepared = DelayInfluence(d, tau)
-        _LAST_DELAYS[:] = [(key, prepared)]
+        # copies: a caller may change its arrays in place afterwards
+        _LAST_DELAYS[:] = [((d.copy(), tau.copy()), prepared)]
     return prepared.influence(targets)
 
 
