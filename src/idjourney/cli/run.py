@@ -962,7 +962,17 @@ def build_report(
         "identified at the extract is <i>censored</i> (counted as waiting so far), and a victim "
         "whose jurisdiction joined later enters the analysis when it joined (<i>left "
         "truncation</i>). The median is the time by which half are identified; lower is "
-        "better. The share unidentified after 1, 2 and 5 years: lower is better.</p>"
+        "better. The share unidentified after 1, 2 and 5 years: lower is better."
+        + (
+            " The share never identified, and the median among those ever identified, are "
+            "<b>model-based</b>: a mixture cure model with a Weibull latency extrapolates the "
+            "curve beyond the follow-up, and its interval assumes that model. It has not been "
+            "validated by simulation; where the curve is still falling at the end of "
+            "follow-up, read it with caution."
+            if summary.get("never_identified")
+            else ""
+        )
+        + "</p>"
         + _figure(
             km_uri,
             "Share still unidentified by region, with number-at-risk table",
