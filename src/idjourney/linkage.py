@@ -79,7 +79,7 @@ def analysis_table(records: pd.DataFrame, *, check: bool = True) -> pd.DataFrame
     df = _positional(records)
     # the records put in victim order first: fewer columns to take than the table's, and the
     # columns taken are the table's own (not copied again)
-    order = _victim_order(_as_text(df["victim_key"], owned=True))
+    order = victim_order(_as_text(df["victim_key"], owned=True))
     if order is None:
         return _table_columns(df, owned=False)
     table = _table_columns(df.take(order).reset_index(drop=True), owned=True)
@@ -190,7 +190,7 @@ def series_categorical(series_key: pd.Series) -> pd.Categorical:
 def _sorted_by_victim(table: pd.DataFrame) -> pd.DataFrame:
     """``table`` in ``victim_id`` order (stable), index 0..n-1: one copy at most, none when
     it is already in order (linked victims are)."""
-    order = _victim_order(table["victim_id"])
+    order = victim_order(table["victim_id"])
     if order is None:
         return table
     table = table.take(order)
@@ -198,8 +198,10 @@ def _sorted_by_victim(table: pd.DataFrame) -> pd.DataFrame:
     return table
 
 
-def _victim_order(ids: pd.Series | np.ndarray) -> np.ndarray | None:
-    """The stable order of the victim ids (Python's order); ``None`` when they are in it."""
+def victim_order(ids: pd.Series | np.ndarray) -> np.ndarray | None:
+    """The stable order of the victim ids (Python's order), sorted by pyarrow when they are
+    text; ``None`` when they are in it already. Every path to the analysis table (one
+    database, linked, the Dask path's concatenated parts) orders its victims by this."""
     ids = pd.Series(ids, copy=False) if isinstance(ids, np.ndarray) else ids
     if ids.is_monotonic_increasing:
         return None

@@ -37,7 +37,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from idjourney._text import text_argsort
 from idjourney.harmonize import HarmonizeError, SourceMapping, load_mapping, to_standard
 from idjourney.harmonize.convert import _where
 from idjourney.harmonize.errors import Problems
@@ -49,6 +48,7 @@ from idjourney.linkage import (
     exact_keys,
     link_rows,
     series_categorical,
+    victim_order,
 )
 from idjourney.schema import ValidationReport, validate
 
@@ -345,9 +345,10 @@ def link_dataset(
     table = pd.concat([p[0] for p in pieces], ignore_index=True)
     table["series_id"] = series_categorical(table["series_id"])  # the parts' categories differ
     histories = pd.concat([p[1] for p in pieces], ignore_index=True)
-    order = _victim_order(table)
-    table = table.iloc[order].reset_index(drop=True)
-    histories = histories.iloc[order].reset_index(drop=True)
+    order = victim_order(table["victim_id"])  # the parts' victims interleave
+    if order is not None:
+        table = table.iloc[order].reset_index(drop=True)
+        histories = histories.iloc[order].reset_index(drop=True)
     histories.index = table.index
     keys = keys.reset_index(drop=True)
     summary = {
@@ -381,13 +382,5 @@ def analysis_table_dataset(data: Any, *, check: bool = True) -> pd.DataFrame:
     tables = dask.compute(*[dask.delayed(analysis_table)(p, check=False) for p in parts])
     table = pd.concat(tables, ignore_index=True)
     table["series_id"] = series_categorical(table["series_id"])  # the parts' categories differ
-    return table.iloc[_victim_order(table)].reset_index(drop=True)
-
-
-def _victim_order(table: pd.DataFrame) -> np.ndarray:
-    """The stable order of ``table`` by ``victim_id`` (Python's order), sorted by pyarrow
-    when the ids are text (the parts' victims interleave: a Python sort of ten million
-    strings is slow)."""
-    ids = table["victim_id"].to_numpy()
-    order = text_argsort(ids)
-    return np.argsort(ids, kind="stable") if order is None else order
+    order = victim_order(table["victim_id"])
+    return table if order is None else table.iloc[order].reset_index(drop=True)
