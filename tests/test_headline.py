@@ -265,3 +265,51 @@ def test_pooled_target_scores_every_world_against_the_mean_conditional_truth() -
     assert bias == pytest.approx(float(data["est"].mean() - theta))
     cond = perf.loc[(perf["target"] == "conditional") & (perf["stat"] == "nsim"), "est"]
     assert cond.item() == 20
+
+
+def test_quantities_are_scored_apart_each_against_its_own_truth(tmp_path) -> None:
+    design = _design(tmp_path)
+    design.write_text(
+        design.read_text(encoding="utf-8")
+        + 'quantities = ["unidentified-10y", "median-within-10y", "never-identified"]\n'
+        + 'methods = ["adjusted"]\n',
+        encoding="utf-8",
+    )
+    out = tmp_path / "tail"
+    perf = run_headline(design, out, log=lambda _: None)
+    results = pd.read_csv(out / "results.csv")
+    pairs = set(zip(results["quantity"], results["method"], strict=True))
+    assert pairs == {
+        ("unidentified-10y", "adjusted"),
+        ("median-within-10y", "adjusted"),
+        ("never-identified", "cure"),
+    }
+    assert set(perf["quantity"]) == {q for q, _ in pairs}
+    # each row's truth is its quantity's, from the world's own true times (second computation)
+    from idjourney.simstudy.runner import replicate_seeds
+
+    seed = replicate_seeds(99, 2)[0]
+    t = journey_times(generate(load_scenario("baseline"), int(seed), N_TINY).truth)
+    world0 = results.loc[results["rep"] == 0].set_index("quantity")["true"]
+    assert world0["unidentified-10y"] == pytest.approx(np.mean(t > 3652.5), abs=1e-12)
+    assert world0["never-identified"] == pytest.approx(np.mean(np.isinf(t)), abs=1e-12)
+    # the conditional truth of world 0 (truth_every = 2) comes from the same pooled draws
+    cond = results.loc[results["rep"] == 0].set_index("quantity")["true_conditional"]
+    assert 0 < cond["never-identified"] < cond["unidentified-10y"] < 1
+
+
+def test_unknown_quantity_or_method_is_a_clear_design_error(tmp_path) -> None:
+    design = _design(tmp_path)
+    design.write_text(
+        design.read_text(encoding="utf-8") + 'quantities = ["mean"]\n', encoding="utf-8"
+    )
+    with pytest.raises(HeadlineDesignError, match="quantities: unknown 'mean'; choose from"):
+        run_headline(design, tmp_path / "x", log=lambda _: None)
+
+
+def test_results_of_runs_before_the_quantities_score_as_the_median() -> None:
+    data = _fake_results(100, 10.0, 7)
+    old = score(data, 0.95)
+    new = score(data.assign(quantity="median"), 0.95)
+    assert set(old["quantity"]) == {"median"}
+    pd.testing.assert_frame_equal(old, new)

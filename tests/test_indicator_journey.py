@@ -41,8 +41,9 @@ def test_adjusted_median_covers_truth_and_unadjusted_is_late(world, table) -> No
     assert w_cluster > w_ind
 
 
-def test_never_identified_share_is_reported(table) -> None:
-    s = journey_summary(table)
+def test_never_identified_share_is_reported_when_asked(table) -> None:
+    assert "never_identified" not in journey_summary(table)  # not by default (model-based)
+    s = journey_summary(table, never_identified=True)
     cure = s["never_identified"]
     assert 0 < cure["ci"][0] < cure["share"] < cure["ci"][1] < 1
     assert s["median_days_among_identified"] < s["median_days_to_identification"]

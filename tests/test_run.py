@@ -35,6 +35,14 @@ def test_run_writes_summary_and_synthetic_data(tmp_path):
     assert 1 >= ones["1"] >= ones["2"] >= ones["5"] >= 0
     lo, hi = summary["median_days_to_identification_ci"]
     assert lo <= summary["median_days_to_identification"] <= hi
+    # the slow end: the share not identified within 10 years (an upper bound on the share
+    # never identified) and the median among those identified within 10 years; no cure model
+    within = summary["within"]
+    assert within["years"] == 10 and "never_identified" not in summary
+    lo10, hi10 = within["unidentified_ci"]
+    assert 0 < lo10 <= within["unidentified"] <= hi10 <= ones["5"]
+    mlo, mhi = within["median_days_ci"]
+    assert mlo <= within["median_days"] <= mhi <= 3652.5
     assert json.loads((out / "data" / "manifest.json").read_text())["synthetic"] is True
     report = (out / "report.html").read_text()
     numbers = json.loads((out / "report.json").read_text())
@@ -71,6 +79,12 @@ def test_run_writes_summary_and_synthetic_data(tmp_path):
     assert true_journey["true_median_days"] > 0
     assert 1 >= true_journey["true_unidentified_1y"] >= true_journey["true_unidentified_5y"]
     assert "true_median_days" in numbers["journey_by_group"][0]
+    never = true_journey["true_never_identified"]
+    assert 0 < never <= true_journey["true_unidentified_within_10y"] <= 1
+    assert "Share not identified within 10 years" in report
+    assert "Share never identified (not estimable from this follow-up" in report
+    assert "cannot be read off this follow-up" in report
+    assert "Share never identified (mixture cure model)" not in report
     assert numbers["version"] and numbers["commit"]
     assert len(numbers["calibration"]) >= 5
     for label in ("Median days to identification (95% CI)", "True (generator)", "Sampler"):

@@ -28,6 +28,7 @@ import pandas as pd
 from scipy import stats
 
 from idjourney.indicator.base import Definition, survival_rows
+from idjourney.indicator.curve import median_test_bounds
 from idjourney.indicator.definitions import MedianTimeToIdentification
 from idjourney.indicator.stratified import StratifiedCurve, fit_stratified
 from idjourney.survival import KaplanMeier
@@ -38,9 +39,13 @@ __all__ = [
     "journey_summary",
     "never_identified_text",
     "prepare_journey",
+    "within_horizon",
 ]
 
 HORIZONS_YEARS = (1, 2, 5)
+#: The longest horizon the journey reports (years): the share not identified within it
+#: bounds the never-identified share from above (:func:`within_horizon`).
+WITHIN_YEARS = 10
 
 
 def prepare_journey(
@@ -98,6 +103,62 @@ def _share_ci(curve: StratifiedCurve, t: float, z: float) -> tuple[float, float,
     return value, float(value * np.exp(-half)), float(min(value * np.exp(half), 1.0))
 
 
+def within_horizon(
+    curve: StratifiedCurve, years: float, level: float = 0.95
+) -> dict[str, Any] | None:
+    r"""What the follow-up can say about the slow end of the journey, up to ``years``.
+
+    With :math:`h` = ``years`` in days, :math:`U` the journey curve and :math:`F_1 = 1 - U`
+    the cumulative incidence of identification (closure competing):
+
+    * ``unidentified``: :math:`U(h)`, the share not identified within :math:`h`, with the
+      log-scale interval of the cluster-robust SE (as the 1-, 2- and 5-year shares). It
+      bounds the share never identified from above, :math:`P(T = \infty) \le U(h)`: that
+      share itself is not identified by data followed up for less than the slowest
+      identifications take (Maller & Zhou 1996), so the journey publishes the bound.
+    * ``median_days``: the median among those identified within :math:`h`,
+      :math:`m_h = \inf\{t \le h : F_1(t) \ge F_1(h)/2\}`, with the interval that inverts the
+      pointwise test of :math:`D(t) = F_1(t) - F_1(h)/2 = 0`; the SE of :math:`D(t)` comes
+      from the per-series influence :math:`-\phi_c(t) + \phi_c(h)/2` of the two values of
+      the curve (their covariance included). The upper limit is at most :math:`h`.
+
+    ``None`` when the curve has no event time at or after :math:`h` (the follow-up does not
+    reach it).
+    """
+    h = float(years) * 365.25
+    times = curve.times
+    if times.size == 0 or float(times[-1]) < h:
+        return None
+    z = float(stats.norm.ppf(0.5 + level / 2))
+    share, lower, upper = _share_ci(curve, h, z)
+    half = curve.unidentified_at(h) / 2.0
+    k = int(np.searchsorted(times, h, side="right"))
+    shifted = (1.0 - curve.cif[:k]) - half  # D(t) >= 0  <=>  shifted <= 1/2
+    reached = np.flatnonzero(shifted <= 0.5 + 1e-12)
+    influence_h = curve.influence_unidentified_at(h) / 2.0
+    se_at: dict[int, float] = {}
+
+    def test_value(j: int, sign: float) -> float:
+        if j not in se_at:
+            phi = curve.influence_unidentified_at(float(times[j])) - influence_h
+            se_at[j] = float(np.sqrt(np.sum(phi**2)))
+        return float(shifted[j] + sign * z * se_at[j])
+
+    low, high = median_test_bounds(times[:k], shifted, test_value)
+    return {
+        "years": float(years),
+        "unidentified": float(np.round(share, 6)),
+        "unidentified_ci": [float(np.round(lower, 6)), float(np.round(upper, 6))],
+        "median_days": float(times[reached[0]]) if reached.size else float("nan"),
+        "median_days_ci": [float(low), float(min(high, h))],
+        "method": (
+            f"share not identified within {years:g} years and the median among those "
+            f"identified within {years:g} years, from the journey curve; intervals from its "
+            "cluster-robust SE (the median's by test inversion)"
+        ),
+    }
+
+
 def _never_identified(
     prepared: pd.DataFrame, cluster_col: str, level: float
 ) -> dict[str, Any] | None:
@@ -146,17 +207,22 @@ def journey_summary(
     variance: Literal["cluster", "independent"] = "cluster",
     cluster_col: str = "series_id",
     level: float = 0.95,
-    never_identified: bool = True,
+    never_identified: bool = False,
     strata: str | None = "region",
+    within_years: float | None = WITHIN_YEARS,
 ) -> dict[str, Any]:
     r"""Victims, share identified, follow-up, the median time to identification and more.
 
     ``median_days_to_identification`` is :math:`\inf\{t : U(t) \le 1/2\}` of the journey
     curve (closures competing), with the test-inverted interval from the cluster-robust SE;
-    ``unidentified_at_years`` gives :math:`U(h)` with intervals. ``never_identified`` (when
-    asked and estimable) is the mixture-cure never-identified share :math:`\pi_0` with its
-    interval, and ``median_days_among_identified`` the time by which half of those ever
-    identified are: :math:`\inf\{t : F_1(t) \ge (1 - \pi_0)/2\}`. Median follow-up uses the
+    ``unidentified_at_years`` gives :math:`U(h)` with intervals. ``within`` (for
+    ``within_years``, default 10; :func:`within_horizon`) gives the share not identified within
+    that horizon, an upper bound on the share never identified, and the median among those
+    identified within it, each with its interval (``None`` if the follow-up does not reach
+    it). ``never_identified=True`` adds the mixture-cure never-identified share :math:`\pi_0`
+    and ``median_days_among_identified``, :math:`\inf\{t : F_1(t) \ge (1 - \pi_0)/2\}`:
+    model-based extrapolation beyond the follow-up, off by about +10 points in the
+    baseline worlds (``docs/estimands.md``), so not in the report. Median follow-up uses the
     reverse Kaplan–Meier method on the recorded data. ``method`` states the delay
     adjustment (with its lag), the variance and the standardisation (``method["strata"]``:
     stratified by region with its strata and shares, or pooled and why).
@@ -237,6 +303,8 @@ def journey_summary(
             "level": level,
         },
     }
+    if within_years is not None:
+        out["within"] = within_horizon(curve, within_years, level)
     if never_identified:
         cure = _never_identified(prepared, cluster_col, level)
         out["never_identified"] = cure

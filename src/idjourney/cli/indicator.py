@@ -102,7 +102,8 @@ def _list_definitions() -> str:
     for name, cls in DEFINITIONS.items():
         params = ", ".join(f"--{p} ({u})" for p, u in cls.parameters.items())
         extra = f" [{params}]" if params else ""
-        lines.append(f"{name}{extra}: {cls.metadata.title} ({cls.metadata.time_basis} year)")
+        flag = "" if cls.metadata.recommended else "; not recommended, see its card"
+        lines.append(f"{name}{extra}: {cls.metadata.title} ({cls.metadata.time_basis} year{flag})")
     return "\n".join(lines)
 
 

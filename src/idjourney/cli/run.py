@@ -613,31 +613,41 @@ def build_report(
                 "error": f"{100 * (value - true_value):+.1f} points",
             }
         )
-    cure = summary.get("never_identified")
-    if cure:
-        true_never = float(np.mean(np.isinf(true_times(world.truth)["true_days"])))
-        journey_rows.append(
+    within = summary.get("within")
+    if within:
+        years = within["years"]
+        days = true_times(world.truth)["true_days"].to_numpy()
+        horizon = years * 365.25
+        true_within = float(np.mean(days > horizon))
+        true_never = float(np.mean(np.isinf(days)))
+        true_among = true_median(days[days <= horizon])
+        journey_rows += [
             {
-                "what": "Share never identified (mixture cure model)",
-                "est": fmt_interval(cure["share"], *cure["ci"], share=True),
+                "what": f"Share not identified within {years:g} years",
+                "est": fmt_interval(within["unidentified"], *within["unidentified_ci"], share=True),
+                "true": fmt_share(true_within),
+                "error": f"{100 * (within['unidentified'] - true_within):+.1f} points",
+            },
+            {
+                "what": f"Median days to identification among those identified within "
+                f"{years:g} years",
+                "est": fmt_interval(within["median_days"], *within["median_days_ci"]),
+                "true": fmt_number(true_among),
+                "error": fmt_number(within["median_days"] - true_among),
+            },
+            {
+                "what": "Share never identified (not estimable from this follow-up; the "
+                f"{years:g}-year share bounds it)",
+                "est": f"at most {fmt_share(within['unidentified_ci'][1])}",
                 "true": fmt_share(true_never),
-                "error": f"{100 * (cure['share'] - true_never):+.1f} points",
-            }
-        )
-        among = summary.get("median_days_among_identified")
-        if among is not None:
-            days = true_times(world.truth)["true_days"].to_numpy()
-            true_among = true_median(days[np.isfinite(days)])
-            journey_rows.append(
-                {
-                    "what": "Median days to identification among those ever identified",
-                    "est": fmt_number(among),
-                    "true": fmt_number(true_among),
-                    "error": fmt_number(among - true_among),
-                }
-            )
-            truth_all["true_median_days_among_identified"] = true_among
-        truth_all["true_never_identified"] = true_never
+                "error": "–",
+            },
+        ]
+        truth_all |= {
+            f"true_unidentified_within_{years:g}y": true_within,
+            f"true_median_days_within_{years:g}y": true_among,
+            "true_never_identified": true_never,
+        }
     km = km_figure(table, "region")
     emphasise_bands(km, 0.3)
     rows_true = true_times(world.truth)
@@ -964,12 +974,17 @@ def build_report(
         "truncation</i>). The median is the time by which half are identified; lower is "
         "better. The share unidentified after 1, 2 and 5 years: lower is better."
         + (
-            " The share never identified, and the median among those ever identified, are "
-            "<b>model-based</b>: a mixture cure model with a Weibull latency extrapolates the "
-            "curve beyond the follow-up, and its interval assumes that model. It has not been "
-            "validated by simulation; where the curve is still falling at the end of "
-            "follow-up, read it with caution."
-            if summary.get("never_identified")
+            f" How many victims are <i>never</i> identified cannot be read off this "
+            "follow-up: the data cannot tell a victim who will never be identified from one "
+            "who will be, later than any follow-up so far (between 5 and "
+            f"{summary['within']['years']:g} years the share unidentified still fell from "
+            f"{fmt_share(summary['unidentified_at_years']['5'])} to "
+            f"{fmt_share(summary['within']['unidentified'])}). The share not identified "
+            f"within {summary['within']['years']:g} years is therefore given as an upper "
+            "bound on it. (A mixture cure model, <code>idjourney fit cure</code>, "
+            "extrapolates a never-identified share; in simulated worlds like this one it "
+            "overstates it, docs/estimands.md.)"
+            if summary.get("within")
             else ""
         )
         + "</p>"

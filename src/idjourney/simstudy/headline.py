@@ -75,6 +75,27 @@ METHODS = {
     "unadjusted": {"delay_adjust": False, "variance": "independent", "strata": None},
 }
 TARGETS = ("conditional", "pooled", "realised", "process")
+WITHIN_DAYS = 10 * 365.25  # the journey's longest horizon (idjourney.summary.WITHIN_YEARS)
+
+
+def _lower_median(t: np.ndarray) -> float:
+    r""":math:`\inf\{t : \hat F(t) \ge 1/2\}` of a sample (``nan`` if empty)."""
+    t = np.sort(t)
+    return float(t[int(np.ceil(t.size / 2)) - 1]) if t.size else float("nan")
+
+
+#: The journey quantities the study can score: the truth of each as a function of the true
+#: times :math:`T_i` (days; ``inf`` = never identified or closed first).
+QUANTITIES = {
+    # the headline median (np.median, as in every earlier run of this study)
+    "median": lambda t: float(np.median(t)),
+    # U(10 y): the share not identified within ten years
+    "unidentified-10y": lambda t: float(np.mean(t > WITHIN_DAYS)),
+    # the median among those identified within ten years
+    "median-within-10y": lambda t: _lower_median(t[t <= WITHIN_DAYS]),
+    # the share never identified (the mixture cure model's target)
+    "never-identified": lambda t: float(np.mean(np.isinf(t))),
+}
 
 
 def journey_times(truth: pd.DataFrame) -> np.ndarray:
@@ -108,31 +129,54 @@ def conditional_truth(
     :math:`\hat\theta(S) = \operatorname{med}\{T_i\}` (as :func:`true_journey_median`),
     its Monte Carlo SE :math:`\operatorname{sd}(\hat\theta_1..\hat\theta_K)/\sqrt{K}` from the
     draws' own medians (``nan`` when ``draws`` is 1), and the number of victims pooled.
+    :func:`conditional_truths` gives every quantity of :data:`QUANTITIES` from the same draws.
 
     Returns
     -------
     dict
         ``median``, ``mcse``, ``n`` and ``draw_var`` (the variance of the draws' medians).
     """
+    truth = conditional_truths(scenario, structure_seed, n_victims, draws, ("median",))
+    return truth["median"] | {"median": truth["median"]["value"]}
+
+
+def conditional_truths(
+    scenario: Any,
+    structure_seed: int,
+    n_victims: int,
+    draws: int,
+    quantities: tuple[str, ...] = tuple(QUANTITIES),
+) -> dict[str, dict[str, float]]:
+    r"""Each quantity's process-level value given one database's structure, by Monte Carlo.
+
+    As :func:`conditional_truth` for every quantity of ``quantities``
+    (:data:`QUANTITIES`), from the same ``draws`` worlds: for each, ``value`` (of the pooled
+    times), ``mcse`` (from the spread of the draws' own values), ``n`` and ``draw_var``.
+    """
     from idjourney.synthetic import generate
 
     if draws < 1:
         raise ValueError("draws must be at least 1")
-    pooled, medians = [], []
+    pooled: list[np.ndarray] = []
+    per_draw: dict[str, list[float]] = {q: [] for q in quantities}
     for seed in truth_seeds(structure_seed, draws):
         world = generate(scenario, seed, n_victims, structure_seed=structure_seed)
         t = journey_times(world.truth)
         del world
         pooled.append(t)
-        medians.append(float(np.median(t)))
+        for q in quantities:
+            per_draw[q].append(QUANTITIES[q](t))
     times = np.concatenate(pooled)
-    var = float(np.var(medians, ddof=1)) if draws > 1 else float("nan")
-    return {
-        "median": float(np.median(times)),
-        "mcse": float(np.sqrt(var / draws)),
-        "n": int(times.size),
-        "draw_var": var,
-    }
+    out = {}
+    for q in quantities:
+        var = float(np.var(per_draw[q], ddof=1)) if draws > 1 else float("nan")
+        out[q] = {
+            "value": QUANTITIES[q](times),
+            "mcse": float(np.sqrt(var / draws)),
+            "n": int(times.size),
+            "draw_var": var,
+        }
+    return out
 
 
 def structure_index(scenario: Any, jurisdictions: pd.DataFrame) -> dict[str, float]:
@@ -158,47 +202,91 @@ def structure_index(scenario: Any, jurisdictions: pd.DataFrame) -> dict[str, flo
     }
 
 
+def _estimates(summary: dict[str, Any], quantity: str) -> tuple[float, float, float] | None:
+    """A journey summary's estimate and interval of one quantity (``None`` if absent)."""
+    if quantity == "median":
+        return summary["median_days_to_identification"], *summary[
+            "median_days_to_identification_ci"
+        ]
+    within = summary.get("within")
+    if within is None or quantity not in ("unidentified-10y", "median-within-10y"):
+        return None
+    if quantity == "unidentified-10y":
+        return within["unidentified"], *within["unidentified_ci"]
+    return within["median_days"], *within["median_days_ci"]
+
+
+def _log_se(est: float, lo: float, hi: float, z: float) -> float:
+    r"""The SE a log-scale interval implies, :math:`(\log hi - \log lo) / 2z \cdot est`."""
+    if not (np.isfinite(hi) and lo > 0):
+        return float("nan")
+    return float((np.log(hi) - np.log(lo)) / (2 * z) * est)
+
+
 def headline_replicate(
-    args: tuple[str, int, int, int | None, float, int, int, int],
+    args: tuple[str, int, int, int | None, float, int, int, int]
+    | tuple[str, int, int, int | None, float, int, int, int, tuple[str, ...], tuple[str, ...]],
 ) -> list[dict[str, Any]]:
-    """One world: the headline median of each method and the three truths."""
+    """One world: each quantity's estimate by each method, and its truths.
+
+    ``args`` ends with the quantities and the methods (default: the median, every method of
+    :data:`METHODS`). The never-identified share is estimated by the mixture cure model of
+    :func:`idjourney.summary.journey_summary` (``never_identified=True``, method ``cure``).
+    """
     from idjourney.linkage import analysis_table
-    from idjourney.summary import journey_summary
+    from idjourney.summary import _never_identified, journey_summary, prepare_journey
     from idjourney.synthetic import generate, load_scenario
 
-    scenario_name, rep, seed, n_victims, level, truth_victims, draws, every = args
+    scenario_name, rep, seed, n_victims, level, truth_victims, draws, every = args[:8]
+    quantities = tuple(args[8]) if len(args) > 8 else ("median",)
+    methods = tuple(args[9]) if len(args) > 9 else tuple(METHODS)
     started = time.perf_counter()
     scenario = load_scenario(scenario_name)
     world = generate(scenario, seed, n_victims)
     table = analysis_table(world.records, check=False)
-    realised = true_journey_median(world.truth)
+    times = journey_times(world.truth)
+    realised = {q: QUANTITIES[q](times) for q in quantities}
     structure = structure_index(scenario, world.jurisdictions)
     del world
     z = float(stats.norm.ppf(0.5 + level / 2))
     rows = []
-    for method, options in METHODS.items():
-        s = journey_summary(table, level=level, never_identified=False, **options)
-        est = s["median_days_to_identification"]
-        lo, hi = s["median_days_to_identification_ci"]
-        se = (np.log(hi) - np.log(lo)) / (2 * z) * est if np.isfinite(hi) else np.nan
+    for method in methods:
+        s = journey_summary(table, level=level, **METHODS[method])
+        for q in quantities:
+            found = _estimates(s, q)
+            if found is None:
+                continue
+            est, lo, hi = found
+            rows.append(
+                {"rep": rep, "seed": seed, "quantity": q, "method": method, "est": est,
+                 "se": _log_se(est, lo, hi, z), "lower": lo, "upper": hi, "true": realised[q],
+                 "lag_days": s["method"]["delay_lag_days"]}
+            )  # fmt: skip
+    if "never-identified" in quantities:
+        prepared = prepare_journey(table)
+        cure = _never_identified(prepared, "series_id", level)
+        est, (lo, hi) = (cure["share"], cure["ci"]) if cure else (np.nan, (np.nan, np.nan))
         rows.append(
-            {"rep": rep, "seed": seed, "method": method, "est": est, "se": se, "lower": lo,
-             "upper": hi, "true": realised, "lag_days": s["method"]["delay_lag_days"]}
+            {"rep": rep, "seed": seed, "quantity": "never-identified", "method": "cure",
+             "est": est, "se": _log_se(est, lo, hi, z), "lower": lo, "upper": hi,
+             "true": realised["never-identified"], "lag_days": np.nan}
         )  # fmt: skip
     del table
     estimated = time.perf_counter()
     nan = float("nan")
+    empty = {"value": nan, "mcse": nan, "n": 0, "draw_var": nan}
     cond = (
-        conditional_truth(scenario, seed, truth_victims, draws)
+        conditional_truths(scenario, seed, truth_victims, draws, quantities)
         if rep % every == 0
-        else {"median": nan, "mcse": nan, "n": 0, "draw_var": nan}
+        else dict.fromkeys(quantities, empty)
     )
     for row in rows:
+        truth = cond[row["quantity"]]
         row |= {
-            "true_conditional": cond["median"],
-            "true_conditional_mcse": cond["mcse"],
-            "true_conditional_draw_var": cond["draw_var"],
-            "true_conditional_n": cond["n"],
+            "true_conditional": truth["value"],
+            "true_conditional_mcse": truth["mcse"],
+            "true_conditional_draw_var": truth["draw_var"],
+            "true_conditional_n": truth["n"],
             **structure,
             "seconds_estimate": estimated - started,
             "seconds_truth": time.perf_counter() - estimated,
@@ -328,6 +416,17 @@ def score(results: pd.DataFrame, level: float) -> pd.DataFrame:
     (what the model SE should match) and ``cover_ref``, the coverage a correct interval would
     show against the noisy truth, :math:`2\Phi(z/\sqrt{1+\sigma_t^2/\overline{se}^2}) - 1`.
     """
+    # rows of runs before the quantities existed score the median
+    quantity = results["quantity"] if "quantity" in results.columns else None
+    results = results.assign(quantity="median" if quantity is None else quantity.fillna("median"))
+    parts = []
+    for quantity, rows in results.groupby("quantity", sort=False):
+        parts.append(_score_quantity(rows, level).assign(quantity=quantity))
+    return pd.concat(parts, ignore_index=True)
+
+
+def _score_quantity(results: pd.DataFrame, level: float) -> pd.DataFrame:
+    """:func:`score` for the rows of one quantity."""
     out = []
     for target in TARGETS:
         if target == "conditional" and "true_conditional" not in results.columns:
@@ -430,7 +529,9 @@ def format_performance(perf: pd.DataFrame) -> str:
             for e, m in zip(perf["est"], perf["mcse"], strict=True)
         ]
     )
-    table = wide.pivot_table(index=["target", "method"], columns="stat", values="v",
+    if "quantity" not in wide.columns:
+        wide = wide.assign(quantity="median")
+    table = wide.pivot_table(index=["quantity", "target", "method"], columns="stat", values="v",
                              aggfunc="first")  # fmt: skip
     return table.to_string()
 
@@ -462,14 +563,27 @@ def run_headline(
     truth_victims = int(study.get("truth_victims", 10 * int(n_victims)))
     draws = int(study.get("truth_draws", 4))
     every = int(study.get("truth_every", 1))
+    quantities = tuple(study.get("quantities", ["median"]))
+    methods = tuple(study.get("methods", list(METHODS)))
+    for kind, given, known in (
+        ("quantities", quantities, QUANTITIES),
+        ("methods", methods, METHODS),
+    ):
+        unknown = [x for x in given if x not in known]
+        if unknown:
+            raise HeadlineDesignError(
+                f"{design}: [study] {kind}: unknown {', '.join(map(repr, unknown))}; "
+                f"choose from {', '.join(known)}"
+            )
     seeds = replicate_seeds(int(study["seed"]), n_rep)
+    scenario, chosen = study["scenario"], (quantities, methods)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     done = out / "results.csv"
     previous = pd.read_csv(done) if done.exists() else pd.DataFrame(columns=["rep"])
     have = set(previous["rep"])
     todo = [
-        (study["scenario"], r, int(s), int(n_victims), level, truth_victims, draws, every)
+        (scenario, r, int(s), int(n_victims), level, truth_victims, draws, every, *chosen)
         for r, s in enumerate(seeds)
         if r not in have
     ]
@@ -497,7 +611,8 @@ def run_headline(
     if results.empty:
         raise ValueError(f"no worlds to score in {out}")
     results = results.loc[results["rep"] < n_rep]
-    write_table(results.sort_values(["rep", "method"]), done)
+    order = [c for c in ("rep", "quantity", "method") if c in results.columns]
+    write_table(results.sort_values(order), done)
     perf = score(results, level)
     write_table(perf, out / "performance.csv")
     return perf
