@@ -70,6 +70,17 @@ STATS: tuple[str, ...] = (
 _ORDER = (STATS[0], "n_interval_only", *STATS[1:])
 
 
+def _proportion_mcse(p: float, size: int) -> float:
+    """Monte Carlo SE of a proportion (a coverage or rejection rate) over ``size`` replicates."""
+    return float(np.sqrt(p * (1 - p) / size))
+
+
+def _coverage(true: np.ndarray, lower: np.ndarray, upper: np.ndarray) -> tuple[float, float]:
+    """Share of intervals holding the truth, and its Monte Carlo SE."""
+    cover = float(np.mean((lower <= true) & (true <= upper)))
+    return cover, _proportion_mcse(cover, true.size)
+
+
 def _measures(
     est: np.ndarray,
     se: np.ndarray,
@@ -96,8 +107,7 @@ def _measures(
     if n < 2:
         out |= {s: (nan, nan) for s in STATS if s not in ("nsim", "relprec")}
         if n_cover >= 2:  # coverage is still scored on the intervals
-            cover = float(np.mean((lower_c <= true_c) & (true_c <= upper_c)))
-            out["cover"] = (cover, float(np.sqrt(cover * (1 - cover) / n_cover)))
+            out["cover"] = _coverage(true_c, lower_c, upper_c)
         return out
     mean = est.mean()
     dev2 = (est - mean) ** 2
@@ -107,13 +117,8 @@ def _measures(
     se2 = se**2
     modelse = float(np.sqrt(se2.mean()))
     var_se2 = float(((se2 - se2.mean()) ** 2).sum() / (n - 1))
-    cover = float(np.mean((lower_c <= true_c) & (true_c <= upper_c)))
     becover = float(np.mean((lower_c <= mean) & (mean <= upper_c)))
     power = float(np.mean(np.abs(est - null) >= z * se))
-
-    def prop(p: float, size: int = n) -> float:
-        return float(np.sqrt(p * (1 - p) / size))
-
     out["bias"] = (float(np.mean(est - true)), float(np.sqrt(dev2.sum() / (n * (n - 1)))))
     out["empse"] = (empse, empse / np.sqrt(2 * (n - 1)))
     out["mse"] = (mse, float(np.sqrt(((err2 - mse) ** 2).sum() / (n * (n - 1)))))
@@ -127,9 +132,9 @@ def _measures(
         )
     else:
         out["relerror"] = (nan, nan)
-    out["cover"] = (cover, prop(cover, n_cover))
-    out["becover"] = (becover, prop(becover, n_cover))
-    out["power"] = (power, prop(power))
+    out["cover"] = _coverage(true_c, lower_c, upper_c)
+    out["becover"] = (becover, _proportion_mcse(becover, n_cover))
+    out["power"] = (power, _proportion_mcse(power, n))
     return out
 
 
