@@ -392,6 +392,10 @@ def cure_command(
 ) -> None:
     """Mixture cure model: who is ever identified (logistic) and when (Weibull/Cox).
 
+    The never-identified share extrapolates beyond the follow-up: where the curve is still
+    falling at its end it is not identified by the data, and in simulated baseline worlds
+    the Weibull model overstates it by about 9 points (docs/estimands.md).
+
     ``n`` and ``events`` pass the disclosure gate; a model of a small cell is withheld, and
     so is a coefficient whose indicator splits off a small cell (docs/disclosure.md).
     """
