@@ -49,7 +49,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from idjourney.survival import check_cluster
+from idjourney.survival import ClusterCodes, check_cluster
 from idjourney.survival._robust import cluster_name
 
 __all__ = [
@@ -79,7 +79,9 @@ class IncidenceCurve:
         Each row's cluster code (``0 .. n_clusters - 1``, in order of first appearance).
     labels : Index
         The cluster labels, ``labels[c]`` of code ``c`` (the index of the per-cluster
-        influence values; row positions when no cluster was given).
+        influence values; row positions when no cluster was given).  Taken on first use
+        from ``label_source`` (an Index, or the :class:`~idjourney.survival.ClusterCodes`
+        the codes came from: a variance needs only the codes).
     """
 
     times: np.ndarray
@@ -95,7 +97,13 @@ class IncidenceCurve:
     weight: np.ndarray
     cluster: np.ndarray
     n_clusters: int
-    labels: pd.Index
+    label_source: Any
+
+    @property
+    def labels(self) -> pd.Index:
+        """The cluster labels (see the class docstring)."""
+        source = self.label_source
+        return source.labels if isinstance(source, ClusterCodes) else source
 
     # ------------------------------------------------------------------ point values
     def index_at(self, t: float) -> int:
@@ -450,7 +458,7 @@ def fit_curve(
         codes, n_clusters, labels = np.arange(n), n, pd.RangeIndex(n)
     else:
         clusters = check_cluster(cluster, n, cluster_name(cluster))
-        codes, n_clusters, labels = clusters.codes, clusters.n_clusters, clusters.labels
+        codes, n_clusters, labels = clusters.codes, clusters.n_clusters, clusters
     is_event = (status > 0) & (weight != 0)
     times, hi = _event_times(exit, is_event)
     lo = _index_right(times, entry)

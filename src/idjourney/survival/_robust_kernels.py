@@ -1,0 +1,180 @@
+r"""Compiled (numba) kernels of the cluster-robust variance's two O(n) passes.
+
+:mod:`idjourney.survival._robust` keeps a pure-numpy implementation of everything here
+(counting sorts in scipy's C sparse conversions, ``bincount`` and cumulative sums); these
+kernels compute the same quantities in one or two passes over the rows, about 5x faster
+on 1e6 rows, and the tests check one against the other (``tests/test_robust_kernels.py``).
+
+* :func:`quadratic_form_increments` — the increments by time of
+  :math:`M(t) = \sum_c A_c(t) A_c(t)^\top` (see
+  :func:`idjourney.survival._robust.grouped_quadratic_form_of_changes`).  The rows'
+  events (a later start, a stop) are put in time order by one counting sort (a few
+  thousand times: the buckets' write positions stay in the CPU cache), then swept in
+  time order with each cluster's running sum :math:`A_c` held in a (clusters x p)
+  table: an event with change :math:`\delta` moves :math:`A_c A_c^\top` by
+  :math:`\delta A_c^\top + A_c \delta^\top + \delta\delta^\top` (:math:`A_c` before the
+  event).  Events of one cluster at one time telescope, so their order within a time
+  does not matter.  Rows at risk from the first time are pooled into each cluster's
+  starting value first.
+* :func:`first_appearance_codes` — integer codes renumbered in order of first
+  appearance (as ``pd.factorize`` numbers labels), one pass.
+
+The kernels are compiled on first use (``cache=True``: later processes load the machine
+code from numba's cache, in ``__pycache__`` beside this file or ``NUMBA_CACHE_DIR``;
+where no cache directory is writable, e.g. a read-only install, they are compiled in
+memory in each process instead).  :func:`kernels` returns ``None`` when numba is not
+installed or ``IDJOURNEY_NUMBA=0`` is set; the callers then use the numpy path.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import warnings
+from collections.abc import Callable
+from types import SimpleNamespace
+from typing import Any
+
+import numpy as np
+
+__all__ = ["kernels"]
+
+
+def _quadratic_form_increments(
+    codes: np.ndarray,
+    start: np.ndarray,
+    stop: np.ndarray,
+    start_cols: Any,
+    start_steps: Any,
+    change_cols: Any,
+    change_steps: Any,
+    n_clusters: int,
+    n_times: int,
+) -> np.ndarray:  # pragma: no cover - compiled by numba
+    """Increments ``inc[k, a, b]`` of :math:`M` at each time index ``k`` (not cumulated).
+
+    ``start_cols[j][i * start_steps[j]]`` is row ``i``'s coefficient ``j`` from
+    ``start[i]`` on (step 0: one value for every row), ``change_cols[j][...]`` its change
+    at ``stop[i]``.  Changes at or after ``n_times`` never show.  Cluster codes must be
+    below ``2**31``.
+    """
+    p = len(start_cols)
+    n = codes.shape[0]
+    inc = np.zeros((n_times, p, p))
+    running = np.zeros((n_clusters, p))
+    # pass 1: count the events by time (a row at risk from the first time has no start
+    # event: it is pooled into its cluster's starting value)
+    count = np.zeros(n_times + 1, dtype=np.int64)
+    for i in range(n):
+        begin = start[i]
+        if 0 < begin < n_times:
+            count[begin + 1] += 1
+        end = stop[i]
+        if end < n_times:
+            count[max(end, 0) + 1] += 1
+    for k in range(n_times):
+        count[k + 1] += count[k]
+    m = count[n_times]
+    event_cluster = np.empty(m, dtype=np.int32)
+    event_change = np.empty((m, p))
+    # pass 2: pool the starting values; put the events in time order (a counting sort)
+    for i in range(n):
+        begin = start[i]
+        c = codes[i]
+        if c < 0 or c >= n_clusters:
+            raise IndexError("a cluster code is outside 0 .. n_clusters - 1")
+        if begin <= 0:
+            for j in range(p):
+                running[c, j] += start_cols[j][i * start_steps[j]]
+        elif begin < n_times:
+            at = count[begin]
+            count[begin] += 1
+            event_cluster[at] = c
+            for j in range(p):
+                event_change[at, j] = start_cols[j][i * start_steps[j]]
+        end = stop[i]
+        if end < n_times:
+            k = max(end, 0)
+            at = count[k]
+            count[k] += 1
+            event_cluster[at] = c
+            for j in range(p):
+                event_change[at, j] = change_cols[j][i * change_steps[j]]
+    for c in range(n_clusters):  # the pooled starting values arrive at the first time
+        for a in range(p):
+            for b in range(a, p):
+                inc[0, a, b] += running[c, a] * running[c, b]
+    # pass 3: sweep in time order; after pass 2, count[k] is where time k's events end
+    lo = 0
+    for k in range(n_times):
+        hi = count[k]
+        for e in range(lo, hi):
+            c = event_cluster[e]
+            for a in range(p):
+                delta_a = event_change[e, a]
+                before_a = running[c, a]
+                for b in range(a, p):
+                    delta_b = event_change[e, b]
+                    inc[k, a, b] += delta_a * running[c, b] + before_a * delta_b + delta_a * delta_b
+            for a in range(p):
+                running[c, a] += event_change[e, a]
+        lo = hi
+    return inc
+
+
+def _first_appearance_codes(raw: np.ndarray, n_categories: int) -> tuple[np.ndarray, np.ndarray]:
+    """New codes (``-1`` stays ``-1``) and the old codes kept, in new-code order."""
+    n = raw.shape[0]
+    new_code = np.full(n_categories, -1, dtype=np.int64)
+    kept = np.empty(n_categories, dtype=np.int64)
+    codes = np.empty(n, dtype=np.int64)
+    n_kept = 0
+    for i in range(n):
+        old = raw[i]
+        if old < 0:
+            codes[i] = -1
+            continue
+        if old >= n_categories:
+            raise IndexError("a code is not below n_categories")
+        code = new_code[old]
+        if code < 0:
+            code = n_kept
+            new_code[old] = code
+            kept[code] = old
+            n_kept += 1
+        codes[i] = code
+    return codes, kept[:n_kept].copy()
+
+
+def _compile(function: Callable[..., Any]) -> tuple[Callable[..., Any], bool]:
+    """``numba.njit(cache=True)`` and ``True``; or compiled in memory only (``False``) when
+    no cache directory is writable (numba then refuses ``cache=True``)."""
+    import numba
+
+    try:
+        return numba.njit(cache=True, nogil=True)(function), True
+    except RuntimeError:  # numba: "cannot cache function ...: no locator available"
+        return numba.njit(cache=False, nogil=True)(function), False
+
+
+@functools.cache
+def kernels() -> SimpleNamespace | None:
+    """The compiled kernels (compiled lazily, on each one's first call), or ``None``.
+
+    ``None`` when numba is missing or the environment sets ``IDJOURNEY_NUMBA=0``
+    (the numpy path is then used: same results to rounding).  The attribute ``cached``
+    tells whether the machine code is cached on disk.
+    """
+    if os.environ.get("IDJOURNEY_NUMBA", "1").strip() == "0":
+        return None
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # numba's own import-time notices
+            import numba  # noqa: F401
+    except ImportError:  # pragma: no cover - numba is a dependency
+        return None
+    quadratic, cached = _compile(_quadratic_form_increments)
+    first, _ = _compile(_first_appearance_codes)
+    return SimpleNamespace(
+        quadratic_form_increments=quadratic, first_appearance_codes=first, cached=cached
+    )
