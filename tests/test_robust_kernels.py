@@ -301,3 +301,40 @@ def test_no_writable_cache_directory(tmp_path: Path) -> None:
 
 def test_cache_is_used_where_writable() -> None:
     assert kernels().cached  # the test tree's __pycache__ (or NUMBA_CACHE_DIR) is writable
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("clustered", [False, True])
+def test_indicator_curve_influence_and_median_se_are_the_numpy_bits(
+    weighted: bool, clustered: bool, monkeypatch
+) -> None:
+    """The indicator curve's per-cluster influence (S(h), RMST) and the median interval's
+    SEs: the compiled one-pass sums give the numpy form's bits (same additions, same
+    order), with ties, left truncation, closures, weights (some negative, as the delay
+    correction's rows) and clusters."""
+    from idjourney.indicator import curve as curve_module
+
+    rng = np.random.default_rng(8)
+    n = 20_000
+    entry = np.where(rng.random(n) < 0.3, rng.integers(0, 200, n), 0).astype(float)
+    exit_ = entry + np.ceil(rng.exponential(300, n))
+    status = rng.choice([0, 1, 2], n, p=[0.5, 0.42, 0.08])
+    weight = np.where(rng.random(n) < 0.05, -0.3, rng.uniform(0.5, 2.0, n)) if weighted else None
+    cluster = pd.Categorical(rng.integers(0, 2_000, n)) if clustered else None
+
+    def values():
+        curve = curve_module.fit_curve(entry, exit_, status, weight, cluster)
+        se = [curve.se_unidentified_at(t) for t in (30.0, 365.0, 1000.0)]
+        fast = curve_module._MedianSE(curve)
+        return (
+            curve.influence_unidentified_at(365.0),
+            curve.influence_rmst(730.0),
+            np.array(se + [fast.se(k) for k in range(0, curve.times.size, 97)]),
+            curve.median_interval(0.95),
+        )
+
+    compiled = values()
+    monkeypatch.setattr(curve_module, "kernels", lambda: None)
+    numpy_path = values()
+    for got, expected in zip(compiled, numpy_path, strict=True):
+        np.testing.assert_array_equal(got, expected)

@@ -18,6 +18,12 @@ on 1e6 rows, and the tests check one against the other (``tests/test_robust_kern
   starting value first.
 * :func:`first_appearance_codes` — integer codes renumbered in order of first
   appearance (as ``pd.factorize`` numbers labels), one pass.
+* :func:`curve_cluster_totals`, :func:`median_cluster_totals` — the indicator curve's
+  per-cluster influence at one target (:mod:`idjourney.indicator.curve`): each row's
+  derivative looked up and added to its cluster in one pass, in the order ``bincount``
+  adds them (the same bits as the numpy form, without its row-length temporaries).
+  The median interval's search takes a dozen or more such passes, so it keeps the rows'
+  lookups as int32 (12 bytes a row a pass, not 24) and adds without a branch.
 
 The kernels are compiled on first use (``cache=True``: later processes load the machine
 code from numba's cache, in ``__pycache__`` beside this file or ``NUMBA_CACHE_DIR``;
@@ -146,6 +152,66 @@ def _first_appearance_codes(raw: np.ndarray, n_categories: int) -> tuple[np.ndar
     return codes, kept[:n_kept].copy()
 
 
+def _curve_cluster_totals(
+    jump: np.ndarray,
+    jump_index: np.ndarray,
+    cum_g: np.ndarray,
+    hi: np.ndarray,
+    lo: np.ndarray,
+    weight: np.ndarray,
+    cluster: np.ndarray,
+    n_clusters: int,
+) -> np.ndarray:  # pragma: no cover - compiled by numba
+    """Per-cluster sums of ``w_r (jump[jump_index_r] - (cum_g[hi_r] - cum_g[lo_r]))``
+    (``weight`` empty: unit weights), row by row as ``bincount`` adds them: the same bits
+    as :meth:`idjourney.indicator.curve.IncidenceCurve.cluster_influence`."""
+    totals = np.zeros(n_clusters)
+    weighted = weight.shape[0] > 0
+    for i in range(cluster.shape[0]):
+        d = jump[jump_index[i]] - (cum_g[hi[i]] - cum_g[lo[i]])
+        if weighted:
+            d = weight[i] * d
+        c = cluster[i]
+        if c < 0 or c >= n_clusters:
+            raise IndexError("a cluster code is outside 0 .. n_clusters - 1")
+        totals[c] += d
+    return totals
+
+
+def _median_cluster_totals(
+    table: np.ndarray,
+    jump_index: np.ndarray,
+    cum_g: np.ndarray,
+    lo: np.ndarray,
+    weight: np.ndarray,
+    cluster: np.ndarray,
+    n_clusters: int,
+) -> np.ndarray:  # pragma: no cover - compiled by numba
+    """Per-cluster sums of ``w_r (table[jump_index_r] + cum_g[lo_r])`` (``weight`` empty:
+    unit weights), row by row as ``bincount`` adds them.
+
+    ``cum_g[0]`` is 0, so the rows at risk from the first time (``lo = 0``) add exactly
+    nothing, with no branch: the same sums as the numpy form of
+    :class:`idjourney.indicator.curve._MedianSE`, which adds ``cum_g[lo]`` only where
+    ``lo > 0`` (``d + 0.0`` is ``d``, but for the sign of a zero, which a sum started at
+    ``+0.0`` does not keep).
+    """
+    totals = np.zeros(n_clusters)
+    if weight.shape[0] > 0:
+        for i in range(cluster.shape[0]):
+            c = cluster[i]
+            if c < 0 or c >= n_clusters:
+                raise IndexError("a cluster code is outside 0 .. n_clusters - 1")
+            totals[c] += (table[jump_index[i]] + cum_g[lo[i]]) * weight[i]
+    else:
+        for i in range(cluster.shape[0]):
+            c = cluster[i]
+            if c < 0 or c >= n_clusters:
+                raise IndexError("a cluster code is outside 0 .. n_clusters - 1")
+            totals[c] += table[jump_index[i]] + cum_g[lo[i]]
+    return totals
+
+
 def _compile(function: Callable[..., Any]) -> tuple[Callable[..., Any], bool]:
     """``numba.njit(cache=True)`` and ``True``; or compiled in memory only (``False``) when
     no cache directory is writable (numba then refuses ``cache=True``)."""
@@ -174,7 +240,10 @@ def kernels() -> SimpleNamespace | None:
     except ImportError:  # pragma: no cover - numba is a dependency
         return None
     quadratic, cached = _compile(_quadratic_form_increments)
-    first, _ = _compile(_first_appearance_codes)
     return SimpleNamespace(
-        quadratic_form_increments=quadratic, first_appearance_codes=first, cached=cached
+        quadratic_form_increments=quadratic,
+        first_appearance_codes=_compile(_first_appearance_codes)[0],
+        curve_cluster_totals=_compile(_curve_cluster_totals)[0],
+        median_cluster_totals=_compile(_median_cluster_totals)[0],
+        cached=cached,
     )
