@@ -338,3 +338,26 @@ def test_indicator_curve_influence_and_median_se_are_the_numpy_bits(
     numpy_path = values()
     for got, expected in zip(compiled, numpy_path, strict=True):
         np.testing.assert_array_equal(got, expected)
+
+
+@pytest.mark.parametrize("weights", [False, True])
+def test_km_one_horizon_is_the_numpy_bits(weights: bool, monkeypatch) -> None:
+    """S(t) and its robust SE at one time (no whole curve): the compiled pass gives the
+    bits of ``influence_at`` + ``ClusterCodes.variance``, at every time and before the
+    first."""
+    duration, event, entry, weight, cluster = _clustered(6, weights=weights)
+    times = [0.5, 1.0, 2.0, 30.0, 200.0, 999.0, 1000.0, 5000.0]
+
+    def values():
+        km = KaplanMeier().fit(duration, event, entry=entry, weights=weight, cluster=cluster)
+        return [km.survival_estimate(t) for t in times]
+
+    compiled = values()
+    _without_kernels(monkeypatch)
+    for got, expected in zip(compiled, values(), strict=True):
+        assert (got.estimate, got.se, got.lower, got.upper) == (
+            expected.estimate,
+            expected.se,
+            expected.lower,
+            expected.upper,
+        )

@@ -18,6 +18,8 @@ on 1e6 rows, and the tests check one against the other (``tests/test_robust_kern
   starting value first.
 * :func:`first_appearance_codes` — integer codes renumbered in order of first
   appearance (as ``pd.factorize`` numbers labels), one pass.
+* :func:`km_cluster_totals_at` — the Kaplan–Meier influence at one time summed by
+  cluster in one pass (the same bits as ``influence_at`` and ``ClusterCodes.sums``).
 * :func:`curve_cluster_totals`, :func:`median_cluster_totals` — the indicator curve's
   per-cluster influence at one target (:mod:`idjourney.indicator.curve`): each row's
   derivative looked up and added to its cluster in one pass, in the order ``bincount``
@@ -212,6 +214,38 @@ def _median_cluster_totals(
     return totals
 
 
+def _km_cluster_totals_at(
+    k: int,
+    survival_k: float,
+    a: np.ndarray,
+    b_cum: np.ndarray,
+    start: np.ndarray,
+    stop: np.ndarray,
+    b_entry: np.ndarray,
+    event: np.ndarray,
+    weight: np.ndarray,
+    cluster: np.ndarray,
+    n_clusters: int,
+) -> np.ndarray:  # pragma: no cover - compiled by numba
+    r"""Per-cluster sums of the Kaplan–Meier influence :math:`D_i(t_k) = -w_i \hat S(t_k)
+    g_i(t_k)` (``weight`` empty: unit weights), computed row by row as
+    :meth:`idjourney.survival.km.KaplanMeier.influence_at` computes it and added in
+    ``bincount``'s order: the same bits, in one pass and without its row temporaries."""
+    totals = np.zeros(n_clusters)
+    weighted = weight.shape[0] > 0
+    for i in range(cluster.shape[0]):
+        end = stop[i]
+        upto = min(end, k)
+        g = a[upto] if (end <= k and event[i]) else 0.0
+        g -= (b_cum[upto] - b_entry[i]) if start[i] <= k else 0.0
+        factor = -weight[i] * survival_k if weighted else -1.0 * survival_k
+        c = cluster[i]
+        if c < 0 or c >= n_clusters:
+            raise IndexError("a cluster code is outside 0 .. n_clusters - 1")
+        totals[c] += factor * g
+    return totals
+
+
 def _compile(function: Callable[..., Any]) -> tuple[Callable[..., Any], bool]:
     """``numba.njit(cache=True)`` and ``True``; or compiled in memory only (``False``) when
     no cache directory is writable (numba then refuses ``cache=True``)."""
@@ -245,5 +279,6 @@ def kernels() -> SimpleNamespace | None:
         first_appearance_codes=_compile(_first_appearance_codes)[0],
         curve_cluster_totals=_compile(_curve_cluster_totals)[0],
         median_cluster_totals=_compile(_median_cluster_totals)[0],
+        km_cluster_totals_at=_compile(_km_cluster_totals_at)[0],
         cached=cached,
     )

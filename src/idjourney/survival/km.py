@@ -58,6 +58,7 @@ from idjourney.survival._robust import (
     grouped_quadratic_form_of_changes,
     quadratic_at,
 )
+from idjourney.survival._robust_kernels import kernels
 from idjourney.survival.errors import SurvivalDataError, SurvivalDataWarning
 
 CIType = Literal["log", "log-log", "plain"]
@@ -218,6 +219,7 @@ def _km_from_arrays(data: SurvivalArrays) -> KMTable:
     return _finish(time, n_risk, n_event, n_total - n_event)
 
 
+_NO_WEIGHTS = np.zeros(0)  # the compiled kernels' sign for unit weights
 _LOOKUP_LIMIT = 10_000_000  # integer days up to ~27,000 years: a lookup table of <= 80 MB
 
 
@@ -665,6 +667,33 @@ class KaplanMeier:
         basis = self._basis if self._basis is not None else self._build_basis()
         return -basis.weight * self.table_.survival[k] * basis.g_at(k)
 
+    def _robust_variance_at(self, k: int) -> float:
+        r""":math:`\sum_c (\sum_{i \in c} D_i(t_k))^2` for the fitted clusters.
+
+        One compiled pass (:mod:`idjourney.survival._robust_kernels`) when numba is
+        available; it computes each row's influence as :meth:`influence_at` does and adds
+        it to its cluster in ``bincount``'s order, so the value is the same to the bit.
+        """
+        assert self.cluster_ is not None
+        compiled = kernels()
+        if compiled is None:
+            return float(self.cluster_.variance(self.influence_at(float(self.table_.time[k]))))
+        basis = self._basis if self._basis is not None else self._build_basis()
+        totals = compiled.km_cluster_totals_at(
+            int(k),
+            float(self.table_.survival[k]),
+            basis.a,
+            basis.b_cum,
+            basis.start,
+            basis.stop,
+            basis.b_entry,
+            basis.event,
+            _NO_WEIGHTS if basis.unit_weights else basis.weight,
+            self.cluster_.codes,
+            self.cluster_.n_clusters,
+        )
+        return float(totals.T @ totals)
+
     def _build_basis(self) -> KMInfluenceBasis:
         self._basis = KMInfluenceBasis.build(self.table_, self._data)
         return self._basis
@@ -692,7 +721,7 @@ class KaplanMeier:
         else:  # robust, whole curve not built: the influence at this time only
             s_t = float(self.table_.survival[position])
             assert self.cluster_ is not None
-            se = float(np.sqrt(self.cluster_.variance(self.influence_at(time)))) if s_t > 0 else 0.0
+            se = float(np.sqrt(self._robust_variance_at(position))) if s_t > 0 else 0.0
             log_var = np.array([(se / s_t) ** 2 if s_t > 0 else 0.0])
             low, up = confidence_band(np.array([s_t]), log_var, self.ci, self.alpha)
             lower, upper = float(low[0]), float(up[0])
