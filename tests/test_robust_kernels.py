@@ -361,3 +361,24 @@ def test_km_one_horizon_is_the_numpy_bits(weights: bool, monkeypatch) -> None:
             expected.lower,
             expected.upper,
         )
+
+
+def test_km_kernel_is_the_general_kernel_bit_for_bit() -> None:
+    """The unit-weight Kaplan-Meier kernel (coefficients looked up from small tables) adds
+    what the general kernel adds, in its order: the same bits; and the numpy path's values
+    to rounding."""
+    from idjourney.survival._robust import km_grouped_quadratic_form
+
+    duration, event, entry, _, cluster = _clustered(9)
+    km = KaplanMeier().fit(duration, event, entry=entry, cluster=cluster)
+    basis = km._build_basis()
+    assert basis.unit_weights
+    at_stop = np.concatenate((-basis.b_cum, basis.a - basis.b_cum))
+    change = at_stop[basis.event * basis.b_cum.size + basis.stop]
+    codes = km.cluster_.codes
+    args = (codes, basis.start, [-1.0, basis.b_entry], basis.stop, [1.0, change], basis.b_cum.size)
+    special = km_grouped_quadratic_form(
+        codes, basis.start, basis.stop, basis.event, basis.b_cum, at_stop
+    )
+    np.testing.assert_array_equal(special, grouped_quadratic_form_of_changes(*args))
+    assert_close(special, grouped_quadratic_form_of_changes(*args, engine="numpy"))

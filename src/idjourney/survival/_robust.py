@@ -51,6 +51,7 @@ __all__ = [
     "grouped_quadratic_form",
     "grouped_quadratic_form_numpy",
     "grouped_quadratic_form_of_changes",
+    "km_grouped_quadratic_form",
     "quadratic_at",
 ]
 
@@ -418,6 +419,45 @@ def grouped_quadratic_form_of_changes(
     for a in range(p):
         for b in range(a + 1, p):
             out[:, b, a] = out[:, a, b]
+    return out
+
+
+def km_grouped_quadratic_form(
+    codes: np.ndarray,
+    start: np.ndarray,
+    stop: np.ndarray,
+    event: np.ndarray,
+    b_cum: np.ndarray,
+    at_stop: np.ndarray,
+) -> np.ndarray | None:
+    r""":func:`grouped_quadratic_form_of_changes` of the unit-weight Kaplan–Meier basis by
+    its own compiled kernel, or ``None`` when there is none (no numba).
+
+    The coefficients are :math:`(-1, B(e_i))` from ``start`` and change by
+    :math:`(1, \text{at\_stop}[\delta_i m + s_i])` at ``stop``; the kernel looks them up
+    from ``b_cum`` and ``at_stop`` (small tables) instead of reading row-length arrays, and
+    adds in the general kernel's order (the same bits).
+    """
+    compiled = kernels()
+    codes = np.asarray(codes)
+    n_times = b_cum.shape[0]
+    n_clusters = int(codes.max()) + 1 if codes.size else 0
+    if compiled is None or n_clusters >= 2**31 - 1:
+        return None
+    out = np.zeros((n_times, 2, 2))
+    if n_clusters == 0 or n_times == 0:
+        return out
+    increments = compiled.km_quadratic_form_increments(
+        codes if codes.dtype == np.int64 else codes.astype(np.int64),
+        _kernel_index(start),
+        _kernel_index(stop),
+        np.asarray(event, dtype=bool),
+        np.concatenate(([0.0], b_cum)),
+        at_stop,
+        n_clusters,
+    )
+    np.cumsum(increments, axis=0, out=out)
+    out[:, 1, 0] = out[:, 0, 1]
     return out
 
 

@@ -130,6 +130,88 @@ def _quadratic_form_increments(
     return inc
 
 
+def _km_quadratic_form_increments(
+    codes: np.ndarray,
+    start: np.ndarray,
+    stop: np.ndarray,
+    event: np.ndarray,
+    b_before: np.ndarray,
+    at_stop: np.ndarray,
+    n_clusters: int,
+) -> np.ndarray:  # pragma: no cover - compiled by numba
+    r""":func:`quadratic_form_increments` for the unit-weight Kaplan–Meier curve (p = 2).
+
+    Row :math:`i`'s coefficients are :math:`(-1, B(e_i))` from ``start`` and change by
+    :math:`(1, \text{at\_stop}[\delta_i m + s_i])` at ``stop`` (``m`` times), with
+    :math:`B(e_i)` = ``b_before[start_i]``: the values
+    :meth:`idjourney.survival.km.KMInfluenceBasis.robust_log_variance` passes to the
+    general kernel, looked up here from the two small tables (each row read as 17 bytes,
+    not 32, and no row-length temporaries), so the increments are the same to the bit.
+    """
+    n = codes.shape[0]
+    n_times = at_stop.shape[0] // 2
+    inc = np.zeros((n_times, 2, 2))
+    count = np.zeros(n_times + 1, dtype=np.int64)
+    for i in range(n):
+        begin = start[i]
+        if 0 < begin < n_times:
+            count[begin + 1] += 1
+        end = stop[i]
+        if end < n_times:
+            count[max(end, 0) + 1] += 1
+    for k in range(n_times):
+        count[k + 1] += count[k]
+    m = count[n_times]
+    first = np.zeros(n_clusters)  # running sums of the constant column (-1 per row at risk)
+    second = np.zeros(n_clusters)
+    event_cluster = np.empty(m, dtype=np.int32)  # ~c for a start
+    event_value = np.empty(m)
+    for i in range(n):
+        begin = start[i]
+        c = codes[i]
+        if c < 0 or c >= n_clusters:
+            raise IndexError("a cluster code is outside 0 .. n_clusters - 1")
+        if begin <= 0:
+            first[c] += -1.0
+            second[c] += b_before[0]
+        elif begin < n_times:
+            at = count[begin]
+            count[begin] += 1
+            event_cluster[at] = ~c
+            event_value[at] = b_before[begin]
+        end = stop[i]
+        if end < n_times:
+            k = max(end, 0)
+            at = count[k]
+            count[k] += 1
+            event_cluster[at] = c
+            event_value[at] = at_stop[n_times + end if event[i] else end]
+    for c in range(n_clusters):
+        inc[0, 0, 0] += first[c] * first[c]
+        inc[0, 0, 1] += first[c] * second[c]
+        inc[0, 1, 1] += second[c] * second[c]
+    lo = 0
+    for k in range(n_times):
+        hi = count[k]
+        for e in range(lo, hi):
+            c = event_cluster[e]
+            d1 = event_value[e]
+            if c < 0:
+                c = ~c
+                d0 = -1.0
+            else:
+                d0 = 1.0
+            r0 = first[c]
+            r1 = second[c]
+            inc[k, 0, 0] += d0 * r0 + r0 * d0 + d0 * d0
+            inc[k, 0, 1] += d0 * r1 + r0 * d1 + d0 * d1
+            inc[k, 1, 1] += d1 * r1 + r1 * d1 + d1 * d1
+            first[c] = r0 + d0
+            second[c] = r1 + d1
+        lo = hi
+    return inc
+
+
 def _first_appearance_codes(raw: np.ndarray, n_categories: int) -> tuple[np.ndarray, np.ndarray]:
     """New codes (``-1`` stays ``-1``) and the old codes kept, in new-code order."""
     n = raw.shape[0]
@@ -276,6 +358,7 @@ def kernels() -> SimpleNamespace | None:
     quadratic, cached = _compile(_quadratic_form_increments)
     return SimpleNamespace(
         quadratic_form_increments=quadratic,
+        km_quadratic_form_increments=_compile(_km_quadratic_form_increments)[0],
         first_appearance_codes=_compile(_first_appearance_codes)[0],
         curve_cluster_totals=_compile(_curve_cluster_totals)[0],
         median_cluster_totals=_compile(_median_cluster_totals)[0],

@@ -56,6 +56,7 @@ from idjourney.survival._robust import (
     check_cluster,
     cluster_name,
     grouped_quadratic_form_of_changes,
+    km_grouped_quadratic_form,
     quadratic_at,
 )
 from idjourney.survival._robust_kernels import kernels
@@ -322,6 +323,13 @@ class KMInfluenceBasis:
         """
         n_times = self.b_cum.shape[0]
         at_stop = np.concatenate((-self.b_cum, self.a - self.b_cum))  # by (event, stop)
+        phi = np.column_stack([self.b_cum, np.ones_like(self.b_cum)])
+        if self.unit_weights:  # the compiled kernel of this basis (the same bits)
+            m = km_grouped_quadratic_form(
+                clusters.codes, self.start, self.stop, self.event, self.b_cum, at_stop
+            )
+            if m is not None:
+                return quadratic_at(phi, m)
         where = np.multiply(self.event, n_times, dtype=self.stop.dtype)
         where += self.stop
         change = at_stop[where]
@@ -339,7 +347,6 @@ class KMInfluenceBasis:
         m = grouped_quadratic_form_of_changes(
             clusters.codes, self.start, start_coef, self.stop, stop_change, n_times
         )
-        phi = np.column_stack([self.b_cum, np.ones_like(self.b_cum)])
         return quadratic_at(phi, m)
 
 
