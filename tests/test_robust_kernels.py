@@ -13,6 +13,7 @@ weights, clusters without rows, a single cluster and 1, 2, 3 coefficient columns
 
 from __future__ import annotations
 
+import importlib
 import os
 import shutil
 import stat
@@ -202,7 +203,16 @@ def _clustered(seed: int, n: int = 30_000, n_clusters: int = 3_000, weights: boo
 
 
 def _without_kernels(monkeypatch) -> None:
-    monkeypatch.setattr(_robust, "kernels", lambda: None)
+    """Every caller of the kernels back on its numpy path."""
+    for name in (
+        "idjourney.survival._robust",
+        "idjourney.survival.km",
+        "idjourney.survival.rmst",
+        "idjourney.indicator.curve",
+    ):
+        module = importlib.import_module(name)
+        assert callable(module.kernels)
+        monkeypatch.setattr(module, "kernels", lambda: None)
 
 
 @pytest.mark.parametrize("weights", [False, True])
@@ -334,7 +344,7 @@ def test_indicator_curve_influence_and_median_se_are_the_numpy_bits(
         )
 
     compiled = values()
-    monkeypatch.setattr(curve_module, "kernels", lambda: None)
+    _without_kernels(monkeypatch)
     numpy_path = values()
     for got, expected in zip(compiled, numpy_path, strict=True):
         np.testing.assert_array_equal(got, expected)
@@ -382,3 +392,19 @@ def test_km_kernel_is_the_general_kernel_bit_for_bit() -> None:
     )
     np.testing.assert_array_equal(special, grouped_quadratic_form_of_changes(*args))
     assert_close(special, grouped_quadratic_form_of_changes(*args, engine="numpy"))
+
+
+@pytest.mark.parametrize("weights", [False, True])
+def test_rmst_robust_is_the_numpy_bits(weights: bool, monkeypatch) -> None:
+    from idjourney.survival import rmst
+
+    duration, event, entry, weight, cluster = _clustered(10, weights=weights)
+    taus = [1.0, 100.0, 365.0, 999.0]
+
+    def values():
+        km = KaplanMeier().fit(duration, event, entry=entry, weights=weight, cluster=cluster)
+        return [rmst(km, tau).se for tau in taus]
+
+    compiled = values()
+    _without_kernels(monkeypatch)
+    assert compiled == values()

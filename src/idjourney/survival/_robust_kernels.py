@@ -18,8 +18,9 @@ on 1e6 rows, and the tests check one against the other (``tests/test_robust_kern
   starting value first.
 * :func:`first_appearance_codes` — integer codes renumbered in order of first
   appearance (as ``pd.factorize`` numbers labels), one pass.
-* :func:`km_cluster_totals_at` — the Kaplan–Meier influence at one time summed by
-  cluster in one pass (the same bits as ``influence_at`` and ``ClusterCodes.sums``).
+* :func:`km_cluster_totals_at`, :func:`rmst_cluster_totals` — the Kaplan–Meier
+  influence at one time, and the RMST's, summed by cluster in one pass (the same bits
+  as ``influence_at`` / ``rmst_influence`` and ``ClusterCodes.sums``).
 * :func:`curve_cluster_totals`, :func:`median_cluster_totals` — the indicator curve's
   per-cluster influence at one target (:mod:`idjourney.indicator.curve`): each row's
   derivative looked up and added to its cluster in one pass, in the order ``bincount``
@@ -328,6 +329,36 @@ def _km_cluster_totals_at(
     return totals
 
 
+def _rmst_cluster_totals(
+    k_tau: int,
+    a: np.ndarray,
+    tail: np.ndarray,
+    weighted_cum: np.ndarray,
+    start: np.ndarray,
+    stop: np.ndarray,
+    event: np.ndarray,
+    weight: np.ndarray,
+    cluster: np.ndarray,
+    n_clusters: int,
+) -> np.ndarray:  # pragma: no cover - compiled by numba
+    """Per-cluster sums of the RMST influence, computed row by row as
+    :func:`idjourney.survival.rmst.rmst_influence` computes it (``weight``: every row's,
+    ones included) and added in ``bincount``'s order: the same bits, in one pass."""
+    totals = np.zeros(n_clusters)
+    for i in range(cluster.shape[0]):
+        begin = start[i]
+        end = stop[i]
+        upto = min(end, k_tau)
+        before = weighted_cum[max(begin - 1, 0)] if begin > 0 else 0.0
+        at_risk_part = (weighted_cum[upto] - before) if begin <= k_tau else 0.0
+        event_part = a[upto] * tail[upto] if (event[i] and end <= k_tau) else 0.0
+        c = cluster[i]
+        if c < 0 or c >= n_clusters:
+            raise IndexError("a cluster code is outside 0 .. n_clusters - 1")
+        totals[c] += -weight[i] * (event_part - at_risk_part)
+    return totals
+
+
 def _compile(function: Callable[..., Any]) -> tuple[Callable[..., Any], bool]:
     """``numba.njit(cache=True)`` and ``True``; or compiled in memory only (``False``) when
     no cache directory is writable (numba then refuses ``cache=True``)."""
@@ -363,5 +394,6 @@ def kernels() -> SimpleNamespace | None:
         curve_cluster_totals=_compile(_curve_cluster_totals)[0],
         median_cluster_totals=_compile(_median_cluster_totals)[0],
         km_cluster_totals_at=_compile(_km_cluster_totals_at)[0],
+        rmst_cluster_totals=_compile(_rmst_cluster_totals)[0],
         cached=cached,
     )
