@@ -408,3 +408,27 @@ def test_rmst_robust_is_the_numpy_bits(weights: bool, monkeypatch) -> None:
     compiled = values()
     _without_kernels(monkeypatch)
     assert compiled == values()
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        np.array([0.0, 1.0, 5.0, 5.0, 3.0, 12.0]),  # whole days
+        np.array([0.0, 1.5, 5.0]),  # not whole: binary search
+        np.array([-1.0, 2.0, 3.0]),  # negative: binary search
+        np.array([1e9, 2.0, 3.0]),  # beyond the lookup limit
+        np.array([np.nan, 2.0]),
+        np.array([400.0, 2.0]),  # max >= 4 n: binary search
+        np.zeros(0),
+    ],
+)
+@pytest.mark.parametrize("side", ["left", "right"])
+def test_time_index_compiled_equals_searchsorted(values, side, monkeypatch) -> None:
+    from idjourney.survival import km as km_module
+
+    times = np.array([1.0, 2.0, 3.0, 7.0, 12.0])
+    compiled = km_module.time_index(times, values, side)
+    _without_kernels(monkeypatch)
+    np.testing.assert_array_equal(compiled, km_module.time_index(times, values, side))
+    if values.size and not np.isnan(values).any():
+        np.testing.assert_array_equal(compiled, np.searchsorted(times, values, side=side))

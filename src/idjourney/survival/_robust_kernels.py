@@ -21,6 +21,9 @@ on 1e6 rows, and the tests check one against the other (``tests/test_robust_kern
 * :func:`km_cluster_totals_at`, :func:`rmst_cluster_totals` — the Kaplan–Meier
   influence at one time, and the RMST's, summed by cluster in one pass (the same bits
   as ``influence_at`` / ``rmst_influence`` and ``ClusterCodes.sums``).
+* :func:`whole_day_index` — the influence basis's time indices of whole-day durations
+  and entries by a lookup table (:func:`idjourney.survival.km.time_index`), in two
+  passes instead of numpy's five.
 * :func:`curve_cluster_totals`, :func:`median_cluster_totals` — the indicator curve's
   per-cluster influence at one target (:mod:`idjourney.indicator.curve`): each row's
   derivative looked up and added to its cluster in one pass, in the order ``bincount``
@@ -359,6 +362,37 @@ def _rmst_cluster_totals(
     return totals
 
 
+def _whole_day_index(
+    times: np.ndarray, values: np.ndarray, right: bool, limit: float
+) -> tuple[bool, np.ndarray]:  # pragma: no cover - compiled by numba
+    """``(True, searchsorted(times, values, side))`` as int32 when every value is a whole
+    day in ``0 .. min(limit, 4 n)`` (the rule of :func:`idjourney.survival.km.time_index`),
+    by a lookup table over the days; else ``(False, empty)``.  Two passes over the rows,
+    one written array."""
+    n = values.shape[0]
+    empty = np.zeros(0, dtype=np.int32)
+    if n == 0:
+        return False, empty
+    high = values[0]
+    for i in range(n):
+        v = values[i]
+        if not (v >= 0.0 and v <= limit and v == np.floor(v)):  # NaN fails too
+            return False, empty
+        if v > high:
+            high = v
+    if not high < 4.0 * n:
+        return False, empty
+    grid = np.arange(int(high) + 1).astype(np.float64)
+    if right:
+        lookup = np.searchsorted(times, grid, side="right").astype(np.int32)
+    else:
+        lookup = np.searchsorted(times, grid, side="left").astype(np.int32)
+    out = np.empty(n, dtype=np.int32)
+    for i in range(n):
+        out[i] = lookup[int(values[i])]
+    return True, out
+
+
 def _compile(function: Callable[..., Any]) -> tuple[Callable[..., Any], bool]:
     """``numba.njit(cache=True)`` and ``True``; or compiled in memory only (``False``) when
     no cache directory is writable (numba then refuses ``cache=True``)."""
@@ -395,5 +429,6 @@ def kernels() -> SimpleNamespace | None:
         median_cluster_totals=_compile(_median_cluster_totals)[0],
         km_cluster_totals_at=_compile(_km_cluster_totals_at)[0],
         rmst_cluster_totals=_compile(_rmst_cluster_totals)[0],
+        whole_day_index=_compile(_whole_day_index)[0],
         cached=cached,
     )

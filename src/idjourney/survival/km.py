@@ -235,8 +235,16 @@ def time_index(times: np.ndarray, values: np.ndarray, side: Literal["left", "rig
     """
     if values.size == 0:
         return np.zeros(0, dtype=np.int64)
-    high = float(values.max())
     small = np.int32 if times.size < 2**31 - 1 else np.int64
+    compiled = kernels()
+    if compiled is not None and small is np.int32 and values.dtype == np.float64:
+        # the same rule and lookup, compiled (:mod:`idjourney.survival._robust_kernels`)
+        ok, index = compiled.whole_day_index(
+            np.ascontiguousarray(times, dtype=np.float64), values, side == "right", _LOOKUP_LIMIT
+        )
+        if ok:
+            return index
+    high = float(values.max())
     if values.min() >= 0 and high <= _LOOKUP_LIMIT and high < 4 * values.size:
         whole = values.astype(np.int32)
         if np.array_equal(whole, values):
