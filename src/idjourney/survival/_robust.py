@@ -351,7 +351,8 @@ def grouped_quadratic_form(
     engine : {"auto", "compiled", "numpy"}
         ``"compiled"``: the numba kernel (:mod:`idjourney.survival._robust_kernels`);
         ``"numpy"``: the numpy implementation; ``"auto"`` (default): the kernel when
-        numba is available.  The two agree to rounding (about 1e-15 relative).
+        numba is available.  The two agree to rounding (the SEs of a 1e6-row curve
+        within ~5e-13 relative of each other; both within ~5e-14 of the direct sums).
 
     Returns
     -------
