@@ -24,6 +24,12 @@ turn, so machine load hits them alike) and the ratio robust / Greenwood:
     the series factorized once (``ClusterCodes``); then the cost of turning each kind
     of label into cluster codes (``check_cluster``) beside one Greenwood fit.
 (c) RMST to tau: ``rmst(km, tau)`` Greenwood vs robust.
+
+The robust paths run compiled (numba) kernels (:mod:`idjourney.survival._robust_kernels`);
+their first use in a process compiles them, or loads them from numba's cache.  That
+one-off cost is timed first, on a small table, and printed separately; every timed call
+after it is steady state.  ``--numpy`` times the numpy implementation instead
+(``IDJOURNEY_NUMBA=0``).
 """
 
 from __future__ import annotations
@@ -87,18 +93,44 @@ def make_table(n: int, n_series: int, seed: int = 1) -> pd.DataFrame:
     )
 
 
+def warm_up() -> str:
+    """First use of the compiled kernels (compile, or load from numba's cache), timed on a
+    small table so that every later call is steady state."""
+    from idjourney.survival._robust_kernels import kernels
+
+    wall0 = time.perf_counter()
+    compiled = kernels()
+    if compiled is None:
+        return "numpy implementation (IDJOURNEY_NUMBA=0 or no numba)"
+    small = make_table(2_000, 200, seed=2)
+    km = KaplanMeier().fit_table(small, cluster_col="series_id")
+    km.survival_estimate(365.0)
+    _ = km.survival_
+    rmst(km, 1825.0)
+    cache = "cached on disk" if compiled.cached else "no writable cache: compiled in memory"
+    return (
+        f"compiled kernels: first use {time.perf_counter() - wall0:.2f} s wall (numba "
+        f"compile, or load from its cache; {cache}), not in the times below"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="1e5 victims in 1e4 series")
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--numpy", action="store_true", help="time the numpy implementation")
     args = parser.parse_args()
+    if args.numpy:
+        os.environ["IDJOURNEY_NUMBA"] = "0"
     n, n_series = (100_000, 10_000) if args.quick else (1_000_000, 100_000)
+    engine = warm_up()
     table = make_table(n, n_series)
     horizon, tau = 365.0, 1825.0
     print(
         f"cluster-robust vs Greenwood: {n:,} victims in {n_series:,} series; best of "
         f"{args.repeat}; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"
     )
+    print(f"  {engine}")
 
     def greenwood_point() -> float:
         return KaplanMeier().fit_table(table).survival_estimate(horizon).se
@@ -174,6 +206,7 @@ def main() -> None:
     line("series factorized once (ClusterCodes)", g, rc)
     km_g = KaplanMeier().fit_table(table)
     km_r = KaplanMeier().fit_table(table, cluster_col=codes)
+    print(f"  load average at the end {os.getloadavg()[0]:.1f}")
     print(
         f"  S({horizon:g}) SE Greenwood {km_g.survival_estimate(horizon).se:.5f}, robust "
         f"{km_r.survival_estimate(horizon).se:.5f}; RMST SE Greenwood "

@@ -49,8 +49,9 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from idjourney.survival import check_cluster
+from idjourney.survival import ClusterCodes, check_cluster
 from idjourney.survival._robust import cluster_name
+from idjourney.survival._robust_kernels import kernels
 
 __all__ = [
     "IncidenceCurve",
@@ -79,7 +80,9 @@ class IncidenceCurve:
         Each row's cluster code (``0 .. n_clusters - 1``, in order of first appearance).
     labels : Index
         The cluster labels, ``labels[c]`` of code ``c`` (the index of the per-cluster
-        influence values; row positions when no cluster was given).
+        influence values; row positions when no cluster was given).  Taken on first use
+        from ``label_source`` (an Index, or the :class:`~idjourney.survival.ClusterCodes`
+        the codes came from: a variance needs only the codes).
     """
 
     times: np.ndarray
@@ -95,7 +98,13 @@ class IncidenceCurve:
     weight: np.ndarray
     cluster: np.ndarray
     n_clusters: int
-    labels: pd.Index
+    label_source: Any
+
+    @property
+    def labels(self) -> pd.Index:
+        """The cluster labels (see the class docstring)."""
+        source = self.label_source
+        return source.labels if isinstance(source, ClusterCodes) else source
 
     # ------------------------------------------------------------------ point values
     def index_at(self, t: float) -> int:
@@ -132,6 +141,14 @@ class IncidenceCurve:
 
     def row_derivatives(self, a: np.ndarray) -> np.ndarray:
         r""":math:`D_r = \partial\theta/\partial w_r` for :math:`\theta = \sum_J a_J F_1(t_J)`."""
+        e1, e2, cum_g = self._derivative_tables(a)
+        # the jump e_k(m) of a row ending in outcome k at time index m = hi - 1, looked up
+        # by (hi, status) in one gather (0 for censored rows)
+        jump = self._jump_table(e1, e2)
+        return jump.ravel()[self._jump_index] - (cum_g[self.hi] - cum_g[self.lo])
+
+    def _derivative_tables(self, a: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """:math:`e_1`, :math:`e_2` and the cumulative :math:`G` (with a leading 0)."""
         y = self.at_risk
         lam1 = np.divide(self.d1, y, out=np.zeros_like(y), where=y != 0)
         lam = np.divide(self.d1 + self.d2, y, out=np.zeros_like(y), where=y != 0)
@@ -145,13 +162,14 @@ class IncidenceCurve:
         e1 = s_prev * alpha * inv_y + big_a * c
         e2 = big_a * c
         g = s_prev * lam1 * alpha * inv_y + lam * big_a * c
-        cum_g = np.concatenate([[0.0], np.cumsum(g)])
-        # the jump e_k(m) of a row ending in outcome k at time index m = hi - 1, looked up
-        # by (hi, status) in one gather (0 for censored rows)
-        jump = np.zeros((y.size + 1, 3))
+        return e1, e2, np.concatenate([[0.0], np.cumsum(g)])
+
+    def _jump_table(self, e1: np.ndarray, e2: np.ndarray) -> np.ndarray:
+        """The jump :math:`e_k(m)` by (time index + 1, outcome); 0 for censored rows."""
+        jump = np.zeros((self.at_risk.size + 1, 3))
         jump[1:, 1] = e1
         jump[1:, 2] = e2
-        return jump.ravel()[self._jump_index] - (cum_g[self.hi] - cum_g[self.lo])
+        return jump
 
     @cached_property
     def _jump_index(self) -> np.ndarray:
@@ -163,7 +181,25 @@ class IncidenceCurve:
         return bool(np.all(self.weight == 1.0))
 
     def cluster_influence(self, a: np.ndarray) -> np.ndarray:
-        r"""Per-cluster :math:`U_c = \sum_{r\in c} w_r D_r` (length ``n_clusters``)."""
+        r"""Per-cluster :math:`U_c = \sum_{r\in c} w_r D_r` (length ``n_clusters``).
+
+        One compiled pass (:mod:`idjourney.survival._robust_kernels`) when numba is
+        available: each row's :math:`D_r` looked up and added to its cluster in the
+        order ``bincount`` adds them, so the bits are those of the numpy form below.
+        """
+        compiled = kernels()
+        if compiled is not None:
+            e1, e2, cum_g = self._derivative_tables(np.asarray(a, dtype=float))
+            return compiled.curve_cluster_totals(
+                self._jump_table(e1, e2).ravel(),
+                self._jump_index,
+                cum_g,
+                self.hi,
+                self.lo,
+                _NO_WEIGHTS if self._unit_weights_only else self.weight,
+                self.cluster,
+                self.n_clusters,
+            )
         d = self.row_derivatives(a)
         weighted = d if self._unit_weights_only else self.weight * d  # 1.0 * d == d exactly
         return np.bincount(self.cluster, weights=weighted, minlength=self.n_clusters)
@@ -315,6 +351,7 @@ def median_test_bounds(
     return first(-1.0), first(1.0)
 
 
+_NO_WEIGHTS = np.zeros(0)  # the kernels' sign for unit weights
 _DIRECT_MARGIN = 1e-10  # _MedianSE and se_unidentified_at agree to ~1e-15 relative
 
 
@@ -331,8 +368,18 @@ class _MedianSE:
 
     def __init__(self, curve: IncidenceCurve) -> None:
         self._curve = curve
-        self._late = np.flatnonzero(curve.lo > 0)
-        self._late_lo = curve.lo[self._late]
+        self._compiled = kernels()
+        fits = max(3 * curve.times.size + 3, curve.n_clusters) < 2**31 - 1
+        if self._compiled is not None and fits:
+            # the rows' lookups as int32, once: each of the search's passes over the rows
+            # then reads 12 bytes a row, not 24
+            self._jump_index = curve._jump_index.astype(np.int32)
+            self._lo = curve.lo.astype(np.int32)
+            self._cluster = curve.cluster.astype(np.int32)
+        else:
+            self._compiled = None
+            self._late = np.flatnonzero(curve.lo > 0)
+            self._late_lo = curve.lo[self._late]
         y = curve.at_risk
         self._lam1 = np.divide(curve.d1, y, out=np.zeros_like(y), where=y != 0)
         self._lam = np.divide(curve.d1 + curve.d2, y, out=np.zeros_like(y), where=y != 0)
@@ -358,6 +405,17 @@ class _MedianSE:
         table[0, 1:] = 0.0
         table[1:, 1] = e1 - cum_g[1:]
         table[1:, 2] = e2 - cum_g[1:]
+        if self._compiled is not None:  # one pass, the same bits as below
+            totals = self._compiled.median_cluster_totals(
+                table.ravel(),
+                self._jump_index,
+                cum_g,
+                self._lo,
+                _NO_WEIGHTS if curve._unit_weights_only else curve.weight,
+                self._cluster,
+                curve.n_clusters,
+            )
+            return float(np.sqrt(np.sum(totals**2)))
         d = table.ravel()[curve._jump_index]
         d[self._late] += cum_g[self._late_lo]
         if not curve._unit_weights_only:
@@ -450,7 +508,7 @@ def fit_curve(
         codes, n_clusters, labels = np.arange(n), n, pd.RangeIndex(n)
     else:
         clusters = check_cluster(cluster, n, cluster_name(cluster))
-        codes, n_clusters, labels = clusters.codes, clusters.n_clusters, clusters.labels
+        codes, n_clusters, labels = clusters.codes, clusters.n_clusters, clusters
     is_event = (status > 0) & (weight != 0)
     times, hi = _event_times(exit, is_event)
     lo = _index_right(times, entry)

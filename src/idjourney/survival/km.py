@@ -56,8 +56,10 @@ from idjourney.survival._robust import (
     check_cluster,
     cluster_name,
     grouped_quadratic_form_of_changes,
+    km_grouped_quadratic_form,
     quadratic_at,
 )
+from idjourney.survival._robust_kernels import kernels
 from idjourney.survival.errors import SurvivalDataError, SurvivalDataWarning
 
 CIType = Literal["log", "log-log", "plain"]
@@ -218,6 +220,7 @@ def _km_from_arrays(data: SurvivalArrays) -> KMTable:
     return _finish(time, n_risk, n_event, n_total - n_event)
 
 
+_NO_WEIGHTS = np.zeros(0)  # the compiled kernels' sign for unit weights
 _LOOKUP_LIMIT = 10_000_000  # integer days up to ~27,000 years: a lookup table of <= 80 MB
 
 
@@ -232,8 +235,16 @@ def time_index(times: np.ndarray, values: np.ndarray, side: Literal["left", "rig
     """
     if values.size == 0:
         return np.zeros(0, dtype=np.int64)
-    high = float(values.max())
     small = np.int32 if times.size < 2**31 - 1 else np.int64
+    compiled = kernels()
+    if compiled is not None and small is np.int32 and values.dtype == np.float64:
+        # the same rule and lookup, compiled (:mod:`idjourney.survival._robust_kernels`)
+        ok, index = compiled.whole_day_index(
+            np.ascontiguousarray(times, dtype=np.float64), values, side == "right", _LOOKUP_LIMIT
+        )
+        if ok:
+            return index
+    high = float(values.max())
     if values.min() >= 0 and high <= _LOOKUP_LIMIT and high < 4 * values.size:
         whole = values.astype(np.int32)
         if np.array_equal(whole, values):
@@ -320,6 +331,13 @@ class KMInfluenceBasis:
         """
         n_times = self.b_cum.shape[0]
         at_stop = np.concatenate((-self.b_cum, self.a - self.b_cum))  # by (event, stop)
+        phi = np.column_stack([self.b_cum, np.ones_like(self.b_cum)])
+        if self.unit_weights:  # the compiled kernel of this basis (the same bits)
+            m = km_grouped_quadratic_form(
+                clusters.codes, self.start, self.stop, self.event, self.b_cum, at_stop
+            )
+            if m is not None:
+                return quadratic_at(phi, m)
         where = np.multiply(self.event, n_times, dtype=self.stop.dtype)
         where += self.stop
         change = at_stop[where]
@@ -337,7 +355,6 @@ class KMInfluenceBasis:
         m = grouped_quadratic_form_of_changes(
             clusters.codes, self.start, start_coef, self.stop, stop_change, n_times
         )
-        phi = np.column_stack([self.b_cum, np.ones_like(self.b_cum)])
         return quadratic_at(phi, m)
 
 
@@ -665,6 +682,33 @@ class KaplanMeier:
         basis = self._basis if self._basis is not None else self._build_basis()
         return -basis.weight * self.table_.survival[k] * basis.g_at(k)
 
+    def _robust_variance_at(self, k: int) -> float:
+        r""":math:`\sum_c (\sum_{i \in c} D_i(t_k))^2` for the fitted clusters.
+
+        One compiled pass (:mod:`idjourney.survival._robust_kernels`) when numba is
+        available; it computes each row's influence as :meth:`influence_at` does and adds
+        it to its cluster in ``bincount``'s order, so the value is the same to the bit.
+        """
+        assert self.cluster_ is not None
+        compiled = kernels()
+        if compiled is None:
+            return float(self.cluster_.variance(self.influence_at(float(self.table_.time[k]))))
+        basis = self._basis if self._basis is not None else self._build_basis()
+        totals = compiled.km_cluster_totals_at(
+            int(k),
+            float(self.table_.survival[k]),
+            basis.a,
+            basis.b_cum,
+            basis.start,
+            basis.stop,
+            basis.b_entry,
+            basis.event,
+            _NO_WEIGHTS if basis.unit_weights else basis.weight,
+            self.cluster_.codes,
+            self.cluster_.n_clusters,
+        )
+        return float(totals.T @ totals)
+
     def _build_basis(self) -> KMInfluenceBasis:
         self._basis = KMInfluenceBasis.build(self.table_, self._data)
         return self._basis
@@ -692,7 +736,7 @@ class KaplanMeier:
         else:  # robust, whole curve not built: the influence at this time only
             s_t = float(self.table_.survival[position])
             assert self.cluster_ is not None
-            se = float(np.sqrt(self.cluster_.variance(self.influence_at(time)))) if s_t > 0 else 0.0
+            se = float(np.sqrt(self._robust_variance_at(position))) if s_t > 0 else 0.0
             log_var = np.array([(se / s_t) ** 2 if s_t > 0 else 0.0])
             low, up = confidence_band(np.array([s_t]), log_var, self.ci, self.alpha)
             lower, upper = float(low[0]), float(up[0])

@@ -45,6 +45,7 @@ from scipy import stats
 from idjourney.estimate import Estimate
 from idjourney.survival._data import DURATION_COL, ENTRY_COL, EVENT_COL, arrays_from_table
 from idjourney.survival._robust import ClusterCodes, check_cluster
+from idjourney.survival._robust_kernels import kernels
 from idjourney.survival.errors import SurvivalDataError
 from idjourney.survival.km import KaplanMeier, KMTable, km_table, table_clusters
 
@@ -104,6 +105,36 @@ def rmst_influence(km: KaplanMeier, tau: float) -> np.ndarray:
     stop_k = basis.stop.clip(max=k_tau)
     event_part = np.where(own, basis.a[stop_k] * tail[stop_k], 0.0)
     return -basis.weight * (event_part - at_risk_part)
+
+
+def _robust_rmst_variance(km: KaplanMeier, clusters: ClusterCodes, tau: float) -> float:
+    r""":math:`\sum_c (\sum_{i \in c} D_i)^2` of the RMST influence.
+
+    One compiled pass (:mod:`idjourney.survival._robust_kernels`) when numba is
+    available: each row's influence computed as :func:`rmst_influence` does and added to
+    its cluster in ``bincount``'s order, so the value is the same to the bit.
+    """
+    compiled = kernels()
+    table = km.table_
+    k_tau = int(np.searchsorted(table.time, tau, side="right")) - 1
+    if compiled is None or k_tau < 0 or clusters.codes.shape[0] != km._data.n:
+        return float(clusters.variance(rmst_influence(km, tau)))
+    basis = km._basis if km._basis is not None else km._build_basis()
+    tail = _tail_areas(table, tau)
+    b = np.diff(basis.b_cum, prepend=0.0)
+    totals = compiled.rmst_cluster_totals(
+        k_tau,
+        basis.a,
+        tail,
+        np.cumsum(b * tail),
+        basis.start,
+        basis.stop,
+        basis.event,
+        basis.weight,
+        clusters.codes,
+        clusters.n_clusters,
+    )
+    return float(totals.T @ totals)
 
 
 def _table_from(
@@ -218,7 +249,7 @@ def rmst(
     method = "greenwood"
     extra: dict[str, Any] = {"tau": float(tau)}
     if km is not None and clusters is not None:
-        var = float(clusters.variance(rmst_influence(km, float(tau))))
+        var = _robust_rmst_variance(km, clusters, float(tau))
         method = "robust"
         extra["n_clusters"] = clusters.n_clusters
     extra.update({"rmtl": float(tau) - est, "variance": var, "variance_method": method})

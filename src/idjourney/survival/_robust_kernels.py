@@ -1,0 +1,453 @@
+r"""Compiled (numba) kernels of the cluster-robust variance's O(n) passes.
+
+:mod:`idjourney.survival._robust` keeps a pure-numpy implementation of everything here
+(counting sorts in scipy's C sparse conversions, ``bincount`` and cumulative sums); these
+kernels compute the same quantities in one to three passes over the rows, without
+row-length temporaries (on 1e6 rows in 1e5 clusters: the whole-curve cross-products
+~75 -> ~28 ms, a one-target influence sum ~10 -> ~2 ms), and the tests check one against
+the other (``tests/test_robust_kernels.py``).
+
+* :func:`quadratic_form_increments` — the increments by time of
+  :math:`M(t) = \sum_c A_c(t) A_c(t)^\top` (see
+  :func:`idjourney.survival._robust.grouped_quadratic_form_of_changes`).  The rows'
+  events (a later start, a stop) are put in time order by one counting sort (a few
+  thousand times: the buckets' write positions stay in the CPU cache), then swept in
+  time order with each cluster's running sum :math:`A_c` held in a (clusters x p)
+  table: an event with change :math:`\delta` moves :math:`A_c A_c^\top` by
+  :math:`\delta A_c^\top + A_c \delta^\top + \delta\delta^\top` (:math:`A_c` before the
+  event).  Events of one cluster at one time telescope, so their order within a time
+  does not matter.  Rows at risk from the first time are pooled into each cluster's
+  starting value first.
+* :func:`first_appearance_codes` — integer codes renumbered in order of first
+  appearance (as ``pd.factorize`` numbers labels), one pass.
+* :func:`km_cluster_totals_at`, :func:`rmst_cluster_totals` — the Kaplan–Meier
+  influence at one time, and the RMST's, summed by cluster in one pass (the same bits
+  as ``influence_at`` / ``rmst_influence`` and ``ClusterCodes.sums``).
+* :func:`whole_day_index` — the influence basis's time indices of whole-day durations
+  and entries by a lookup table (:func:`idjourney.survival.km.time_index`), in two
+  passes instead of numpy's five.
+* :func:`curve_cluster_totals`, :func:`median_cluster_totals` — the indicator curve's
+  per-cluster influence at one target (:mod:`idjourney.indicator.curve`): each row's
+  derivative looked up and added to its cluster in one pass, in the order ``bincount``
+  adds them (the same bits as the numpy form, without its row-length temporaries).
+  The median interval's search takes a dozen or more such passes, so it keeps the rows'
+  lookups as int32 (12 bytes a row a pass, not 24) and adds without a branch.
+
+The kernels are compiled on first use (``cache=True``: later processes load the machine
+code from numba's cache, in ``__pycache__`` beside this file or ``NUMBA_CACHE_DIR``;
+where no cache directory is writable, e.g. a read-only install, they are compiled in
+memory in each process instead).  :func:`kernels` returns ``None`` when numba is not
+installed or ``IDJOURNEY_NUMBA=0`` is set; the callers then use the numpy path.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import warnings
+from collections.abc import Callable
+from types import SimpleNamespace
+from typing import Any
+
+import numpy as np
+
+__all__ = ["kernels"]
+
+
+def _quadratic_form_increments(
+    codes: np.ndarray,
+    start: np.ndarray,
+    stop: np.ndarray,
+    start_cols: Any,
+    start_steps: Any,
+    change_cols: Any,
+    change_steps: Any,
+    n_clusters: int,
+    n_times: int,
+) -> np.ndarray:  # pragma: no cover - compiled by numba
+    """Increments ``inc[k, a, b]`` of :math:`M` at each time index ``k`` (not cumulated).
+
+    ``start_cols[j][i * start_steps[j]]`` is row ``i``'s coefficient ``j`` from
+    ``start[i]`` on (step 0: one value for every row), ``change_cols[j][...]`` its change
+    at ``stop[i]``.  Changes at or after ``n_times`` never show.  Cluster codes must be
+    below ``2**31``.
+    """
+    p = len(start_cols)
+    n = codes.shape[0]
+    inc = np.zeros((n_times, p, p))
+    running = np.zeros((n_clusters, p))
+    # pass 1: count the events by time (a row at risk from the first time has no start
+    # event: it is pooled into its cluster's starting value)
+    count = np.zeros(n_times + 1, dtype=np.int64)
+    for i in range(n):
+        begin = start[i]
+        if 0 < begin < n_times:
+            count[begin + 1] += 1
+        end = stop[i]
+        if end < n_times:
+            count[max(end, 0) + 1] += 1
+    for k in range(n_times):
+        count[k + 1] += count[k]
+    m = count[n_times]
+    event_cluster = np.empty(m, dtype=np.int32)
+    event_change = np.empty((m, p))
+    # pass 2: pool the starting values; put the events in time order (a counting sort)
+    for i in range(n):
+        begin = start[i]
+        c = codes[i]
+        if c < 0 or c >= n_clusters:
+            raise IndexError("a cluster code is outside 0 .. n_clusters - 1")
+        if begin <= 0:
+            for j in range(p):
+                running[c, j] += start_cols[j][i * start_steps[j]]
+        elif begin < n_times:
+            at = count[begin]
+            count[begin] += 1
+            event_cluster[at] = c
+            for j in range(p):
+                event_change[at, j] = start_cols[j][i * start_steps[j]]
+        end = stop[i]
+        if end < n_times:
+            k = max(end, 0)
+            at = count[k]
+            count[k] += 1
+            event_cluster[at] = c
+            for j in range(p):
+                event_change[at, j] = change_cols[j][i * change_steps[j]]
+    for c in range(n_clusters):  # the pooled starting values arrive at the first time
+        for a in range(p):
+            for b in range(a, p):
+                inc[0, a, b] += running[c, a] * running[c, b]
+    # pass 3: sweep in time order; after pass 2, count[k] is where time k's events end.
+    # Each time's increments are summed with compensation (Knuth's two-sum; an early time has
+    # thousands of events: plain sums lost ~1e-12 relative on 1e6 rows, compensated
+    # ~4e-14, the numpy path's accuracy)
+    lost = np.zeros((n_times, p, p))
+    lo = 0
+    for k in range(n_times):
+        hi = count[k]
+        for e in range(lo, hi):
+            c = event_cluster[e]
+            for a in range(p):
+                delta_a = event_change[e, a]
+                before_a = running[c, a]
+                for b in range(a, p):
+                    delta_b = event_change[e, b]
+                    step = delta_a * running[c, b] + before_a * delta_b + delta_a * delta_b
+                    total = inc[k, a, b]
+                    new_total = total + step  # Knuth's two-sum: the exact rounding error
+                    part = new_total - total
+                    lost[k, a, b] += (total - (new_total - part)) + (step - part)
+                    inc[k, a, b] = new_total
+            for a in range(p):
+                running[c, a] += event_change[e, a]
+        lo = hi
+    return inc + lost
+
+
+def _km_quadratic_form_increments(
+    codes: np.ndarray,
+    start: np.ndarray,
+    stop: np.ndarray,
+    event: np.ndarray,
+    b_before: np.ndarray,
+    at_stop: np.ndarray,
+    n_clusters: int,
+) -> np.ndarray:  # pragma: no cover - compiled by numba
+    r""":func:`quadratic_form_increments` for the unit-weight Kaplan–Meier curve (p = 2).
+
+    Row :math:`i`'s coefficients are :math:`(-1, B(e_i))` from ``start`` and change by
+    :math:`(1, \text{at\_stop}[\delta_i m + s_i])` at ``stop`` (``m`` times), with
+    :math:`B(e_i)` = ``b_before[start_i]``: the values
+    :meth:`idjourney.survival.km.KMInfluenceBasis.robust_log_variance` passes to the
+    general kernel, looked up here from the two small tables (each row read as 17 bytes,
+    not 32, and no row-length temporaries), so the increments are the same to the bit.
+    """
+    n = codes.shape[0]
+    n_times = at_stop.shape[0] // 2
+    inc = np.zeros((n_times, 2, 2))
+    count = np.zeros(n_times + 1, dtype=np.int64)
+    for i in range(n):
+        begin = start[i]
+        if 0 < begin < n_times:
+            count[begin + 1] += 1
+        end = stop[i]
+        if end < n_times:
+            count[max(end, 0) + 1] += 1
+    for k in range(n_times):
+        count[k + 1] += count[k]
+    m = count[n_times]
+    first = np.zeros(n_clusters)  # running sums of the constant column (-1 per row at risk)
+    second = np.zeros(n_clusters)
+    event_cluster = np.empty(m, dtype=np.int32)  # ~c for a start
+    event_value = np.empty(m)
+    for i in range(n):
+        begin = start[i]
+        c = codes[i]
+        if c < 0 or c >= n_clusters:
+            raise IndexError("a cluster code is outside 0 .. n_clusters - 1")
+        if begin <= 0:
+            first[c] += -1.0
+            second[c] += b_before[0]
+        elif begin < n_times:
+            at = count[begin]
+            count[begin] += 1
+            event_cluster[at] = ~c
+            event_value[at] = b_before[begin]
+        end = stop[i]
+        if end < n_times:
+            k = max(end, 0)
+            at = count[k]
+            count[k] += 1
+            event_cluster[at] = c
+            event_value[at] = at_stop[n_times + end if event[i] else end]
+    for c in range(n_clusters):
+        inc[0, 0, 0] += first[c] * first[c]
+        inc[0, 0, 1] += first[c] * second[c]
+        inc[0, 1, 1] += second[c] * second[c]
+    lost = np.zeros((n_times, 2, 2))  # compensated sums, as the general kernel
+    lo = 0
+    for k in range(n_times):
+        hi = count[k]
+        for e in range(lo, hi):
+            c = event_cluster[e]
+            d1 = event_value[e]
+            if c < 0:
+                c = ~c
+                d0 = -1.0
+            else:
+                d0 = 1.0
+            r0 = first[c]
+            r1 = second[c]
+            for a, b, step in (
+                (0, 0, d0 * r0 + r0 * d0 + d0 * d0),
+                (0, 1, d0 * r1 + r0 * d1 + d0 * d1),
+                (1, 1, d1 * r1 + r1 * d1 + d1 * d1),
+            ):
+                total = inc[k, a, b]
+                new_total = total + step  # Knuth's two-sum: the exact rounding error
+                part = new_total - total
+                lost[k, a, b] += (total - (new_total - part)) + (step - part)
+                inc[k, a, b] = new_total
+            first[c] = r0 + d0
+            second[c] = r1 + d1
+        lo = hi
+    return inc + lost
+
+
+def _first_appearance_codes(raw: np.ndarray, n_categories: int) -> tuple[np.ndarray, np.ndarray]:
+    """New codes (``-1`` stays ``-1``) and the old codes kept, in new-code order."""
+    n = raw.shape[0]
+    new_code = np.full(n_categories, -1, dtype=np.int64)
+    kept = np.empty(n_categories, dtype=np.int64)
+    codes = np.empty(n, dtype=np.int64)
+    n_kept = 0
+    for i in range(n):
+        old = raw[i]
+        if old < 0:
+            codes[i] = -1
+            continue
+        if old >= n_categories:
+            raise IndexError("a code is not below n_categories")
+        code = new_code[old]
+        if code < 0:
+            code = n_kept
+            new_code[old] = code
+            kept[code] = old
+            n_kept += 1
+        codes[i] = code
+    return codes, kept[:n_kept].copy()
+
+
+def _curve_cluster_totals(
+    jump: np.ndarray,
+    jump_index: np.ndarray,
+    cum_g: np.ndarray,
+    hi: np.ndarray,
+    lo: np.ndarray,
+    weight: np.ndarray,
+    cluster: np.ndarray,
+    n_clusters: int,
+) -> np.ndarray:  # pragma: no cover - compiled by numba
+    """Per-cluster sums of ``w_r (jump[jump_index_r] - (cum_g[hi_r] - cum_g[lo_r]))``
+    (``weight`` empty: unit weights), row by row as ``bincount`` adds them: the same bits
+    as :meth:`idjourney.indicator.curve.IncidenceCurve.cluster_influence`."""
+    totals = np.zeros(n_clusters)
+    weighted = weight.shape[0] > 0
+    for i in range(cluster.shape[0]):
+        d = jump[jump_index[i]] - (cum_g[hi[i]] - cum_g[lo[i]])
+        if weighted:
+            d = weight[i] * d
+        c = cluster[i]
+        if c < 0 or c >= n_clusters:
+            raise IndexError("a cluster code is outside 0 .. n_clusters - 1")
+        totals[c] += d
+    return totals
+
+
+def _median_cluster_totals(
+    table: np.ndarray,
+    jump_index: np.ndarray,
+    cum_g: np.ndarray,
+    lo: np.ndarray,
+    weight: np.ndarray,
+    cluster: np.ndarray,
+    n_clusters: int,
+) -> np.ndarray:  # pragma: no cover - compiled by numba
+    """Per-cluster sums of ``w_r (table[jump_index_r] + cum_g[lo_r])`` (``weight`` empty:
+    unit weights), row by row as ``bincount`` adds them.
+
+    ``cum_g[0]`` is 0, so the rows at risk from the first time (``lo = 0``) add exactly
+    nothing, with no branch: the same sums as the numpy form of
+    :class:`idjourney.indicator.curve._MedianSE`, which adds ``cum_g[lo]`` only where
+    ``lo > 0`` (``d + 0.0`` is ``d``, but for the sign of a zero, which a sum started at
+    ``+0.0`` does not keep).
+    """
+    totals = np.zeros(n_clusters)
+    if weight.shape[0] > 0:
+        for i in range(cluster.shape[0]):
+            c = cluster[i]
+            if c < 0 or c >= n_clusters:
+                raise IndexError("a cluster code is outside 0 .. n_clusters - 1")
+            totals[c] += (table[jump_index[i]] + cum_g[lo[i]]) * weight[i]
+    else:
+        for i in range(cluster.shape[0]):
+            c = cluster[i]
+            if c < 0 or c >= n_clusters:
+                raise IndexError("a cluster code is outside 0 .. n_clusters - 1")
+            totals[c] += table[jump_index[i]] + cum_g[lo[i]]
+    return totals
+
+
+def _km_cluster_totals_at(
+    k: int,
+    survival_k: float,
+    a: np.ndarray,
+    b_cum: np.ndarray,
+    start: np.ndarray,
+    stop: np.ndarray,
+    b_entry: np.ndarray,
+    event: np.ndarray,
+    weight: np.ndarray,
+    cluster: np.ndarray,
+    n_clusters: int,
+) -> np.ndarray:  # pragma: no cover - compiled by numba
+    r"""Per-cluster sums of the Kaplan–Meier influence :math:`D_i(t_k) = -w_i \hat S(t_k)
+    g_i(t_k)` (``weight`` empty: unit weights), computed row by row as
+    :meth:`idjourney.survival.km.KaplanMeier.influence_at` computes it and added in
+    ``bincount``'s order: the same bits, in one pass and without its row temporaries."""
+    totals = np.zeros(n_clusters)
+    weighted = weight.shape[0] > 0
+    for i in range(cluster.shape[0]):
+        end = stop[i]
+        upto = min(end, k)
+        g = a[upto] if (end <= k and event[i]) else 0.0
+        g -= (b_cum[upto] - b_entry[i]) if start[i] <= k else 0.0
+        factor = -weight[i] * survival_k if weighted else -1.0 * survival_k
+        c = cluster[i]
+        if c < 0 or c >= n_clusters:
+            raise IndexError("a cluster code is outside 0 .. n_clusters - 1")
+        totals[c] += factor * g
+    return totals
+
+
+def _rmst_cluster_totals(
+    k_tau: int,
+    a: np.ndarray,
+    tail: np.ndarray,
+    weighted_cum: np.ndarray,
+    start: np.ndarray,
+    stop: np.ndarray,
+    event: np.ndarray,
+    weight: np.ndarray,
+    cluster: np.ndarray,
+    n_clusters: int,
+) -> np.ndarray:  # pragma: no cover - compiled by numba
+    """Per-cluster sums of the RMST influence, computed row by row as
+    :func:`idjourney.survival.rmst.rmst_influence` computes it (``weight``: every row's,
+    ones included) and added in ``bincount``'s order: the same bits, in one pass."""
+    totals = np.zeros(n_clusters)
+    for i in range(cluster.shape[0]):
+        begin = start[i]
+        end = stop[i]
+        upto = min(end, k_tau)
+        before = weighted_cum[max(begin - 1, 0)] if begin > 0 else 0.0
+        at_risk_part = (weighted_cum[upto] - before) if begin <= k_tau else 0.0
+        event_part = a[upto] * tail[upto] if (event[i] and end <= k_tau) else 0.0
+        c = cluster[i]
+        if c < 0 or c >= n_clusters:
+            raise IndexError("a cluster code is outside 0 .. n_clusters - 1")
+        totals[c] += -weight[i] * (event_part - at_risk_part)
+    return totals
+
+
+def _whole_day_index(
+    times: np.ndarray, values: np.ndarray, right: bool, limit: float
+) -> tuple[bool, np.ndarray]:  # pragma: no cover - compiled by numba
+    """``(True, searchsorted(times, values, side))`` as int32 when every value is a whole
+    day in ``0 .. min(limit, 4 n)`` (the rule of :func:`idjourney.survival.km.time_index`),
+    by a lookup table over the days; else ``(False, empty)``.  Two passes over the rows,
+    one written array."""
+    n = values.shape[0]
+    empty = np.zeros(0, dtype=np.int32)
+    if n == 0:
+        return False, empty
+    high = values[0]
+    for i in range(n):
+        v = values[i]
+        if not (v >= 0.0 and v <= limit and v == np.floor(v)):  # NaN fails too
+            return False, empty
+        if v > high:
+            high = v
+    if not high < 4.0 * n:
+        return False, empty
+    grid = np.arange(int(high) + 1).astype(np.float64)
+    if right:
+        lookup = np.searchsorted(times, grid, side="right").astype(np.int32)
+    else:
+        lookup = np.searchsorted(times, grid, side="left").astype(np.int32)
+    out = np.empty(n, dtype=np.int32)
+    for i in range(n):
+        out[i] = lookup[int(values[i])]
+    return True, out
+
+
+def _compile(function: Callable[..., Any]) -> tuple[Callable[..., Any], bool]:
+    """``numba.njit(cache=True)`` and ``True``; or compiled in memory only (``False``) when
+    no cache directory is writable (numba then refuses ``cache=True``)."""
+    import numba
+
+    try:
+        return numba.njit(cache=True, nogil=True)(function), True
+    except RuntimeError:  # numba: "cannot cache function ...: no locator available"
+        return numba.njit(cache=False, nogil=True)(function), False
+
+
+@functools.cache
+def kernels() -> SimpleNamespace | None:
+    """The compiled kernels (compiled lazily, on each one's first call), or ``None``.
+
+    ``None`` when numba is missing or the environment sets ``IDJOURNEY_NUMBA=0``
+    (the numpy path is then used: same results to rounding).  The attribute ``cached``
+    tells whether the machine code is cached on disk.
+    """
+    if os.environ.get("IDJOURNEY_NUMBA", "1").strip() == "0":
+        return None
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # numba's own import-time notices
+            import numba  # noqa: F401
+    except ImportError:  # pragma: no cover - numba is a dependency
+        return None
+    quadratic, cached = _compile(_quadratic_form_increments)
+    return SimpleNamespace(
+        quadratic_form_increments=quadratic,
+        km_quadratic_form_increments=_compile(_km_quadratic_form_increments)[0],
+        first_appearance_codes=_compile(_first_appearance_codes)[0],
+        curve_cluster_totals=_compile(_curve_cluster_totals)[0],
+        median_cluster_totals=_compile(_median_cluster_totals)[0],
+        km_cluster_totals_at=_compile(_km_cluster_totals_at)[0],
+        rmst_cluster_totals=_compile(_rmst_cluster_totals)[0],
+        whole_day_index=_compile(_whole_day_index)[0],
+        cached=cached,
+    )
