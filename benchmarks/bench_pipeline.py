@@ -21,6 +21,10 @@ analysis table, Kaplan–Meier with cluster-robust variance, the journey summary
 model's never-identified share), Cox with entry and cluster-robust SE, every indicator
 definition over all years (prepared once, then every year). Each stage's input is freed
 once the next stage has what it needs (no second copy of the records is kept).
+
+Each size's process tunes glibc's allocator first, as ``idjourney`` does
+(:func:`idjourney.tune_allocator`: large temporaries reuse heap memory instead of a fresh,
+kernel-zeroed mmap each); ``--allocator default`` leaves glibc's defaults.
 """
 
 from __future__ import annotations
@@ -235,6 +239,13 @@ def main() -> None:
         help="four: generate/validate/link/MSE of the four-database world; one: the "
         "single-database stages (analysis table onwards)",
     )
+    parser.add_argument(
+        "--allocator",
+        choices=("tuned", "default"),
+        default="tuned",
+        help="tuned: idjourney.tune_allocator() in each size's process (as the CLI does); "
+        "default: glibc's own thresholds",
+    )
     parser.add_argument("--one", type=int, help=argparse.SUPPRESS)
     parser.add_argument(
         "--growth", type=Path, help="only print the growth table of a --json file written before"
@@ -246,6 +257,10 @@ def main() -> None:
             print(line)
         return
     if args.one:
+        if args.allocator == "tuned":
+            from idjourney import tune_allocator
+
+            print(f"   allocator: {tune_allocator().reason}", file=sys.stderr, flush=True)
         with tempfile.TemporaryDirectory(prefix="bench-pipeline-") as tmp:
             stages = run_size(
                 args.one, args.chunk_victims, Path(tmp), args.max_rss_gb, tuple(args.parts)
@@ -265,6 +280,8 @@ def main() -> None:
                 str(args.chunk_victims),
                 "--max-rss-gb",
                 str(args.max_rss_gb),
+                "--allocator",
+                args.allocator,
                 "--parts",
                 *args.parts,
             ],
