@@ -16,7 +16,9 @@ The stages are the pipeline as it runs on files: generate the four-database worl
 to Parquet, a chunk of victims at a time (``generate_to_parquet``; records only, the truth
 is not needed downstream), validate the records file, link the validated records, MSE on
 the capture histories; generate the baseline world to Parquet, read it and build the
-analysis table, Kaplan–Meier with cluster-robust variance, the journey summary of
+analysis table (``schema.read_records``: the file as ``pd.read_parquet`` reads it, without
+pyarrow's deduplication of the key columns' strings), Kaplan–Meier with cluster-robust
+variance, the journey summary of
 ``idjourney run`` (delay-adjusted Aalen–Johansen with cluster-robust intervals, the cure
 model's never-identified share), Cox with entry and cluster-robust SE, every indicator
 definition over all years (prepared once, then every year). Each stage's input is freed
@@ -176,10 +178,10 @@ def _one_database(n: int, chunk_victims: int, workdir: Path, timed) -> None:
     import gc
 
     import numpy as np
-    import pandas as pd
 
     from idjourney.indicator.registry import DEFINITIONS
     from idjourney.linkage import analysis_table
+    from idjourney.schema import read_records
     from idjourney.summary import journey_summary
     from idjourney.survival import CoxPH, KaplanMeier
     from idjourney.synthetic import generate_to_parquet, load_scenario
@@ -194,7 +196,7 @@ def _one_database(n: int, chunk_victims: int, workdir: Path, timed) -> None:
             truth=False,
         )
     with timed("analysis_table (read + build)"):
-        table = analysis_table(pd.read_parquet(paths["records.parquet"]), check=False)
+        table = analysis_table(read_records(paths["records.parquet"]), check=False)
         gc.collect()
     with timed("Kaplan-Meier (cluster-robust)"):
         KaplanMeier().fit_table(table, cluster_col="series_id").median_estimate()
