@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import platform
 import subprocess
 import sys
@@ -26,15 +27,19 @@ def test_applied_on_glibc_in_a_fresh_process() -> None:
         "print(t.applied, t.reason)\n"
         "a = np.arange(20_000_000, dtype=float)\n"
         "print(float((a + a).sum()))\n"
+        "import pyarrow\n"
+        "print(pyarrow.default_memory_pool().backend_name)\n"
     )
+    env = {k: v for k, v in os.environ.items() if k != "ARROW_DEFAULT_MEMORY_POOL"}
     out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env
     ).stdout.splitlines()
     assert out[0].startswith("True glibc")
     assert "M_MMAP_THRESHOLD=2048 MB" in out[0] and "M_TRIM_THRESHOLD=256 MB" in out[0]
     # the arithmetic is the allocator's business no more than before
     a = np.arange(20_000_000, dtype=float)
     assert float(out[1]) == float((a + a).sum())
+    assert out[2] == "system"  # pyarrow's allocations on the same tuned heap
 
 
 def test_noop_off_glibc(monkeypatch: pytest.MonkeyPatch) -> None:
