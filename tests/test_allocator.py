@@ -23,7 +23,7 @@ def test_applied_on_glibc_in_a_fresh_process() -> None:
     # a fresh process: the setting is process-wide and should not leak into the test session
     code = (
         "import numpy as np, idjourney\n"
-        "t = idjourney.tune_allocator()\n"
+        "t = idjourney.tune_allocator(arrow=True)\n"
         "print(t.applied, t.reason)\n"
         "a = np.arange(20_000_000, dtype=float)\n"
         "print(float((a + a).sum()))\n"

@@ -20,8 +20,8 @@ returned). It changes no result: allocation addresses differ, values do not.
 Memory handed back is dearer still on a virtual machine whose host reclaims the guest's
 free pages (this project's machine: a virtio balloon and DAMON "pageout"): touching 4 GB
 of fresh memory there took 5-12 s when the pages had gone back to the host and 0.5 s when
-they had not. pyarrow's bundled mimalloc returns freed memory the same way, so by default
-pyarrow's pool is pointed at malloc too (``arrow=``).
+they had not. pyarrow's bundled mimalloc returns freed memory the same way; ``arrow=True``
+points pyarrow's pool at malloc too (off by default: it raised the peak, see below).
 
 It is called by the ``idjourney`` command line and by ``benchmarks/bench_pipeline.py``;
 library users opt in by calling :func:`idjourney.tune_allocator` once at the start of the
@@ -69,7 +69,7 @@ def tune_allocator(
     mmap_threshold: int = DEFAULT_MMAP_THRESHOLD,
     trim_threshold: int = DEFAULT_TRIM_THRESHOLD,
     *,
-    arrow: bool = True,
+    arrow: bool = False,
 ) -> AllocatorTuning:
     """Raise glibc's mmap and trim thresholds so large arrays reuse heap memory.
 
@@ -87,9 +87,11 @@ def tune_allocator(
         (default 256 MB); at most 2 GB.
     arrow : bool, optional
         Also give pyarrow's allocations to malloc (its ``system`` memory pool) instead of
-        its bundled mimalloc, which returns freed memory to the kernel (reading a Parquet
-        file at 1e7 victims: 17.0 s CPU with mimalloc, 12.3 s with malloc, the first read of
-        a process); not when ``ARROW_DEFAULT_MEMORY_POOL`` is set already.
+        its bundled mimalloc, which returns freed memory to the kernel; not when
+        ``ARROW_DEFAULT_MEMORY_POOL`` is set already. Off by default: the first Parquet
+        read of a process at 1e7 victims took 12.3 s CPU instead of 17.0, but in the whole
+        benchmark the peak resident size rose from 9.3 to 10.9 GB (Arrow's buffers then
+        share, and fragment, the tuned heap) with no clear gain in time.
 
     Returns
     -------
