@@ -16,11 +16,17 @@ The stages are the pipeline as it runs on files: generate the four-database worl
 to Parquet, a chunk of victims at a time (``generate_to_parquet``; records only, the truth
 is not needed downstream), validate the records file, link the validated records, MSE on
 the capture histories; generate the baseline world to Parquet, read it and build the
-analysis table, Kaplan–Meier with cluster-robust variance, the journey summary of
+analysis table (``schema.read_records``: the file as ``pd.read_parquet`` reads it, without
+pyarrow's deduplication of the key columns' strings), Kaplan–Meier with cluster-robust
+variance, the journey summary of
 ``idjourney run`` (delay-adjusted Aalen–Johansen with cluster-robust intervals, the cure
 model's never-identified share), Cox with entry and cluster-robust SE, every indicator
 definition over all years (prepared once, then every year). Each stage's input is freed
 once the next stage has what it needs (no second copy of the records is kept).
+
+Each size's process tunes glibc's allocator first, as ``idjourney`` does
+(:func:`idjourney.tune_allocator`: large temporaries reuse heap memory instead of a fresh,
+kernel-zeroed mmap each); ``--allocator default`` leaves glibc's defaults.
 """
 
 from __future__ import annotations
@@ -172,10 +178,10 @@ def _one_database(n: int, chunk_victims: int, workdir: Path, timed) -> None:
     import gc
 
     import numpy as np
-    import pandas as pd
 
     from idjourney.indicator.registry import DEFINITIONS
     from idjourney.linkage import analysis_table
+    from idjourney.schema import read_records
     from idjourney.summary import journey_summary
     from idjourney.survival import CoxPH, KaplanMeier
     from idjourney.synthetic import generate_to_parquet, load_scenario
@@ -190,7 +196,7 @@ def _one_database(n: int, chunk_victims: int, workdir: Path, timed) -> None:
             truth=False,
         )
     with timed("analysis_table (read + build)"):
-        table = analysis_table(pd.read_parquet(paths["records.parquet"]), check=False)
+        table = analysis_table(read_records(paths["records.parquet"]), check=False)
         gc.collect()
     with timed("Kaplan-Meier (cluster-robust)"):
         KaplanMeier().fit_table(table, cluster_col="series_id").median_estimate()
@@ -235,6 +241,13 @@ def main() -> None:
         help="four: generate/validate/link/MSE of the four-database world; one: the "
         "single-database stages (analysis table onwards)",
     )
+    parser.add_argument(
+        "--allocator",
+        choices=("tuned", "default"),
+        default="tuned",
+        help="tuned: idjourney.tune_allocator() in each size's process (as the CLI does); "
+        "default: glibc's own thresholds",
+    )
     parser.add_argument("--one", type=int, help=argparse.SUPPRESS)
     parser.add_argument(
         "--growth", type=Path, help="only print the growth table of a --json file written before"
@@ -246,6 +259,10 @@ def main() -> None:
             print(line)
         return
     if args.one:
+        if args.allocator == "tuned":
+            from idjourney import tune_allocator
+
+            print(f"   allocator: {tune_allocator().reason}", file=sys.stderr, flush=True)
         with tempfile.TemporaryDirectory(prefix="bench-pipeline-") as tmp:
             stages = run_size(
                 args.one, args.chunk_victims, Path(tmp), args.max_rss_gb, tuple(args.parts)
@@ -265,6 +282,8 @@ def main() -> None:
                 str(args.chunk_victims),
                 "--max-rss-gb",
                 str(args.max_rss_gb),
+                "--allocator",
+                args.allocator,
                 "--parts",
                 *args.parts,
             ],

@@ -82,8 +82,28 @@ def analysis_table(records: pd.DataFrame, *, check: bool = True) -> pd.DataFrame
     order = victim_order(_as_text(df["victim_key"], owned=True))
     if order is None:
         return _table_columns(df, owned=False)
-    table = _table_columns(df.take(order).reset_index(drop=True), owned=True)
+    table = _table_columns(_taken(df, order), owned=True)
     return table
+
+
+def _taken(df: pd.DataFrame, order: np.ndarray) -> dict[str, pd.Series]:
+    """Each column of ``df`` taken at ``order``, index 0..len(order)-1: column by column, not
+    ``df.take`` (which first consolidates a frame of separate column blocks, as
+    :func:`idjourney.schema.read_records` gives, into one 2-D block per dtype: a copy of
+    every column, a fifth of ``analysis_table``'s time at 1e7). The same values and dtypes."""
+    index = pd.RangeIndex(len(order))
+    columns = {}
+    for name in df.columns:
+        column = df[name]
+        # NumPy's take of a NumPy column (pandas' array take checks every cell for missing
+        # values first); the dtype given, so an object column is not scanned to infer one
+        values = (
+            column.to_numpy().take(order)
+            if isinstance(column.dtype, np.dtype)
+            else column.array.take(order)
+        )
+        columns[name] = pd.Series(values, index=index, name=name, dtype=column.dtype, copy=False)
+    return columns
 
 
 def _table_columns(df: Mapping[str, pd.Series], *, owned: bool) -> pd.DataFrame:

@@ -874,3 +874,59 @@ def _read_file(path: Path, problems: _Problems) -> pd.DataFrame | None:
             problems.add(None, "", "", "the file has no data rows", "add data rows")
         return df
     raise DataFileError(f"{path}: unknown format {suffix!r}; validate .csv or .parquet files")
+
+
+#: Text columns that are keys (almost every value distinct): pyarrow's object deduplication
+#: only costs time on them.
+_KEY_COLUMNS = tuple(c for c in TEXT_COLUMNS if c not in _CODE_LIKE)
+
+
+def read_records(path: str | os.PathLike[str]) -> pd.DataFrame:
+    """A records Parquet file as ``pd.read_parquet(path)`` reads it, faster at scale.
+
+    The same columns, dtypes, index and values; the difference is in how the key columns
+    (``victim_key``, ``series_key``, ``link_key``) become Python strings: one new string
+    per cell, without pyarrow's deduplication, which keeps a hash table of every distinct
+    string so far (at 1e7 victims, 5.5 of ``pd.read_parquet``'s 14 s CPU; its cost per row
+    grows with n as the table outgrows the caches). The code columns are converted as
+    before: every cell of one value shares one Python object. Not validated (see
+    :func:`validate`).
+
+    Parameters
+    ----------
+    path : path-like
+        A Parquet file of records (any columns; the key columns found are converted on
+        their own when pandas would give them as Python strings).
+
+    Returns
+    -------
+    DataFrame
+        Equal to ``pd.read_parquet(path)`` (``pandas.testing.assert_frame_equal``).
+    """
+    import pyarrow
+    import pyarrow.parquet as pq
+
+    if pd.get_option("future.infer_string"):  # pandas' own string dtype: its own reader
+        return pd.read_parquet(path)
+    table = pq.read_table(path, use_pandas_metadata=True)
+    described = {c.get("name"): c for c in (table.schema.pandas_metadata or {}).get("columns", [])}
+    keys = [
+        name
+        for name in table.column_names
+        if name in _KEY_COLUMNS
+        and pyarrow.types.is_string(table.schema.field(name).type)
+        and described.get(name, {"numpy_type": "object"}).get("numpy_type") == "object"
+    ]
+    if not keys:
+        return table.to_pandas()
+    df = table.drop_columns(keys).to_pandas()
+    order = [name for name in table.column_names if name in keys or name in df.columns]
+    for name in keys:
+        values = table.column(name).to_pandas(deduplicate_objects=False).to_numpy()
+        table = table.drop_columns([name])  # its Arrow buffers freed as soon as converted
+        df.insert(order.index(name), name, values)
+    if table.schema.metadata and b"PANDAS_ATTRS" in table.schema.metadata:
+        import json
+
+        df.attrs = json.loads(table.schema.metadata[b"PANDAS_ATTRS"])
+    return df

@@ -590,6 +590,77 @@ def _sorted_factorize(ids: np.ndarray, correction: np.ndarray) -> tuple[np.ndarr
     return codes, main
 
 
+class _GroupSums:
+    """``pd.Series(values).groupby(codes, sort=True).sum()`` of float64 values for fixed
+    integer ``codes``, to the bit, without hashing and sorting the codes for every call.
+
+    pandas sums each group in row order with Kahan's compensated summation (its cython
+    ``group_sum``: ``y = v - c; t = s + y; c = (t - s) - y; s = t``). Here the rows are put
+    in group order once (a stable sort, so each group keeps its row order); then a call
+    runs the same recurrence on every group at once, one round per row of the largest group
+    (13 rows at 1e7 victims): round k adds each group's k-th row. A group's additions are
+    pandas' additions in pandas' order, so the sums are equal to the bit. Values with a NaN
+    or an infinity (which pandas skips or treats specially), or sums that overflow, are
+    left to pandas (``None``). Every code is a group, a negative one too (as in
+    ``groupby`` of integers; a prepared table's cluster has no missing label).
+    """
+
+    def __init__(self, codes: np.ndarray) -> None:
+        self.order = np.argsort(codes, kind="stable")
+        grouped = codes[self.order]
+        starts = np.flatnonzero(np.r_[True, grouped[1:] != grouped[:-1]][: grouped.size])
+        sizes = np.diff(np.r_[starts, grouped.size])
+        #: the codes present, sorted: the index of the sums
+        self.uniques = grouped[starts]
+        # the groups largest first, so that the groups still adding in round k are a prefix
+        self._by_size = np.argsort(-sizes, kind="stable")
+        self._starts = starts[self._by_size]
+        largest = int(sizes.max()) if sizes.size else 0
+        self._active = [int(np.count_nonzero(sizes > k)) for k in range(largest)]
+
+    def __call__(self, values: np.ndarray) -> np.ndarray | None:
+        """Each present code's sum of ``values`` (rows as ``codes``), in code order."""
+        if not bool(np.isfinite(values).all()):
+            return None
+        grouped = values[self.order]
+        total = np.zeros(self.uniques.size)
+        compensation = np.zeros(self.uniques.size)
+        for k, active in enumerate(self._active):
+            value = grouped[self._starts[:active] + k]
+            s = total[:active]
+            y = value - compensation[:active]
+            t = s + y
+            compensation[:active] = (t - s) - y
+            total[:active] = t
+        if not bool(np.isfinite(total).all()):
+            return None
+        sums = np.empty_like(total)
+        sums[self._by_size] = total
+        return sums
+
+
+#: (id of a prepared table, address of its cluster codes) -> (weak reference to the table,
+#: its _GroupSums and the labels of its codes): the period rate's groups built once per
+#: prepared table, not once a year (issue #19)
+_GROUP_SUMS: dict[tuple[int, int], tuple[weakref.ref, _GroupSums, pd.Index]] = {}
+
+
+def _cluster_group_sums(table: pd.DataFrame, cluster: pd.Series) -> tuple[_GroupSums, pd.Index]:
+    """The :class:`_GroupSums` of a prepared table's categorical ``_cluster`` codes and the
+    labels of the codes present (``categories.take(uniques).astype(object)``), cached while
+    the table lives."""
+    codes = cluster.cat.codes.to_numpy()
+    key = (id(table), codes.__array_interface__["data"][0])
+    cached = _GROUP_SUMS.get(key)
+    if cached is not None and cached[0]() is table:
+        return cached[1], cached[2]
+    sums = _GroupSums(codes)
+    labels = cluster.cat.categories.take(sums.uniques).astype(object)
+    ref = weakref.ref(table, lambda _, key=key: _GROUP_SUMS.pop(key, None))
+    _GROUP_SUMS[key] = (ref, sums, labels)
+    return sums, labels
+
+
 class StockIndex(Definition):
     """Victims in the database and unidentified at the end of a calendar year."""
 
@@ -833,10 +904,15 @@ class PeriodIdentificationRate(Definition):
             # grouped by the integer codes, not the categorical: a categorical key makes
             # pandas build (and check the uniqueness of) the categories for every year's
             # result, 1.6 s a year at 1e7 (issue #19); the same groups, rows and sums
-            codes = cluster.cat.codes.to_numpy()
-            sums = pd.Series(contrib).groupby(codes, sort=True).sum()
-            labels = cluster.cat.categories.take(sums.index.to_numpy()).astype(object)
-            influence = pd.Series(sums.to_numpy(), index=labels)
+            # (the groups built once per prepared table: _GroupSums, the same sums to the bit)
+            groups, labels = _cluster_group_sums(table, cluster)
+            sums = groups(contrib)
+            if sums is None:  # a NaN or infinite contribution: pandas' own handling
+                codes = cluster.cat.codes.to_numpy()
+                by_code = pd.Series(contrib).groupby(codes, sort=True).sum()
+                labels = cluster.cat.categories.take(by_code.index.to_numpy()).astype(object)
+                sums = by_code.to_numpy()
+            influence = pd.Series(sums, index=labels.copy())  # its own Index object
         else:
             influence = pd.Series(contrib, index=cluster.to_numpy()).groupby(level=0).sum()
         se = float(np.sqrt(np.sum(influence.to_numpy() ** 2)))

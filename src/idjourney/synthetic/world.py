@@ -524,6 +524,15 @@ class Victims:
         out[valid] = base + days[valid].astype("int64")
         return out.astype("datetime64[ns]")
 
+    @property
+    def key_width(self) -> int:
+        """Digits of the keys' numbers: 7 (SYN-V0000042), more for a world of ten million
+        victims or more, so that the keys sort as their numbers do at every size (with 7
+        digits, SYN-V10000000 sorted before SYN-V1000001: the one-database records were no
+        longer in victim order at 1e7, and building the analysis table sorted and gathered
+        every column). Worlds under ten million victims are unchanged."""
+        return max(7, len(str(self.n)))
+
     def _jurisdiction_codes(self) -> np.ndarray:
         return np.array([f"J{k:02d}" for k in range(1, self.scenario.jurisdictions_total + 1)])
 
@@ -534,8 +543,8 @@ class Victims:
         region = self.regions[self.jurisdiction[s]]
         truth = pd.DataFrame(
             {
-                "victim_id": _keys("V", number, 7),
-                "series_id": _keys("S", self.series_of[s] + 1, 7),
+                "victim_id": _keys("V", number, self.key_width),
+                "series_id": _keys("S", self.series_of[s] + 1, self.key_width),
                 "region": region.astype(str),
                 "jurisdiction": self._jurisdiction_codes()[self.jurisdiction[s]],
                 "sex": self.sex[s].astype(str),
@@ -556,7 +565,7 @@ class Victims:
         for name, values in self.extra_truth.items():
             truth[name] = values[s]
         if self.multi:
-            truth["link_key"] = _keys("L", number, 7)
+            truth["link_key"] = _keys("L", number, self.key_width)
         return truth
 
     def export_frame(self, export: _Export, lo: int, hi: int) -> pd.DataFrame:
@@ -567,7 +576,9 @@ class Victims:
         close = self.close_day[sel]
         known = recorded <= extract_day
         series = (
-            _keys("SD", sel + 1, 7) if export.own_series else _keys("S", self.series_of[sel] + 1, 7)
+            _keys("SD", sel + 1, self.key_width)
+            if export.own_series
+            else _keys("S", self.series_of[sel] + 1, self.key_width)
         )
         connected = (
             export.connected[sel]
@@ -577,7 +588,7 @@ class Victims:
         frame = pd.DataFrame(
             {
                 "source_db": export.name,
-                "victim_key": _keys(export.key_prefix, sel + 1, 7),
+                "victim_key": _keys(export.key_prefix, sel + 1, self.key_width),
                 "series_key": series,
                 "region": self.regions[self.jurisdiction[sel]].astype(str).astype(object),
                 "jurisdiction": self._jurisdiction_codes()[self.jurisdiction[sel]].astype(object),
@@ -595,10 +606,12 @@ class Victims:
         )
         frame["extract_date"] = frame["extract_date"].astype("datetime64[ns]")
         if self.multi:
-            link_key = _keys("L", sel + 1, 7)
+            link_key = _keys("L", sel + 1, self.key_width)
             if export.key_error is not None:
                 wrong = export.key_error[sel]
-                link_key = np.where(wrong, _keys(f"X{export.name.upper()}-", sel + 1, 7), link_key)
+                link_key = np.where(
+                    wrong, _keys(f"X{export.name.upper()}-", sel + 1, self.key_width), link_key
+                )
             frame["link_key"] = link_key
         return frame
 
