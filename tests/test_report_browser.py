@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -144,7 +145,11 @@ def test_every_figure_and_table_renders_in_chromium(report: Path) -> None:
 def test_screenshot_is_saved(report: Path) -> None:
     page = _render(report)
     shot = report.with_name("report.png")
-    env = dict(os.environ, HEIGHT=str(page.height + 40), MAX_WIDTH="1000", COLOURS="256")
+    # PYTHON: this interpreter (with Pillow) scales the shot, also from a checkout without .venv
+    env = dict(
+        os.environ, HEIGHT=str(page.height + 40), MAX_WIDTH="1000", COLOURS="256",
+        PYTHON=sys.executable,
+    )  # fmt: skip
     done = subprocess.run(
         ["bash", str(ROOT / "scripts" / "screenshot_report.sh"), str(report), str(shot)],
         capture_output=True, text=True, timeout=300, check=False, env=env, cwd=ROOT,
