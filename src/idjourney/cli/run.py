@@ -613,10 +613,11 @@ def build_report(
                 "error": f"{100 * (value - true_value):+.1f} points",
             }
         )
+    rows_true = true_times(world.truth)
     within = summary.get("within")
     if within:
         years = within["years"]
-        days = true_times(world.truth)["true_days"].to_numpy()
+        days = rows_true["true_days"].to_numpy()
         horizon = years * 365.25
         true_within = float(np.mean(days > horizon))
         true_never = float(np.mean(np.isinf(days)))
@@ -650,7 +651,6 @@ def build_report(
         }
     km = km_figure(table, "region")
     emphasise_bands(km, 0.3)
-    rows_true = true_times(world.truth)
     curves = {
         str(region): true_unidentified_curve(part["true_days"].to_numpy())
         for region, part in rows_true.groupby("region", observed=True, sort=True)

@@ -55,6 +55,7 @@ from scipy import stats
 from idjourney.io import write_table
 from idjourney.simstudy.performance import performance
 from idjourney.simstudy.runner import replicate_seeds
+from idjourney.summary import WITHIN_YEARS
 
 __all__ = [
     "HeadlineDesignError",
@@ -75,13 +76,16 @@ METHODS = {
     "unadjusted": {"delay_adjust": False, "variance": "independent", "strata": None},
 }
 TARGETS = ("conditional", "pooled", "realised", "process")
-WITHIN_DAYS = 10 * 365.25  # the journey's longest horizon (idjourney.summary.WITHIN_YEARS)
+WITHIN_DAYS = WITHIN_YEARS * 365.25  # the journey's longest horizon
 
 
-def _lower_median(t: np.ndarray) -> float:
-    r""":math:`\inf\{t : \hat F(t) \ge 1/2\}` of a sample (``nan`` if empty)."""
-    t = np.sort(t)
-    return float(t[int(np.ceil(t.size / 2)) - 1]) if t.size else float("nan")
+def _median_within(t: np.ndarray) -> float:
+    r""":math:`\inf\{t : \hat F(t) \ge 1/2\}` of the times within the horizon (as the
+    report's truth, :func:`idjourney.report.true_median`; imported here, not at start-up,
+    because the report draws with matplotlib)."""
+    from idjourney.report import true_median
+
+    return true_median(t[t <= WITHIN_DAYS])
 
 
 #: The journey quantities the study can score: the truth of each as a function of the true
@@ -92,7 +96,7 @@ QUANTITIES = {
     # U(10 y): the share not identified within ten years
     "unidentified-10y": lambda t: float(np.mean(t > WITHIN_DAYS)),
     # the median among those identified within ten years
-    "median-within-10y": lambda t: _lower_median(t[t <= WITHIN_DAYS]),
+    "median-within-10y": _median_within,
     # the share never identified (the mixture cure model's target)
     "never-identified": lambda t: float(np.mean(np.isinf(t))),
 }
@@ -231,10 +235,11 @@ def headline_replicate(
 
     ``args`` ends with the quantities and the methods (default: the median, every method of
     :data:`METHODS`). The never-identified share is estimated by the mixture cure model of
-    :func:`idjourney.summary.journey_summary` (``never_identified=True``, method ``cure``).
+    :func:`idjourney.summary.journey_summary` (``never_identified=True``, method ``cure``),
+    on the ``adjusted`` method's prepared table.
     """
     from idjourney.linkage import analysis_table
-    from idjourney.summary import _never_identified, journey_summary, prepare_journey
+    from idjourney.summary import journey_summary
     from idjourney.synthetic import generate, load_scenario
 
     scenario_name, rep, seed, n_victims, level, truth_victims, draws, every = args[:8]
@@ -250,8 +255,13 @@ def headline_replicate(
     del world
     z = float(stats.norm.ppf(0.5 + level / 2))
     rows = []
+    want_cure = "never-identified" in quantities
+    cure: dict[str, Any] | None = None
     for method in methods:
-        s = journey_summary(table, level=level, **METHODS[method])
+        with_cure = want_cure and method == "adjusted"
+        s = journey_summary(table, level=level, never_identified=with_cure, **METHODS[method])
+        if with_cure:
+            cure = s["never_identified"]
         for q in quantities:
             found = _estimates(s, q)
             if found is None:
@@ -262,9 +272,13 @@ def headline_replicate(
                  "se": _log_se(est, lo, hi, z), "lower": lo, "upper": hi, "true": realised[q],
                  "lag_days": s["method"]["delay_lag_days"]}
             )  # fmt: skip
-    if "never-identified" in quantities:
-        prepared = prepare_journey(table)
-        cure = _never_identified(prepared, "series_id", level)
+    if want_cure:
+        if "adjusted" not in methods:
+            s = journey_summary(
+                table, level=level, never_identified=True, within_years=None,
+                **METHODS["adjusted"],
+            )  # fmt: skip
+            cure = s["never_identified"]
         est, (lo, hi) = (cure["share"], cure["ci"]) if cure else (np.nan, (np.nan, np.nan))
         rows.append(
             {"rep": rep, "seed": seed, "quantity": "never-identified", "method": "cure",
