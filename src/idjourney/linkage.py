@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from idjourney._text import sorted_text_categorical, sorted_text_factorize, text_argsort
-from idjourney.schema import validate
+from idjourney.schema import VICTIM_ATTRIBUTES, validate
 
 #: Outcome codes of the analysis table.
 CENSORED, IDENTIFIED, CLOSED = 0, 1, 2
@@ -445,17 +445,7 @@ def link_rows(
             # each victim's databases ("icse+ncmec"), in the table's order below
             "source_db": labels.to_numpy(),
             "victim_key": victims.to_numpy(),
-            **{
-                c: _gather(df[c], first)
-                for c in (
-                    "series_key",
-                    "region",
-                    "jurisdiction",
-                    "sex",
-                    "age_band",
-                    "production_mode",
-                )
-            },
+            **{c: _gather(df[c], first) for c in VICTIM_ATTRIBUTES},
             "reports_count": _reports_max(df["reports_count"], codes, by_victim, starts),
             "first_entered": reduced(df["first_entered"], "min"),
             "identified_on": identified,

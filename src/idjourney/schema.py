@@ -38,16 +38,20 @@ REQUIRED_DATES = ("first_entered", "extract_date", "jurisdiction_connected")
 NULLABLE_DATES = ("identified_on", "identification_recorded_on", "closed_on")
 DATE_COLUMNS = REQUIRED_DATES + NULLABLE_DATES
 
-#: Columns every file must have, in the standard order.
-REQUIRED_COLUMNS = (
-    "source_db",
-    "victim_key",
+#: A victim's series and coarse attributes, the same in every record of the victim.
+VICTIM_ATTRIBUTES = (
     "series_key",
     "region",
     "jurisdiction",
     "sex",
     "age_band",
     "production_mode",
+)
+#: Columns every file must have, in the standard order.
+REQUIRED_COLUMNS = (
+    "source_db",
+    "victim_key",
+    *VICTIM_ATTRIBUTES,
     "reports_count",
     "first_entered",
     "identified_on",
