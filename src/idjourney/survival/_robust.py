@@ -443,7 +443,9 @@ def km_grouped_quadratic_form(
     codes = np.asarray(codes)
     n_times = b_cum.shape[0]
     n_clusters = int(codes.max()) + 1 if codes.size else 0
-    if compiled is None or n_clusters >= 2**31 - 1:
+    if compiled is None or n_clusters >= 2**29 or codes.size >= 94_906_265:
+        # the kernel packs 4 * code + kind in int32, and sums whole numbers up to n**2
+        # exactly only while n**2 < 2**53
         return None
     out = np.zeros((n_times, 2, 2))
     if n_clusters == 0 or n_times == 0:

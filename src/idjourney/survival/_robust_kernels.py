@@ -4,7 +4,7 @@ r"""Compiled (numba) kernels of the cluster-robust variance's O(n) passes.
 (counting sorts in scipy's C sparse conversions, ``bincount`` and cumulative sums); these
 kernels compute the same quantities in one to three passes over the rows, without
 row-length temporaries (on 1e6 rows in 1e5 clusters: the whole-curve cross-products
-~75 -> ~28 ms, a one-target influence sum ~10 -> ~2 ms), and the tests check one against
+~75 -> ~18 ms, a one-target influence sum ~10 -> ~2 ms), and the tests check one against
 the other (``tests/test_robust_kernels.py``).
 
 * :func:`quadratic_form_increments` — the increments by time of
@@ -160,79 +160,96 @@ def _km_quadratic_form_increments(
     :math:`(1, \text{at\_stop}[\delta_i m + s_i])` at ``stop`` (``m`` times), with
     :math:`B(e_i)` = ``b_before[start_i]``: the values
     :meth:`idjourney.survival.km.KMInfluenceBasis.robust_log_variance` passes to the
-    general kernel, looked up here from the two small tables (each row read as 17 bytes,
-    not 32, and no row-length temporaries), so the increments are the same to the bit.
+    general kernel.  An event's change depends only on its time and its kind (a start, a
+    censoring, an event), so the counting sort moves one int32 per event,
+    ``4 * cluster + kind``, and the sweep looks the change up from the three small tables
+    by time: the same increments, added in the same order, so the same bits as the general
+    kernel.  Cluster codes must be below ``2**29`` and ``n**2`` below ``2**53``.
+
+    Buckets of the counting sort: 0 holds the rows at risk from the first time (pooled
+    into each cluster's starting value), ``1 + k`` the events at time ``k``, and the last
+    one the events that never show (at or after ``m``); choosing a bucket takes no
+    branch, so unpredictable starts and stops cost no mispredictions.
     """
     n = codes.shape[0]
     n_times = at_stop.shape[0] // 2
-    inc = np.zeros((n_times, 2, 2))
-    count = np.zeros(n_times + 1, dtype=np.int64)
+    never = n_times + 1
+    count = np.zeros(n_times + 3, dtype=np.int64)
     for i in range(n):
         begin = start[i]
-        if 0 < begin < n_times:
-            count[begin + 1] += 1
-        end = stop[i]
-        if end < n_times:
-            count[max(end, 0) + 1] += 1
-    for k in range(n_times):
+        count[(0 if begin <= 0 else (begin + 1 if begin < n_times else never)) + 1] += 1
+        end = max(stop[i], 0)
+        count[(end + 1 if end < n_times else never) + 1] += 1
+    for k in range(n_times + 2):
         count[k + 1] += count[k]
-    m = count[n_times]
-    first = np.zeros(n_clusters)  # running sums of the constant column (-1 per row at risk)
-    second = np.zeros(n_clusters)
-    event_cluster = np.empty(m, dtype=np.int32)  # ~c for a start
-    event_value = np.empty(m)
+    packed = np.empty(count[n_times + 2], dtype=np.int32)  # 4 * cluster + kind
     for i in range(n):
-        begin = start[i]
         c = codes[i]
         if c < 0 or c >= n_clusters:
             raise IndexError("a cluster code is outside 0 .. n_clusters - 1")
-        if begin <= 0:
-            first[c] += -1.0
-            second[c] += b_before[0]
-        elif begin < n_times:
-            at = count[begin]
-            count[begin] += 1
-            event_cluster[at] = ~c
-            event_value[at] = b_before[begin]
-        end = stop[i]
-        if end < n_times:
-            k = max(end, 0)
-            at = count[k]
-            count[k] += 1
-            event_cluster[at] = c
-            event_value[at] = at_stop[n_times + end if event[i] else end]
-    for c in range(n_clusters):
-        inc[0, 0, 0] += first[c] * first[c]
-        inc[0, 0, 1] += first[c] * second[c]
-        inc[0, 1, 1] += second[c] * second[c]
-    lost = np.zeros((n_times, 2, 2))  # compensated sums, as the general kernel
-    lo = 0
+        c4 = np.int32(4 * c)
+        begin = start[i]
+        bucket = 0 if begin <= 0 else (begin + 1 if begin < n_times else never)
+        at = count[bucket]
+        count[bucket] = at + 1
+        packed[at] = c4  # kind 0: a start
+        end = max(stop[i], 0)
+        bucket = end + 1 if end < n_times else never
+        at = count[bucket]
+        count[bucket] = at + 1
+        packed[at] = c4 + (2 if event[i] else 1)  # kind 1: censored, 2: an event
+    # after the scatter, count[b] is where bucket b ends
+    running = np.zeros((n_clusters, 2))  # each cluster's running coefficients
+    for e in range(count[0]):
+        c = packed[e] >> 2
+        running[c, 0] += -1.0
+        running[c, 1] += b_before[0]
+    inc = np.zeros((n_times, 2, 2))
+    for c in range(n_clusters):  # the pooled starting values arrive at the first time
+        inc[0, 0, 0] += running[c, 0] * running[c, 0]
+        inc[0, 0, 1] += running[c, 0] * running[c, 1]
+        inc[0, 1, 1] += running[c, 1] * running[c, 1]
+    # the sweep in time order.  Each time's increments of the (0, 1) and (1, 1) entries are
+    # summed with compensation (Knuth's two-sum, as the general kernel); those of (0, 0)
+    # are whole numbers (d0 = +-1 and whole running counts) whose partial sums stay within
+    # n**2, so their plain sum is exact (the caller keeps n**2 below 2**53)
+    # and equals the compensated one.  Running totals are held in registers; an event's
+    # change is read from a four-entry table by its kind (no branch to mispredict).
+    d0_of_kind = np.array([-1.0, 1.0, 1.0, 0.0])
+    d1_of_kind = np.zeros(4)
+    lo = count[0]
     for k in range(n_times):
-        hi = count[k]
+        hi = count[k + 1]
+        d1_of_kind[0] = b_before[k]
+        d1_of_kind[1] = at_stop[k]
+        d1_of_kind[2] = at_stop[n_times + k]
+        s00, s01, s11 = inc[k, 0, 0], inc[k, 0, 1], inc[k, 1, 1]
+        lost01 = lost11 = 0.0
         for e in range(lo, hi):
-            c = event_cluster[e]
-            d1 = event_value[e]
-            if c < 0:
-                c = ~c
-                d0 = -1.0
-            else:
-                d0 = 1.0
-            r0 = first[c]
-            r1 = second[c]
-            for a, b, step in (
-                (0, 0, d0 * r0 + r0 * d0 + d0 * d0),
-                (0, 1, d0 * r1 + r0 * d1 + d0 * d1),
-                (1, 1, d1 * r1 + r1 * d1 + d1 * d1),
-            ):
-                total = inc[k, a, b]
-                new_total = total + step  # Knuth's two-sum: the exact rounding error
-                part = new_total - total
-                lost[k, a, b] += (total - (new_total - part)) + (step - part)
-                inc[k, a, b] = new_total
-            first[c] = r0 + d0
-            second[c] = r1 + d1
+            c = packed[e] >> 2
+            kind = packed[e] & 3
+            d0 = d0_of_kind[kind]
+            d1 = d1_of_kind[kind]
+            r0 = running[c, 0]
+            r1 = running[c, 1]
+            s00 += d0 * r0 + r0 * d0 + d0 * d0
+            step = d0 * r1 + r0 * d1 + d0 * d1
+            total = s01 + step
+            part = total - s01
+            lost01 += (s01 - (total - part)) + (step - part)
+            s01 = total
+            step = d1 * r1 + r1 * d1 + d1 * d1
+            total = s11 + step
+            part = total - s11
+            lost11 += (s11 - (total - part)) + (step - part)
+            s11 = total
+            running[c, 0] = r0 + d0
+            running[c, 1] = r1 + d1
+        inc[k, 0, 0] = s00
+        inc[k, 0, 1] = s01 + lost01
+        inc[k, 1, 1] = s11 + lost11
         lo = hi
-    return inc + lost
+    return inc
 
 
 def _first_appearance_codes(raw: np.ndarray, n_categories: int) -> tuple[np.ndarray, np.ndarray]:

@@ -34,6 +34,7 @@ with :math:`dN_i(t_k) = \delta_i 1\{T_i = t_k\}` and
 
 from __future__ import annotations
 
+import functools
 import warnings
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -270,18 +271,32 @@ class KMInfluenceBasis:
     where :math:`s_i` is the index of :math:`T_i` (``stop``) and :math:`r_i`
     the first index with :math:`t_k > e_i` (``start``).  Times at which the
     curve reaches 0 get :math:`a = 0` (every row at risk there has the event,
-    so the influence is 0 from then on).  ``unit_weights``: no case weights were
-    given (``weight`` is all ones).
+    so the influence is 0 from then on).  ``case_weight``: the case weights, or
+    ``None`` when none were given (``weight`` is then all ones).
     """
 
     a: np.ndarray
     b_cum: np.ndarray
     start: np.ndarray
     stop: np.ndarray
-    b_entry: np.ndarray
-    weight: np.ndarray
     event: np.ndarray
-    unit_weights: bool = False
+    case_weight: np.ndarray | None = None
+
+    @property
+    def unit_weights(self) -> bool:
+        """No case weights were given (:attr:`weight` is all ones)."""
+        return self.case_weight is None
+
+    @functools.cached_property
+    def weight(self) -> np.ndarray:
+        """Every row's case weight (ones without weights; built on first use)."""
+        return np.ones(self.start.shape[0]) if self.case_weight is None else self.case_weight
+
+    @functools.cached_property
+    def b_entry(self) -> np.ndarray:
+        """:math:`B(e_i)` of every row (0 before the first time; built on first use: the
+        whole robust curve of unit-weight data does not need it)."""
+        return np.concatenate(([0.0], self.b_cum))[self.start]
 
     @classmethod
     def build(cls, table: KMTable, data: SurvivalArrays) -> KMInfluenceBasis:
@@ -295,20 +310,9 @@ class KMInfluenceBasis:
         stop = time_index(table.time, data.duration, side="left")
         if data.entry is None:
             start = np.zeros(data.n, dtype=stop.dtype)
-            b_entry = np.zeros(data.n)
         else:
             start = time_index(table.time, data.entry, side="right")
-            b_entry = np.concatenate(([0.0], b_cum))[start]  # B at the entry (0 before t_1)
-        return cls(
-            a,
-            b_cum,
-            start,
-            stop,
-            b_entry,
-            data.weights_or_ones(),
-            data.event,
-            data.weight is None,
-        )
+        return cls(a, b_cum, start, stop, data.event, data.weight)
 
     def g_at(self, k: int) -> np.ndarray:
         """:math:`g_i(t_k)` of every row (``k = -1``: before the first time, all 0)."""
