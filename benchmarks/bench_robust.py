@@ -30,6 +30,12 @@ their first use in a process compiles them, or loads them from numba's cache.  T
 one-off cost is timed first, on a small table, and printed separately; every timed call
 after it is steady state.  ``--numpy`` times the numpy implementation instead
 (``IDJOURNEY_NUMBA=0``).
+
+The ratio depends on how fast the machine sorts: Greenwood's cost is three ``np.sort`` of
+1e6 floats, the robust overhead is not a sort.  numpy dispatches its sort to AVX-512 on
+AMD Zen 4, where that code is slow (memory-destination compress stores are microcoded);
+``NPY_DISABLE_CPU_FEATURES="X86_V4 AVX512_ICL AVX512_SPR"`` makes it use its AVX2 sort, about
+5x faster there and comparable to AVX-512 on Intel.  Run the benchmark both ways.
 """
 
 from __future__ import annotations
