@@ -120,3 +120,39 @@ def test_delay_estimation_influence_matches_finite_difference() -> None:
         w[j] += 1e-6
         numeric = (_weighted_inverse_sum(d, tau, w, s) - base) / 1e-6
         assert analytic[j] == pytest.approx(numeric, rel=1e-3, abs=1e-6)
+
+
+@pytest.mark.parametrize("variant", ["as built", "no closed_on", "odd rows", "fractional lag"])
+def test_numpy_dates_path_equals_the_pandas_form(variant: str, monkeypatch) -> None:
+    """delay_adjusted on datetime64[ns] dates (NumPy arrays) gives the pandas form's table
+    to the bit: values, dtypes, column order, attrs (issue #19)."""
+    from idjourney.survival import delay as module
+
+    table = analysis_table(generate(load_scenario("baseline"), 5, 4000).records, check=False)
+    delay = None
+    if variant == "no closed_on":
+        table = table.drop(columns=["closed_on"])
+    elif variant == "odd rows":  # missing dates, an existing weight column, late rows
+        table = table.assign(weight=2.0)
+        table.loc[table.index[::17], "identification_recorded_on"] = pd.NaT
+        table.loc[table.index[::23], "extract_date"] = pd.NaT
+        table.loc[table.index[::29], "first_seen"] = table["extract_date"].max()
+    elif variant == "fractional lag":  # dates with times of day: a lag of a fraction of days
+        hours = pd.to_timedelta(np.arange(len(table)) % 24, unit="h")
+        table = table.assign(identified_on=table["identified_on"] - hours)
+        delay = module.estimate_recording_delay(table)
+    fast = module.delay_adjusted(table, delay)
+    monkeypatch.setattr(module, "_nanosecond_dates", lambda *_: False)
+    slow = module.delay_adjusted(table, delay)
+    pd.testing.assert_frame_equal(fast, slow, check_exact=True)
+    assert fast.attrs == slow.attrs
+    for column in fast.columns:
+        a, b = fast[column].to_numpy(), slow[column].to_numpy()
+        if a.dtype.kind in "fiMb":
+            assert a.tobytes() == b.tobytes(), column
+    monkeypatch.undo()
+    g_fast = module.estimate_recording_delay(table)
+    monkeypatch.setattr(module, "_nanosecond_dates", lambda *_: False)
+    g_slow = module.estimate_recording_delay(table)
+    assert g_fast.values.tobytes() == g_slow.values.tobytes()
+    assert g_fast.cdf.tobytes() == g_slow.cdf.tobytes()

@@ -200,6 +200,42 @@ def _never_identified(
     }
 
 
+#: the analysis table's columns that describe a victim and that neither the journey curve,
+#: its delay correction nor the cure model reads (:func:`_journey_columns`)
+_DESCRIPTIVE_COLUMNS = (
+    "victim_id",
+    "jurisdiction",
+    "sex",
+    "age_band",
+    "production_mode",
+    "reports_count",
+    "actively_traded",
+    "sources",
+    "jurisdiction_connected",
+)
+
+
+def _journey_columns(
+    table: pd.DataFrame, variance: str, cluster_col: str, strata: str | None
+) -> pd.DataFrame:
+    """``table`` without the descriptive columns the journey never reads, sharing its arrays.
+
+    The delay correction gathers every column of its input once (kept rows, then correction
+    rows): the text columns are most of that gather's time and memory at 1e7 victims
+    (issue #19). The columns kept are the table's own (no copy; the preparation never writes
+    to its input), with its index and ``attrs``; the cluster, the strata and, for the
+    independent variance, ``victim_id`` (its clusters) are always kept. The same results.
+    """
+    needed = {cluster_col, strata} | ({"victim_id"} if variance != "cluster" else set())
+    drop = [c for c in _DESCRIPTIVE_COLUMNS if c in table.columns and c not in needed]
+    if not drop:
+        return table
+    kept = [c for c in table.columns if c not in drop]
+    out = pd.DataFrame({c: table[c] for c in kept}, index=table.index, copy=False)
+    out.attrs = dict(table.attrs)
+    return out
+
+
 def journey_summary(
     table: pd.DataFrame,
     *,
@@ -249,7 +285,10 @@ def journey_summary(
     n = len(table)
     identified = int(table["event"].sum())
     prepared = prepare_journey(
-        table, delay_adjust=delay_adjust, variance=variance, cluster_col=cluster_col
+        _journey_columns(table, variance, cluster_col, strata),
+        delay_adjust=delay_adjust,
+        variance=variance,
+        cluster_col=cluster_col,
     )
     curve = journey_curve(prepared, strata)
     z = float(stats.norm.ppf(0.5 + level / 2))

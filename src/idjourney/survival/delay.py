@@ -150,6 +150,12 @@ def estimate_recording_delay(table: pd.DataFrame) -> DelayDistribution:
             f"column(s) {missing} are needed to estimate the recording delay; the analysis "
             "table (docs/CONTRACTS.md) has them"
         )
+    if _nanosecond_dates(table, tuple(needed)):
+        # the three columns as NumPy dates, not a selection of every column (issue #19)
+        identified, recorded, extract = (table[c].to_numpy() for c in needed)
+        known = np.flatnonzero(~np.isnat(identified) & ~np.isnat(recorded))
+        identified = identified[known]
+        return lynden_bell(_days(recorded[known], identified), _days(extract[known], identified))
     known = table["identified_on"].notna() & table["identification_recorded_on"].notna()
     rows = table.loc[known]
     delay = ((rows["identification_recorded_on"] - rows["identified_on"]) / DAY).to_numpy(float)
@@ -189,6 +195,32 @@ def delay_adjusted(
         delay = estimate_recording_delay(table)
     lag = delay.quantile(min_recorded)
     shift = pd.to_timedelta(lag, unit="D")
+    if _nanosecond_dates(table, _DATE_COLUMNS):
+        out, cut, weight = _adjusted_arrays(table, delay, shift)
+    else:
+        out, cut, weight = _adjusted_frame(table, delay, shift)
+    out.attrs = dict(table.attrs)
+    out.attrs["delay"] = {
+        "method": (
+            "Lynden-Bell estimate of the recording delay (right-truncated at the extract); "
+            f"follow-up censored {lag:g} days before the extract (where {min_recorded:.0%} of "
+            "identifications are recorded), earlier identifications weighted by 1/P(recorded "
+            "by the extract)"
+        ),
+        "lag_days": float(lag),
+        "mean_delay_days": delay.mean(),
+        "censored_at": str(pd.Timestamp(cut.max()).date()) if len(cut) else None,
+        "max_weight": float(weight.max()) if weight.size else 1.0,
+        "recorded_identifications": delay.n,
+    }
+    return out
+
+
+def _adjusted_frame(
+    table: pd.DataFrame, delay: DelayDistribution, shift: pd.Timedelta
+) -> tuple[pd.DataFrame, Any, np.ndarray]:
+    """The corrected table by pandas' Series operations (any date dtype): the table, the
+    victims' rows' cutoff dates and their weights."""
     cutoff = table["extract_date"] - shift
     keep = np.flatnonzero(
         ((table["first_seen"] <= cutoff) & (table["at_risk_from"] < cutoff)).to_numpy()
@@ -238,21 +270,125 @@ def delay_adjusted(
     out["weight"] = weight
     out["delay_correction"] = ghost
     cut, weight = cut[~ghost], weight[~ghost]
-    out.attrs = dict(table.attrs)
-    out.attrs["delay"] = {
-        "method": (
-            "Lynden-Bell estimate of the recording delay (right-truncated at the extract); "
-            f"follow-up censored {lag:g} days before the extract (where {min_recorded:.0%} of "
-            "identifications are recorded), earlier identifications weighted by 1/P(recorded "
-            "by the extract)"
-        ),
-        "lag_days": float(lag),
-        "mean_delay_days": delay.mean(),
-        "censored_at": str(pd.Timestamp(cut.max()).date()) if len(cut) else None,
-        "max_weight": float(weight.max()) if weight.size else 1.0,
-        "recorded_identifications": delay.n,
+    return out, cut, weight
+
+
+def _nanosecond_dates(table: pd.DataFrame, columns: tuple[str, ...]) -> bool:
+    """Whether every date column of ``columns`` in ``table`` is NumPy ``datetime64[ns]``."""
+    return all(table[c].dtype == np.dtype("datetime64[ns]") for c in columns if c in table.columns)
+
+
+#: the columns :func:`delay_adjusted` writes (in the order it first writes them)
+_WRITTEN = (
+    "delay_days",
+    "delay_bound_days",
+    "identified_on",
+    "identification_recorded_on",
+    "closed_on",
+    "event",
+    "outcome",
+    "duration",
+    "entry",
+    "extract_date",
+    "weight",
+    "delay_correction",
+)
+_NAT = np.datetime64("NaT", "ns")
+
+
+def _days(later: np.ndarray, earlier: np.ndarray) -> np.ndarray:
+    """``(later - earlier) / 1 day`` as float (NaN where either is NaT): pandas' bits."""
+    return (later - earlier) / DAY
+
+
+def _taken_column(column: pd.Series, rows: np.ndarray) -> Any:
+    """``column``'s values at ``rows`` (positions, none missing), as ``DataFrame.take``
+    gives them: NumPy's take of a NumPy column, the array's own take otherwise."""
+    if isinstance(column.dtype, np.dtype):
+        return column.to_numpy().take(rows)
+    return column.array.take(rows)
+
+
+def _adjusted_arrays(
+    table: pd.DataFrame, delay: DelayDistribution, shift: pd.Timedelta
+) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+    """:func:`_adjusted_frame` on NumPy ``datetime64[ns]`` dates, the same table to the bit.
+
+    The dates are read as NumPy arrays (NaT compares false and propagates through
+    differences, as pandas' missing dates do); only the columns the correction does not
+    rewrite are gathered at the output's rows, and each rewritten column is computed once
+    from the four dates it reads, gathered once: no pandas Series temporaries of the
+    output's length (issue #19).
+    """
+    step = np.timedelta64(shift.value, "ns")
+    first = table["first_seen"].to_numpy()
+    at_risk = table["at_risk_from"].to_numpy()
+    identified = table["identified_on"].to_numpy()
+    recorded = table["identification_recorded_on"].to_numpy()
+    extract = table["extract_date"].to_numpy()
+    cutoff = extract - step
+    keep = np.flatnonzero((first <= cutoff) & (at_risk < cutoff))
+    del cutoff
+    # which kept rows get a correction row, from the four columns the weight reads
+    ident = identified[keep]
+    ext = extract[keep]
+    ident[np.isnat(recorded[keep]) | ~(ident <= ext - step)] = _NAT
+    prob = delay.prob_recorded_within(_days(ext, ident))
+    event = ~np.isnat(ident)
+    del ident, ext
+    weight = np.where(event, 1.0 / np.where(event, prob, 1.0), 1.0)
+    extra = weight > 1.0
+    rows = np.concatenate([keep, keep[extra]])
+    n_real = keep.size
+    ghost = np.arange(rows.size) >= n_real
+    weight = np.concatenate([weight, -(weight[extra] - 1.0)])
+    event = np.concatenate([event, np.zeros(int(extra.sum()), dtype=bool)])
+    # the dates the rewritten columns read, at the output's rows
+    identified, recorded, extract = identified[rows], recorded[rows], extract[rows]
+    cut = extract - step
+    ident = identified.copy()
+    ident[np.isnat(recorded) | ~(identified <= cut)] = _NAT
+    if "closed_on" in table.columns:
+        closed = table["closed_on"].to_numpy()[rows]
+        closed[~(np.isnat(ident) & (closed <= cut))] = _NAT
+    else:
+        closed = np.full(rows.size, _NAT)
+    # a correction row is its victim's row with no identification, censored at the cutoff
+    ident[ghost] = _NAT
+    end = np.where(np.isnat(ident), np.where(np.isnat(closed), cut, closed), ident)
+    end[ghost] = cut[ghost]
+    observed = ~np.isnat(identified) & ~np.isnat(recorded) & ~ghost
+    first = first[rows]
+    written = {
+        "delay_days": np.where(observed, _days(recorded, identified), np.nan),
+        "delay_bound_days": np.where(observed, _days(extract, identified), np.nan),
+        "identified_on": ident,
+        "identification_recorded_on": np.where(event, recorded, _NAT),
+        "closed_on": closed,
+        "event": event.astype("int64"),
+        "outcome": np.select([event, ~np.isnat(closed) & ~ghost], [1, 2], 0).astype("int64"),
+        "duration": _days(end, first),
+        "entry": _days(table["at_risk_from"].to_numpy()[rows], first),
+        "extract_date": cut,
+        "weight": weight,
+        "delay_correction": ghost,
     }
-    return out
+    if "closed_on" not in table.columns:
+        del written["closed_on"]
+    index = pd.RangeIndex(rows.size)
+    columns = {
+        name: written[name] if name in written else _taken_column(table[name], rows)
+        for name in table.columns
+    }
+    columns.update({name: written[name] for name in _WRITTEN if name in written})
+    out = pd.DataFrame(
+        {
+            name: pd.Series(values, index=index, name=name, copy=False)
+            for name, values in columns.items()
+        },
+        copy=False,
+    )
+    return out, cut[:n_real], weight[:n_real]
 
 
 class DelayInfluence:
