@@ -546,3 +546,32 @@ def test_entry_column_is_the_truncation_time_never_a_covariate() -> None:
     with pytest.warns(SurvivalDataWarning, match="delayed entries"):
         ignored = CoxPH().fit(frame[["duration", "event", "entry", "a"]], entry_col=None)
     assert "entry" in ignored.params_.index  # the user asked for it as a covariate
+
+
+@pytest.mark.parametrize(
+    "times",
+    [
+        np.array([3.0, 1.0, 3.0, 0.0, 2.0, 1.0, -0.0, 0.0]),  # whole days with ties, -0 == 0
+        np.random.default_rng(1).integers(0, 4000, 5000).astype(float),  # radix path
+        np.random.default_rng(2).integers(0, 70_000, 5000).astype(float),  # too wide a span
+        np.random.default_rng(3).integers(0, 400, 5000) + 0.5,  # not whole: comparison sort
+        np.array([5.0, np.inf, 1.0]),
+        np.array([], dtype=float),
+    ],
+)
+def test_stable_time_order_is_numpys_stable_argsort(times: np.ndarray) -> None:
+    from idjourney.survival._cox_kernel import stable_time_order
+
+    np.testing.assert_array_equal(stable_time_order(times), np.argsort(times, kind="stable"))
+
+
+def test_cluster_codes_without_labels_are_the_same_codes() -> None:
+    from idjourney.survival.cox import _codes
+
+    frame = pd.DataFrame({"series": ["b", "a", "c", "a", "b"]})
+    categorical = frame.assign(series=pd.Categorical(frame["series"]))
+    for data in (frame, categorical):
+        codes, labels = _codes(data, ["series"], "cluster")
+        bare, none = _codes(data, ["series"], "cluster", labels=False)
+        np.testing.assert_array_equal(bare, codes)
+        assert labels == ["a", "b", "c"] and none == []

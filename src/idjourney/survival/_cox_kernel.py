@@ -35,6 +35,23 @@ from dataclasses import dataclass
 
 import numpy as np
 
+#: whole-day times spanning fewer values than this are sorted as 16-bit integers
+_RADIX_SPAN = 2**16
+
+
+def stable_time_order(time: np.ndarray) -> np.ndarray:
+    """``np.argsort(time, kind="stable")``, in O(n) when the times are whole numbers spanning
+    fewer than 65,536 values (days since first seen do): the same permutation from numpy's
+    radix sort of their offsets as 16-bit integers (a stable sort's permutation depends only
+    on the order of the keys, which the offsets keep), instead of a comparison sort of the
+    floats (a fifth of the clustered Cox fit at 1e7 rows)."""
+    if time.size:
+        low, high = float(time.min()), float(time.max())
+        if high - low < _RADIX_SPAN and np.array_equal(time, np.floor(time)):
+            offsets = np.subtract(time, low).astype(np.uint16)
+            return np.argsort(offsets, kind="stable")
+    return np.argsort(time, kind="stable")
+
 
 @dataclass
 class _Terms:
@@ -91,7 +108,7 @@ class CoxKernel:
         self.p = x.shape[1]
         self.ties = ties
         if strata is None:
-            order = np.argsort(time, kind="stable")
+            order = stable_time_order(time)
             stratum_sorted = np.zeros(n, dtype=np.int64)
         else:
             order = np.lexsort((time, strata))
