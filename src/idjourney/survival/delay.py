@@ -278,21 +278,6 @@ def _nanosecond_dates(table: pd.DataFrame, columns: tuple[str, ...]) -> bool:
     return all(table[c].dtype == np.dtype("datetime64[ns]") for c in columns if c in table.columns)
 
 
-#: the columns :func:`delay_adjusted` writes (in the order it first writes them)
-_WRITTEN = (
-    "delay_days",
-    "delay_bound_days",
-    "identified_on",
-    "identification_recorded_on",
-    "closed_on",
-    "event",
-    "outcome",
-    "duration",
-    "entry",
-    "extract_date",
-    "weight",
-    "delay_correction",
-)
 _NAT = np.datetime64("NaT", "ns")
 
 
@@ -359,6 +344,7 @@ def _adjusted_arrays(
     end[ghost] = cut[ghost]
     observed = ~np.isnat(identified) & ~np.isnat(recorded) & ~ghost
     first = first[rows]
+    # the columns the correction writes, in the order it first writes them
     written = {
         "delay_days": np.where(observed, _days(recorded, identified), np.nan),
         "delay_bound_days": np.where(observed, _days(extract, identified), np.nan),
@@ -380,7 +366,7 @@ def _adjusted_arrays(
         name: written[name] if name in written else _taken_column(table[name], rows)
         for name in table.columns
     }
-    columns.update({name: written[name] for name in _WRITTEN if name in written})
+    columns.update(written)  # the new columns after the table's own, in written order
     out = pd.DataFrame(
         {
             name: pd.Series(values, index=index, name=name, copy=False)
