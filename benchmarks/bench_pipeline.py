@@ -93,9 +93,10 @@ class _PeakSampler(threading.Thread):
 
 
 def warm_up_kernels() -> str:
-    """First use of the compiled cluster-robust kernels (numba compile, or load from its
-    cache), on a small world, before any stage is timed: each size runs in its own process,
+    """First use of the compiled kernels (cluster-robust and calendar; numba compile, or load
+    from its cache), on a small world, before any stage is timed: each size runs in its own process,
     and a cost paid once per process would otherwise sit in that size's first robust stage."""
+    from idjourney.indicator import PeriodIdentificationRate, StockIndex
     from idjourney.linkage import analysis_table
     from idjourney.summary import journey_summary
     from idjourney.survival import KaplanMeier, rmst
@@ -111,6 +112,8 @@ def warm_up_kernels() -> str:
     _ = km.survival_
     rmst(km, 730.0)
     journey_summary(table)
+    for definition in (StockIndex(), PeriodIdentificationRate()):  # the calendar kernels
+        definition.compute(table, 2015)
     return f"compiled kernels: first use {time.perf_counter() - wall0:.2f} s (not in the stages)"
 
 

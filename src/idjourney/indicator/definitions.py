@@ -568,26 +568,47 @@ class RMSTUnidentified(_CohortDefinition):
 _INFLUENCE_LABELS: dict[tuple[int, bool], tuple[weakref.ref, tuple[Any, ...]]] = {}
 
 
-def _sorted_factorize(ids: np.ndarray, correction: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _sorted_factorize(
+    ids: np.ndarray, correction: np.ndarray, copies: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """``pd.factorize(ids, sort=True)`` of text labels, without hashing and sorting them when
     the rows other than ``correction`` rows are already strictly increasing (a prepared
     table of an analysis table ordered by victim: its victims in order, then the delay
     correction rows, each a copy of one of them): those rows are the sorted labels, and a
-    correction row's code is found by binary search (and checked). Otherwise factorizes."""
+    correction row's code is its copied row's (``copies``, the positions
+    :func:`~idjourney.survival.delay.correction_copies` gives, used where the two rows'
+    labels are equal) or found by binary search (and checked). Otherwise factorizes."""
     main = ids[~correction]
     if main.size > 1 and not bool(np.all(main[1:] > main[:-1])):
         return pd.factorize(ids, sort=True)
     codes = np.empty(ids.size, dtype=np.intp)
     codes[~correction] = np.arange(main.size)
     extra = ids[correction]
-    if extra.size:
-        found = np.searchsorted(main, extra)
-        if (found >= main.size).any() or not bool(
-            np.all(main[np.minimum(found, main.size - 1)] == extra)
-        ):
-            return pd.factorize(ids, sort=True)
-        codes[correction] = found
+    if not extra.size:
+        return codes, main
+    if copies is not None and _copies_hold(ids, correction, copies):
+        # a correction row's label is its copy's, among the real rows: the same code
+        rank = np.cumsum(~correction) - 1
+        codes[correction] = rank[copies]
+        return codes, main
+    found = np.searchsorted(main, extra)
+    if (found >= main.size).any() or not bool(
+        np.all(main[np.minimum(found, main.size - 1)] == extra)
+    ):
+        return pd.factorize(ids, sort=True)
+    codes[correction] = found
     return codes, main
+
+
+def _copies_hold(ids: np.ndarray, correction: np.ndarray, copies: np.ndarray) -> bool:
+    """Whether ``copies`` names, for every correction row in order, a real row (not a
+    correction row) with the same label."""
+    n_extra = int(np.count_nonzero(correction))
+    if copies.shape != (n_extra,) or not n_extra:
+        return copies.shape == (n_extra,)
+    if copies.min() < 0 or copies.max() >= ids.size or correction[copies].any():
+        return False
+    return bool(np.all(ids[copies] == ids[correction]))
 
 
 class _GroupSums:
@@ -612,6 +633,8 @@ class _GroupSums:
         sizes = np.diff(np.r_[starts, grouped.size])
         #: the codes present, sorted: the index of the sums
         self.uniques = grouped[starts]
+        #: where each group's rows begin in ``order`` (and where the last one ends)
+        self.bounds = np.r_[starts, grouped.size].astype(np.intp)
         # the groups largest first, so that the groups still adding in round k are a prefix
         self._by_size = np.argsort(-sizes, kind="stable")
         self._starts = starts[self._by_size]
@@ -638,6 +661,22 @@ class _GroupSums:
         sums[self._by_size] = total
         return sums
 
+    def ratio_sums(
+        self, weight: np.ndarray, events: np.ndarray, years: np.ndarray, rate: float, py: float
+    ) -> np.ndarray | None:
+        """``self(weight * (events - rate * years) / py)``: with numba, the contributions
+        computed and summed in one pass (:mod:`idjourney.indicator._calendar_kernels`, the
+        same operations in the same order, so the same bits), else by NumPy."""
+        from idjourney.indicator._calendar_kernels import kernels
+
+        compiled = kernels()
+        if compiled is None:
+            return self(weight * (events - rate * years) / py)
+        sums, finite = compiled.period_cluster_sums(
+            weight, events, years, rate, py, self.order, self.bounds
+        )
+        return sums if finite else None
+
 
 #: (id of a prepared table, address of its cluster codes) -> (weak reference to the table,
 #: its _GroupSums and the labels of its codes): the period rate's groups built once per
@@ -659,6 +698,23 @@ def _cluster_group_sums(table: pd.DataFrame, cluster: pd.Series) -> tuple[_Group
     ref = weakref.ref(table, lambda _, key=key: _GROUP_SUMS.pop(key, None))
     _GROUP_SUMS[key] = (ref, sums, labels)
     return sums, labels
+
+
+_PARTS = ("delay", "recorded")
+
+
+def _part_labels(victims: pd.Index, parts: list[tuple[str, np.ndarray]]) -> pd.MultiIndex:
+    """The labels ``(part, victims[i])`` for each ``(part, positions)`` in turn: a
+    :class:`pandas.MultiIndex` sharing ``victims`` (unique and sorted, so the integrity
+    check, a hash of every id, is skipped)."""
+    part_codes = [np.full(pos.size, _PARTS.index(part), dtype=np.int8) for part, pos in parts]
+    victim_codes = [np.asarray(pos, dtype=np.intp) for _, pos in parts]
+    return pd.MultiIndex(
+        levels=[pd.Index(_PARTS, dtype=object), victims],
+        codes=[np.concatenate(part_codes), np.concatenate(victim_codes)],
+        names=["part", "victim"],
+        verify_integrity=False,
+    )
 
 
 class StockIndex(Definition):
@@ -739,46 +795,102 @@ class StockIndex(Definition):
         return np.where(in_db & ~before, 1.0, 0.0), in_db, before
 
     def _estimate(self, table: pd.DataFrame, year: int) -> tuple[Estimate, pd.Series]:
-        stock, in_db, before = self._stock_parts(table, year)
         w = table["weight"].to_numpy(float)
+        codes, labels, obs_codes, obs_labels, all_labels = self._influence_labels(table)
+        stock, recorded_part, n_in_db, n_before, targets = self._year_parts(
+            table, year, w, codes, len(labels), want_targets=obs_codes is not None
+        )
         count = float(np.round(stock @ w, 9))  # exact for a census (all weights 1)
         if count <= 0:
             raise IndicatorError(f"{self.name}: no unidentified victims at the end of {year}")
-        u = np.where(before, np.sqrt(np.clip(w * (w - 1.0), 0.0, None)), 0.0)
-        codes, labels, obs_codes, obs_labels, all_labels = self._influence_labels(table)
-        values = [np.bincount(codes, weights=u, minlength=len(labels))]
+        values = [recorded_part]
         if obs_codes is not None:
-            g = self._delay_estimation_influence(table, before)
+            g = self._delay_estimation_influence(table, targets)
             values.insert(0, np.bincount(obs_codes, weights=g, minlength=len(obs_labels)))
-        # = the sum of the labelled parts by label, in label order ("delay:" before "recorded:")
+        # = the sum of the labelled parts by label, in label order ("delay" before "recorded")
         influence = pd.Series(np.concatenate(values), index=all_labels)
         se = float(np.sqrt(np.sum(influence.to_numpy() ** 2)))
         half = _z(self.level) * se
-        real = ~table["delay_correction"].to_numpy(bool)
         est = Estimate(
             count,
             se,
             count - half,
             count + half,
             level=self.level,
-            n=int((in_db & real).sum()),
+            n=n_in_db,
             n_at_risk=round(count),
-            events=int((before & real).sum()),
+            events=n_before,
             followup_days=0.0,
             label=f"{self.label} {year}",
             extra={"year": year, "interval": "delay part only" if self.delay_adjust else "none"},
         )
         return est, influence
 
+    def _year_parts(
+        self,
+        table: pd.DataFrame,
+        year: int,
+        w: np.ndarray,
+        codes: np.ndarray,
+        n_labels: int,
+        *,
+        want_targets: bool,
+    ) -> tuple[np.ndarray, np.ndarray, int, int, np.ndarray | None]:
+        r"""The year's stock indicator of each row, the recorded identifications' influence
+        :math:`\sqrt{\max(w(w-1), 0)}` summed by victim ``codes``, the real rows in the
+        database and identified by the year end, and the identified rows' delay bounds
+        (``want_targets``): one compiled pass where numba is available
+        (:mod:`idjourney.indicator._calendar_kernels`, the same bits), else NumPy."""
+        from idjourney.indicator._calendar_kernels import kernels
+
+        real = ~table["delay_correction"].to_numpy(bool)
+        compiled = kernels()
+        dates = ("at_risk_from", "identified_on")
+        if compiled is not None and _nanosecond_columns(table, dates):
+            t = int(np.datetime64(year_end(year), "ns").astype(np.int64))
+            bound = table["delay_bound_days"].to_numpy(float) if want_targets else w[:0]
+            stock, recorded, n_in_db, n_before, targets = compiled.stock_parts(
+                table["at_risk_from"].to_numpy().view(np.int64),
+                table["event"].to_numpy(),
+                table["identified_on"].to_numpy().view(np.int64),
+                t,
+                w,
+                codes,
+                n_labels,
+                real,
+                bound,
+                want_targets,
+            )
+            targets = targets if want_targets else None
+            return stock, recorded, int(n_in_db), int(n_before), targets
+        stock, in_db, before = self._stock_parts(table, year)
+        u = np.where(before, np.sqrt(np.clip(w * (w - 1.0), 0.0, None)), 0.0)
+        recorded = np.bincount(codes, weights=u, minlength=n_labels)
+        targets = table["delay_bound_days"].to_numpy(float)[before] if want_targets else None
+        return (
+            stock,
+            recorded,
+            int((in_db & real).sum()),
+            int((before & real).sum()),
+            targets,
+        )
+
     def _influence_labels(
         self, table: pd.DataFrame
     ) -> tuple[np.ndarray, pd.Index, np.ndarray | None, pd.Index | None, pd.Index]:
-        """Each row's code among the sorted labels ``"recorded:<victim>"``, and each row with
-        a recorded delay's code among ``"delay:<victim>"`` (``None`` without the delay
-        adjustment), and the labels of the influence (the delay labels, then the recorded
-        ones): factorized once per prepared table (issue #19; hashing and sorting the
+        """Each row's code among the victims' recorded-identification labels, and each row
+        with a recorded delay's code among the victims' delay labels (``None`` without the
+        delay adjustment), and the labels of the influence (the delay labels, then the
+        recorded ones): built once per prepared table (issue #19; hashing and sorting the
         labels every year was most of the stock index's time), then every year sums its
-        influence values by code. A victim's delay-correction row shares its label."""
+        influence values by code. A victim's delay-correction row shares its label.
+
+        A label is the pair ``(part, victim_id)``, ``part`` being ``"delay"`` or
+        ``"recorded"``: a :class:`pandas.MultiIndex` on the victims' own id strings, in the
+        order of the pairs (the delay labels first, each part by victim id). At ten million
+        victims, spelling every label out as one new string (``"recorded:<victim>"``) was
+        3.9 s of the stock index's 22 s, and most of why it grew faster than ``n``.
+        """
         key = (id(table), self.delay_adjust)
         cached = _INFLUENCE_LABELS.get(key)
         if cached is not None and cached[0]() is table:
@@ -790,15 +902,25 @@ class StockIndex(Definition):
             if "delay_correction" in table.columns
             else np.zeros(len(ids), dtype=bool)
         )
-        codes, uniques = _sorted_factorize(ids, correction)
-        labels = pd.Index("recorded:" + pd.Series(uniques, dtype=object), dtype=object)
+        from idjourney.survival.delay import correction_copies
+
+        codes, uniques = _sorted_factorize(ids, correction, correction_copies(table))
+        victims = pd.Index(uniques, dtype=object, name="victim")
+        labels = _part_labels(victims, [("recorded", np.arange(victims.size))])
         obs_codes = obs_labels = None
         all_labels = labels
         if self.delay_adjust and "delay_days" in table.columns:
             obs = table["delay_days"].notna().to_numpy()
-            obs_codes, obs_uniques = _sorted_factorize(ids[obs], np.zeros(obs.sum(), bool))
-            obs_labels = pd.Index("delay:" + pd.Series(obs_uniques, dtype=object), dtype=object)
-            all_labels = obs_labels.append(labels)
+            # the victims with a recorded delay, in victim order, and each such row's rank
+            # among them (what factorizing their ids, sorted, gives)
+            present = np.zeros(victims.size, dtype=bool)
+            present[codes[obs]] = True
+            obs_victims = np.flatnonzero(present)
+            obs_codes = (np.cumsum(present) - 1)[codes[obs]]
+            obs_labels = _part_labels(victims, [("delay", obs_victims)])
+            all_labels = _part_labels(
+                victims, [("delay", obs_victims), ("recorded", np.arange(victims.size))]
+            )
         result = (codes, labels, obs_codes, obs_labels, all_labels)
         # kept while the table lives (not on the definition, which stays picklable)
         ref = weakref.ref(table, lambda _, key=key: _INFLUENCE_LABELS.pop(key, None))
@@ -806,9 +928,10 @@ class StockIndex(Definition):
         return result
 
     @staticmethod
-    def _delay_estimation_influence(table: pd.DataFrame, before: np.ndarray) -> np.ndarray:
+    def _delay_estimation_influence(table: pd.DataFrame, targets: np.ndarray) -> np.ndarray:
         """Influence of each recorded delay (rows with ``delay_days``, in row order) on the
-        estimated unrecorded identifications
+        estimated unrecorded identifications at ``targets`` (the delay bounds of the
+        identifications before the year end)
         (:func:`idjourney.survival.delay.inverse_weight_sum_influence`): the variance the
         estimation of the delay distribution adds to the stock."""
         from idjourney.survival.delay import inverse_weight_sum_influence
@@ -816,11 +939,21 @@ class StockIndex(Definition):
         delay = table["delay_days"].to_numpy(float)
         bound = table["delay_bound_days"].to_numpy(float)
         obs = ~np.isnan(delay)
-        return -inverse_weight_sum_influence(delay[obs], bound[obs], bound[before])
+        return -inverse_weight_sum_influence(delay[obs], bound[obs], targets)
 
     def _replicates(self, table: pd.DataFrame, year: int, weights: np.ndarray) -> np.ndarray:
         stock, _ = self._stock_weights(table, year)
         return stock @ weights
+
+
+#: the dates the period rate reads
+_PERIOD_DATES = ("identified_on", "at_risk_from", "extract_date", "closed_on")
+
+
+def _nanosecond_columns(table: pd.DataFrame, columns: tuple[str, ...]) -> bool:
+    """Whether every column of ``columns`` in ``table`` is NumPy ``datetime64[ns]`` (the
+    compiled passes read them as int64 nanoseconds)."""
+    return all(table[c].dtype == np.dtype("datetime64[ns]") for c in columns if c in table.columns)
 
 
 class PeriodIdentificationRate(Definition):
@@ -866,6 +999,36 @@ class PeriodIdentificationRate(Definition):
     )
 
     def _parts(self, table: pd.DataFrame, year: int) -> tuple[np.ndarray, np.ndarray]:
+        """Each row's identification in ``year`` (1.0 or 0.0) and its years at risk in
+        ``year``: one compiled pass over the dates where numba is available
+        (:mod:`idjourney.indicator._calendar_kernels`, the same bits), else NumPy."""
+        from idjourney.indicator._calendar_kernels import kernels
+
+        compiled = kernels()
+        if compiled is None or not _nanosecond_columns(table, _PERIOD_DATES):
+            return self._parts_numpy(table, year)
+        s = np.datetime64(year_start(year), "ns").astype(np.int64)
+        t = np.datetime64(year_end(year), "ns").astype(np.int64)
+        extract = np.datetime64(table_extract_date(table), "ns").astype(np.int64)
+        use_closed = self.closures == "competing" and "closed_on" in table.columns
+        ident = table["identified_on"].to_numpy().view(np.int64)
+        closed = table["outcome"].to_numpy(int) == 2 if use_closed else np.zeros(1, bool)
+        closed_on = table["closed_on"].to_numpy().view(np.int64) if use_closed else ident[:1]
+        return compiled.period_parts(
+            table["event"].to_numpy(),
+            ident,
+            table["at_risk_from"].to_numpy().view(np.int64),
+            table["extract_date"].to_numpy().view(np.int64),
+            closed,
+            closed_on,
+            use_closed,
+            int(extract),
+            int(s),
+            int(t),
+            _DAYS_PER_YEAR,
+        )
+
+    def _parts_numpy(self, table: pd.DataFrame, year: int) -> tuple[np.ndarray, np.ndarray]:
         # on the columns' datetime arrays (issue #19: pandas' datetime Series operations
         # were most of every year's time); a missing date compares false and subtracts to
         # NaN, as in pandas, so the values are the same to the bit
@@ -895,7 +1058,6 @@ class PeriodIdentificationRate(Definition):
         if d <= 0 or py <= 0:
             raise IndicatorError(f"{self.name}: no identifications in {year}; the rate is 0")
         rate = d / py
-        contrib = w * (events - rate * years) / py
         cluster = table["_cluster"]
         if (
             isinstance(cluster.dtype, pd.CategoricalDtype)
@@ -906,14 +1068,16 @@ class PeriodIdentificationRate(Definition):
             # result, 1.6 s a year at 1e7 (issue #19); the same groups, rows and sums
             # (the groups built once per prepared table: _GroupSums, the same sums to the bit)
             groups, labels = _cluster_group_sums(table, cluster)
-            sums = groups(contrib)
+            sums = groups.ratio_sums(w, events, years, rate, py)
             if sums is None:  # a NaN or infinite contribution: pandas' own handling
+                contrib = w * (events - rate * years) / py
                 codes = cluster.cat.codes.to_numpy()
                 by_code = pd.Series(contrib).groupby(codes, sort=True).sum()
                 labels = cluster.cat.categories.take(by_code.index.to_numpy()).astype(object)
                 sums = by_code.to_numpy()
             influence = pd.Series(sums, index=labels.copy())  # its own Index object
         else:
+            contrib = w * (events - rate * years) / py
             influence = pd.Series(contrib, index=cluster.to_numpy()).groupby(level=0).sum()
         se = float(np.sqrt(np.sum(influence.to_numpy() ** 2)))
         half = _z(self.level) * se / rate

@@ -37,6 +37,7 @@ to the cohort's: it uses every recorded identification).
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass
 from typing import Any
 
@@ -196,9 +197,10 @@ def delay_adjusted(
     lag = delay.quantile(min_recorded)
     shift = pd.to_timedelta(lag, unit="D")
     if _nanosecond_dates(table, _DATE_COLUMNS):
-        out, cut, weight = _adjusted_arrays(table, delay, shift)
+        out, cut, weight, copies = _adjusted_arrays(table, delay, shift)
     else:
-        out, cut, weight = _adjusted_frame(table, delay, shift)
+        out, cut, weight, copies = _adjusted_frame(table, delay, shift)
+    _remember_copies(out, copies)
     out.attrs = dict(table.attrs)
     out.attrs["delay"] = {
         "method": (
@@ -216,11 +218,35 @@ def delay_adjusted(
     return out
 
 
+#: delay_adjusted's tables (by id, while they live) -> the row each correction row copies
+_COPIES: dict[int, tuple[weakref.ref, np.ndarray]] = {}
+
+
+def _remember_copies(out: pd.DataFrame, copies: np.ndarray) -> None:
+    key = id(out)
+    ref = weakref.ref(out, lambda _, key=key: _COPIES.pop(key, None))
+    _COPIES[key] = (ref, copies)
+
+
+def correction_copies(table: pd.DataFrame) -> np.ndarray | None:
+    """For a table :func:`delay_adjusted` returned (that very object), the position of the
+    victim row each correction row copies, correction rows in order; ``None`` for any other
+    table.
+
+    A hint, not a fact: the table may have been changed in place since, so a caller checks
+    what it relies on (e.g. that the two rows' ``victim_id`` are equal) before using it.
+    """
+    cached = _COPIES.get(id(table))
+    if cached is None or cached[0]() is not table:
+        return None
+    return cached[1]
+
+
 def _adjusted_frame(
     table: pd.DataFrame, delay: DelayDistribution, shift: pd.Timedelta
-) -> tuple[pd.DataFrame, Any, np.ndarray]:
+) -> tuple[pd.DataFrame, Any, np.ndarray, np.ndarray]:
     """The corrected table by pandas' Series operations (any date dtype): the table, the
-    victims' rows' cutoff dates and their weights."""
+    victims' rows' cutoff dates, their weights and the row each correction row copies."""
     cutoff = table["extract_date"] - shift
     keep = np.flatnonzero(
         ((table["first_seen"] <= cutoff) & (table["at_risk_from"] < cutoff)).to_numpy()
@@ -270,7 +296,7 @@ def _adjusted_frame(
     out["weight"] = weight
     out["delay_correction"] = ghost
     cut, weight = cut[~ghost], weight[~ghost]
-    return out, cut, weight
+    return out, cut, weight, np.flatnonzero(extra)
 
 
 def _nanosecond_dates(table: pd.DataFrame, columns: tuple[str, ...]) -> bool:
@@ -296,7 +322,7 @@ def _taken_column(column: pd.Series, rows: np.ndarray) -> Any:
 
 def _adjusted_arrays(
     table: pd.DataFrame, delay: DelayDistribution, shift: pd.Timedelta
-) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+) -> tuple[pd.DataFrame, np.ndarray, np.ndarray, np.ndarray]:
     """:func:`_adjusted_frame` on NumPy ``datetime64[ns]`` dates, the same table to the bit.
 
     The dates are read as NumPy arrays (NaT compares false and propagates through
@@ -374,7 +400,7 @@ def _adjusted_arrays(
         },
         copy=False,
     )
-    return out, cut[:n_real], weight[:n_real]
+    return out, cut[:n_real], weight[:n_real], np.flatnonzero(extra)
 
 
 class DelayInfluence:
