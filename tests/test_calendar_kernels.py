@@ -159,3 +159,20 @@ def test_sorted_factorize_uses_copies_only_where_they_hold() -> None:
     shuffled[[0, 1]] = shuffled[[1, 0]]  # real rows out of order: pandas' factorize
     codes, uniques = _sorted_factorize(shuffled, correction, copies)
     np.testing.assert_array_equal(codes, _factorized(shuffled)[0])
+
+
+def test_correction_copies_name_each_correction_rows_victim_row(table) -> None:
+    from idjourney.survival.delay import correction_copies, delay_adjusted
+
+    adjusted = delay_adjusted(table)
+    copies = correction_copies(adjusted)
+    ghost = adjusted["delay_correction"].to_numpy()
+    assert copies is not None and copies.size == ghost.sum() > 0
+    assert not ghost[copies].any()
+    # the copied row is the same victim, with the same first-seen date
+    for column in ("victim_id", "first_seen", "series_id"):
+        np.testing.assert_array_equal(
+            adjusted[column].to_numpy()[copies], adjusted[column].to_numpy()[ghost]
+        )
+    assert correction_copies(adjusted.copy()) is None  # only for the table it returned
+    assert correction_copies(table) is None

@@ -144,7 +144,14 @@ def _require(table: pd.DataFrame, columns: list[str], what: str) -> None:
 def table_extract_date(table: pd.DataFrame) -> pd.Timestamp:
     """The table's extract (censoring) date: the latest ``extract_date``."""
     _require(table, ["extract_date"], "the extract date")
-    value = table["extract_date"].max()
+    column = table["extract_date"]
+    if column.dtype == np.dtype("datetime64[ns]") and len(column):
+        # the largest int64 is the latest date (NaT is the smallest int64: skipped unless
+        # every date is missing); pandas' max builds a mask of the missing dates first
+        value = column.to_numpy().view(np.int64).max()
+        value = pd.NaT if value == np.iinfo(np.int64).min else pd.Timestamp(value)
+    else:
+        value = column.max()
     if pd.isna(value):
         raise IndicatorError("column 'extract_date' is empty; every row needs its extract date")
     return pd.Timestamp(value)
