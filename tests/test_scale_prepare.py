@@ -106,3 +106,31 @@ def test_new_victims_cluster_codes_equal_factorizing_the_labels(table) -> None:
         np.testing.assert_array_equal(labels, expected_labels)
         assert labels.dtype == expected_labels.dtype
         assert _cluster_codes(frame) is _cluster_codes(frame)
+
+
+@pytest.mark.parametrize(
+    "dates",
+    [
+        ["2020-01-01", None, "2021-05-03", "2021-05-02"],
+        ["2019-12-31"],
+        [None, "1969-12-31"],  # before the epoch: a negative int64
+    ],
+)
+def test_extract_date_is_pandas_max_skipping_missing(dates) -> None:
+    from idjourney.indicator.base import table_extract_date
+
+    column = pd.to_datetime(pd.Series(dates))
+    assert column.dtype == np.dtype("datetime64[ns]")
+    expected = column.max()
+    got = table_extract_date(pd.DataFrame({"extract_date": column}))
+    assert isinstance(got, pd.Timestamp) and got == expected
+
+
+@pytest.mark.parametrize("dates", [[None, None], []])
+def test_extract_date_missing_everywhere_is_a_clear_error(dates) -> None:
+    from idjourney.indicator import IndicatorError
+    from idjourney.indicator.base import table_extract_date
+
+    table = pd.DataFrame({"extract_date": pd.Series(pd.to_datetime(dates), dtype="M8[ns]")})
+    with pytest.raises(IndicatorError, match="'extract_date' is empty"):
+        table_extract_date(table)
