@@ -93,7 +93,7 @@ class _PeakSampler(threading.Thread):
 
 
 def warm_up_kernels() -> str:
-    """First use of the compiled kernels (cluster-robust and calendar; numba compile, or load
+    """First use of the compiled kernels (cluster-robust and indicator; numba compile, or load
     from its cache), on a small world, before any stage is timed: each size runs in its own process,
     and a cost paid once per process would otherwise sit in that size's first robust stage."""
     from idjourney.indicator import PeriodIdentificationRate, StockIndex
@@ -112,7 +112,7 @@ def warm_up_kernels() -> str:
     _ = km.survival_
     rmst(km, 730.0)
     journey_summary(table)
-    for definition in (StockIndex(), PeriodIdentificationRate()):  # the calendar kernels
+    for definition in (StockIndex(), PeriodIdentificationRate()):  # the indicator kernels
         definition.compute(table, 2015)
     return f"compiled kernels: first use {time.perf_counter() - wall0:.2f} s (not in the stages)"
 
@@ -270,9 +270,10 @@ def main() -> None:
     )
     parser.add_argument(
         "--allocator",
-        choices=("tuned", "default"),
+        choices=("tuned", "retain", "default"),
         default="tuned",
         help="tuned: idjourney.tune_allocator() in each size's process (as the CLI does); "
+        "retain: the same with trim_threshold=None (freed memory never handed back); "
         "default: glibc's own thresholds",
     )
     parser.add_argument("--one", type=int, help=argparse.SUPPRESS)
@@ -286,10 +287,11 @@ def main() -> None:
             print(line)
         return
     if args.one:
-        if args.allocator == "tuned":
+        if args.allocator in ("tuned", "retain"):
             from idjourney import tune_allocator
 
-            print(f"   allocator: {tune_allocator().reason}", file=sys.stderr, flush=True)
+            trim = {} if args.allocator == "tuned" else {"trim_threshold": None}
+            print(f"   allocator: {tune_allocator(**trim).reason}", file=sys.stderr, flush=True)
         print(f"   {warm_up_kernels()}", file=sys.stderr, flush=True)
         with tempfile.TemporaryDirectory(prefix="bench-pipeline-") as tmp:
             stages = run_size(

@@ -665,9 +665,9 @@ class _GroupSums:
         self, weight: np.ndarray, events: np.ndarray, years: np.ndarray, rate: float, py: float
     ) -> np.ndarray | None:
         """``self(weight * (events - rate * years) / py)``: with numba, the contributions
-        computed and summed in one pass (:mod:`idjourney.indicator._calendar_kernels`, the
+        computed and summed in one pass (:mod:`idjourney.indicator._kernels`, the
         same operations in the same order, so the same bits), else by NumPy."""
-        from idjourney.indicator._calendar_kernels import kernels
+        from idjourney.indicator._kernels import kernels
 
         compiled = kernels()
         if compiled is None:
@@ -840,8 +840,8 @@ class StockIndex(Definition):
         :math:`\sqrt{\max(w(w-1), 0)}` summed by victim ``codes``, the real rows in the
         database and identified by the year end, and the identified rows' delay bounds
         (``want_targets``): one compiled pass where numba is available
-        (:mod:`idjourney.indicator._calendar_kernels`, the same bits), else NumPy."""
-        from idjourney.indicator._calendar_kernels import kernels
+        (:mod:`idjourney.indicator._kernels`, the same bits), else NumPy."""
+        from idjourney.indicator._kernels import kernels
 
         real = ~table["delay_correction"].to_numpy(bool)
         compiled = kernels()
@@ -1001,8 +1001,8 @@ class PeriodIdentificationRate(Definition):
     def _parts(self, table: pd.DataFrame, year: int) -> tuple[np.ndarray, np.ndarray]:
         """Each row's identification in ``year`` (1.0 or 0.0) and its years at risk in
         ``year``: one compiled pass over the dates where numba is available
-        (:mod:`idjourney.indicator._calendar_kernels`, the same bits), else NumPy."""
-        from idjourney.indicator._calendar_kernels import kernels
+        (:mod:`idjourney.indicator._kernels`, the same bits), else NumPy."""
+        from idjourney.indicator._kernels import kernels
 
         compiled = kernels()
         if compiled is None or not _nanosecond_columns(table, _PERIOD_DATES):

@@ -330,11 +330,21 @@ class StratifiedCurve:
         :math:`\sum_r \hat\pi_r \theta_{rc}` plus the shares' term
         :math:`\sum_r (\theta_r - \theta)\,\partial \hat N_r / \partial w_c / \hat N`
         (module docstring)."""
+        from idjourney.indicator._kernels import kernels
+
         out = np.zeros(self.n_clusters)
         total = float(np.sum(self.sizes))
+        compiled = kernels()
         # within a stratum the positions are distinct; a series in several strata gets the
         # sum of its terms (the covariance between strata is kept)
         for r, (p, pos, u) in enumerate(zip(self.shares, self.positions, parts, strict=True)):
+            if compiled is not None:  # the same operations, in place (the same bits)
+                with_size = bool(self.size_influence)
+                size = self.size_influence[r] if with_size else u[:0]
+                compiled.mix_stratum(
+                    out, pos, u, float(p), float(values[r] - mixed), size, with_size, total
+                )
+                continue
             out[pos] += p * u
             if self.size_influence:
                 out[pos] += (values[r] - mixed) * self.size_influence[r] / total

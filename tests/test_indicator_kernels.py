@@ -13,13 +13,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import idjourney.indicator._calendar_kernels as calendar_kernels
+import idjourney.indicator._kernels as indicator_kernels
 from idjourney.indicator import PeriodIdentificationRate, StockIndex
 from idjourney.indicator.definitions import _GroupSums, _sorted_factorize
 from idjourney.linkage import analysis_table
 from idjourney.synthetic import generate, load_scenario
 
-pytestmark = pytest.mark.skipif(calendar_kernels.kernels() is None, reason="numba missing")
+pytestmark = pytest.mark.skipif(indicator_kernels.kernels() is None, reason="numba missing")
 
 
 @pytest.fixture(scope="module")
@@ -96,7 +96,7 @@ def test_stock_year_parts_equal_numpy_to_the_bit(table, delay_adjust: bool, monk
     compiled = [
         definition._year_parts(prepared, y, w, codes, len(labels), want_targets=want) for y in years
     ]
-    monkeypatch.setattr(calendar_kernels, "kernels", lambda: None)
+    monkeypatch.setattr(indicator_kernels, "kernels", lambda: None)
     for y, fast in zip(years, compiled, strict=True):
         slow = definition._year_parts(prepared, y, w, codes, len(labels), want_targets=want)
         assert _bits(fast[0], fast[1]) == _bits(slow[0], slow[1])
@@ -112,7 +112,7 @@ def test_stock_year_parts_equal_numpy_to_the_bit(table, delay_adjust: bool, monk
 def test_definitions_give_the_same_bits_without_numba(table, cls, delay_adjust, monkeypatch):
     definition = cls(delay_adjust=delay_adjust)
     fast = [definition.compute_with_influence(table, y) for y in (2013, 2019, 2022)]
-    monkeypatch.setattr(calendar_kernels, "kernels", lambda: None)
+    monkeypatch.setattr(indicator_kernels, "kernels", lambda: None)
     for (est, influence), y in zip(fast, (2013, 2019, 2022), strict=True):
         slow_est, slow_influence = definition.compute_with_influence(table, y)
         assert est == slow_est
@@ -176,3 +176,17 @@ def test_correction_copies_name_each_correction_rows_victim_row(table) -> None:
         )
     assert correction_copies(adjusted.copy()) is None  # only for the table it returned
     assert correction_copies(table) is None
+
+
+@pytest.mark.parametrize("strata", ["region", None])
+def test_stratified_influence_equals_numpy_mix_to_the_bit(table, strata, monkeypatch) -> None:
+    from idjourney.summary import journey_curve, prepare_journey
+
+    curve = journey_curve(prepare_journey(table), strata)
+    times = (30.0, 365.0, 1500.0)
+    fast = [curve.influence_unidentified_at(t) for t in times] + [curve.influence_rmst(730.0)]
+    monkeypatch.setattr(indicator_kernels, "kernels", lambda: None)
+    slow = [curve.influence_unidentified_at(t) for t in times] + [curve.influence_rmst(730.0)]
+    assert _bits(*fast) == _bits(*slow)
+    if strata is not None:
+        assert curve.stratified and curve.size_influence  # the shares' term was exercised

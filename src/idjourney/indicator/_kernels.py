@@ -1,4 +1,4 @@
-r"""Compiled (numba) kernels of the calendar definitions' yearly passes over the rows.
+r"""Compiled (numba) kernels of the indicators' passes over rows and series.
 
 The stock index and the period rate
 (:class:`~idjourney.indicator.definitions.StockIndex`,
@@ -27,10 +27,17 @@ cache, so every year read and wrote memory some forty times (issue #19: the rate
   compensated (Kahan) recurrence, the group's rows in their row order: the sums of
   :class:`~idjourney.indicator.definitions._GroupSums` to the bit, without the
   contributions' array or a round per row of the largest group.
+* :func:`mix_stratum` — one stratum's term of the region-standardised curve's per-series
+  influence (:meth:`~idjourney.indicator.stratified.StratifiedCurve._mix`):
+  :math:`\hat\pi_r \theta_{rc}` and, with estimated shares,
+  :math:`(\theta_r - \theta)\,\partial\hat N_r/\partial w_c/\hat N`, added to each of the
+  stratum's series in place, in NumPy's order of operations (the same bits), without the
+  two gathers, two scatters and three temporaries a stratum of NumPy's fancy indexing
+  costs (at 1e7 victims, 3.5 million series: 48 ms a call, 37 calls a journey).
 
 :func:`kernels` returns ``None`` when numba is not installed or ``IDJOURNEY_NUMBA=0`` is
 set; the callers then use the NumPy path (tests check one against the other,
-``tests/test_calendar_kernels.py``).
+``tests/test_indicator_kernels.py``).
 """
 
 from __future__ import annotations
@@ -155,6 +162,24 @@ def _stock_parts(
     return stock, recorded, n_in_db, n_before, targets[:n_targets]
 
 
+def _mix_stratum(
+    out: np.ndarray,
+    positions: np.ndarray,
+    part: np.ndarray,
+    share: float,
+    centred: float,
+    size_influence: np.ndarray,
+    with_size: bool,
+    total: float,
+) -> None:  # pragma: no cover - compiled by numba
+    for k in range(positions.size):
+        i = positions[k]
+        value = out[i] + share * part[k]
+        if with_size:
+            value = value + centred * size_influence[k] / total
+        out[i] = value
+
+
 @functools.cache
 def kernels() -> SimpleNamespace | None:
     """The compiled kernels (compiled lazily, on first call), or ``None`` when numba is
@@ -172,5 +197,6 @@ def kernels() -> SimpleNamespace | None:
     return SimpleNamespace(
         period_parts=_compile(_period_parts)[0],
         stock_parts=_compile(_stock_parts)[0],
+        mix_stratum=_compile(_mix_stratum)[0],
         period_cluster_sums=_compile(_period_cluster_sums)[0],
     )
