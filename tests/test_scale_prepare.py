@@ -134,3 +134,32 @@ def test_extract_date_missing_everywhere_is_a_clear_error(dates) -> None:
     table = pd.DataFrame({"extract_date": pd.Series(pd.to_datetime(dates), dtype="M8[ns]")})
     with pytest.raises(IndicatorError, match="'extract_date' is empty"):
         table_extract_date(table)
+
+
+@pytest.mark.parametrize("name", sorted(DEFINITIONS))
+@pytest.mark.parametrize("options", [{}, {"delay_adjust": False}, {"variance": "independent"}])
+def test_prepare_with_columns_builds_those_columns_alone_same_values(table, name, options):
+    definition = DEFINITIONS[name](**options)
+    full = definition.prepare(table)
+    wanted = ["entry", "duration", "event", "region"]
+    narrow = definition.prepare(table, columns=wanted)
+    clusters = {"series_id"} if definition.variance == "cluster" else {"victim_id"}
+    expected = {*wanted, "weight", "delay_correction", "outcome", "_cluster", *clusters}
+    assert set(narrow.columns) == expected & set(full.columns)
+    assert list(narrow.columns) == [c for c in full.columns if c in narrow.columns]
+    pd.testing.assert_frame_equal(narrow, full[list(narrow.columns)], check_exact=True)
+    assert narrow.attrs == full.attrs
+
+
+def test_journey_from_the_narrow_table_is_the_same_to_the_bit(table) -> None:
+    from idjourney.summary import _CURVE_COLUMNS, journey_curve, prepare_journey
+
+    full = journey_curve(prepare_journey(table))
+    narrow = journey_curve(prepare_journey(table, columns=[*_CURVE_COLUMNS, "region"]))
+    assert full.median_interval(0.95) == narrow.median_interval(0.95)
+    for t in (100.0, 365.25, 1826.25):
+        assert full.unidentified_at(t) == narrow.unidentified_at(t)
+        assert full.se_unidentified_at(t) == narrow.se_unidentified_at(t)
+        assert full.influence_unidentified_at(t).tobytes() == (
+            narrow.influence_unidentified_at(t).tobytes()
+        )

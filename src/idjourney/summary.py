@@ -21,6 +21,7 @@ per-victim / pooled versions.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any, Literal
 
 import numpy as np
@@ -54,12 +55,21 @@ def prepare_journey(
     delay_adjust: bool = True,
     variance: Literal["cluster", "independent"] = "cluster",
     cluster_col: str = "series_id",
+    columns: Collection[str] | None = None,
 ) -> pd.DataFrame:
-    """The table as the journey uses it (delay correction, cluster; see module docstring)."""
+    """The table as the journey uses it (delay correction, cluster; see module docstring).
+
+    ``columns``: keep only these (and what every estimate reads; ``Definition.prepare``).
+    """
     helper = MedianTimeToIdentification(
         delay_adjust=delay_adjust, variance=variance, cluster_col=cluster_col
     )
-    return helper.prepare(table)
+    return helper.prepare(table, columns=columns)
+
+
+#: the prepared table's columns the journey curve reads (:func:`journey_curve`, with
+#: ``survival_rows``), besides the strata and what every estimate reads
+_CURVE_COLUMNS = ("entry", "duration", "event", "outcome", "weight", "delay_correction")
 
 
 def journey_curve(prepared: pd.DataFrame, strata: str | None = "region") -> StratifiedCurve:
@@ -289,6 +299,8 @@ def journey_summary(
         delay_adjust=delay_adjust,
         variance=variance,
         cluster_col=cluster_col,
+        # the columns the curve reads: the delay correction builds no others (issue #19)
+        columns=[*_CURVE_COLUMNS, *([strata] if strata else [])],
     )
     curve = journey_curve(prepared, strata)
     z = float(stats.norm.ppf(0.5 + level / 2))

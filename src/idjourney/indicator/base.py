@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import weakref
 from abc import ABC, abstractmethod
+from collections.abc import Collection
 from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar, Literal
 
@@ -412,11 +413,21 @@ class Definition(ABC):
             )
         return "not adjusted: only identifications recorded by the extract are counted"
 
-    def prepare(self, table: pd.DataFrame, extract_date: Any = None) -> pd.DataFrame:
+    def prepare(
+        self,
+        table: pd.DataFrame,
+        extract_date: Any = None,
+        *,
+        columns: Collection[str] | None = None,
+    ) -> pd.DataFrame:
         """The analysis table as this definition uses it: as of ``extract_date``, corrected for
         the reporting delay (``delay_adjust``), with ``weight`` and ``outcome`` columns.
 
         Computing many years on one prepared table avoids repeating the delay estimate.
+        ``columns`` keeps only those columns of the prepared table (and ``weight``,
+        ``delay_correction``, ``outcome``, the cluster column and ``_cluster``, which every
+        estimate reads), for a caller that knows what it will read: the delay correction
+        then builds no others (:func:`~idjourney.survival.delay.delay_adjusted`).
         """
         key = self._prepare_key()
         if extract_date is None and table.attrs.get("idjourney_prepared") == key:
@@ -452,13 +463,18 @@ class Definition(ABC):
                 ["identified_on", "identification_recorded_on", "first_seen", "at_risk_from"],
                 "the reporting-delay adjustment (or use delay_adjust=False)",
             )
+            kept = None if columns is None else self._kept_columns(columns)
             try:
-                out = delay_adjusted(out)
+                out = delay_adjusted(out, columns=kept)
             except DelayError as exc:
                 raise IndicatorError(f"{self.name}: {exc} (or use delay_adjust=False)") from exc
         else:
             out["weight"] = 1.0
             out["delay_correction"] = False
+            if columns is not None:
+                kept = self._kept_columns(columns)
+                for name in [c for c in out.columns if c not in kept]:
+                    del out[name]  # in place: the copy's other columns are not copied again
         if self.variance == "cluster":
             _require(out, [self.cluster_col], "the cluster-robust variance (the series key)")
             if out[self.cluster_col].isna().any():
@@ -481,6 +497,14 @@ class Definition(ABC):
             out["_cluster"] = ids.astype(str).to_numpy()
         out.attrs["idjourney_prepared"] = key
         return out
+
+    def _kept_columns(self, columns: Collection[str]) -> set[str]:
+        """``columns`` and what every estimate reads: the weights, the correction flag, the
+        outcome and the clusters (the cluster column, its carried codes; ``victim_id``, the
+        clusters of the independent variance)."""
+        kept = {*columns, "weight", "delay_correction", "outcome", _CODE_COLUMN}
+        kept.add(self.cluster_col if self.variance == "cluster" else "victim_id")
+        return kept
 
     def compute(self, table: pd.DataFrame, year: int, extract_date: Any = None) -> Estimate:
         """The indicator for ``year`` (cohort or calendar year, see ``time_basis``).

@@ -38,6 +38,7 @@ to the cohort's: it uses every recorded identification).
 from __future__ import annotations
 
 import weakref
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -168,6 +169,8 @@ def delay_adjusted(
     table: pd.DataFrame,
     delay: DelayDistribution | None = None,
     min_recorded: float = 0.25,
+    *,
+    columns: Collection[str] | None = None,
 ) -> pd.DataFrame:
     """The analysis table corrected for identifications not yet recorded (module docstring).
 
@@ -180,6 +183,10 @@ def delay_adjusted(
     min_recorded : float
         Censor follow-up where less than this share of identifications would be recorded
         by the extract (sets the lag; bounds the weights by ``1 / min_recorded``).
+    columns : collection of str, optional
+        Build only these columns of the output (in its usual order; default all). The
+        others are neither gathered nor computed: at ten million victims each is about
+        100 MB of fresh memory (issue #19). The values of those built are unchanged.
 
     Returns
     -------
@@ -197,9 +204,11 @@ def delay_adjusted(
     lag = delay.quantile(min_recorded)
     shift = pd.to_timedelta(lag, unit="D")
     if _nanosecond_dates(table, _DATE_COLUMNS):
-        out, cut, weight, copies = _adjusted_arrays(table, delay, shift)
+        out, cut, weight, copies = _adjusted_arrays(table, delay, shift, columns)
     else:
         out, cut, weight, copies = _adjusted_frame(table, delay, shift)
+        if columns is not None:
+            out = out[[c for c in out.columns if c in set(columns)]]
     _remember_copies(out, copies)
     out.attrs = dict(table.attrs)
     out.attrs["delay"] = {
@@ -321,7 +330,10 @@ def _taken_column(column: pd.Series, rows: np.ndarray) -> Any:
 
 
 def _adjusted_arrays(
-    table: pd.DataFrame, delay: DelayDistribution, shift: pd.Timedelta
+    table: pd.DataFrame,
+    delay: DelayDistribution,
+    shift: pd.Timedelta,
+    wanted: Collection[str] | None = None,
 ) -> tuple[pd.DataFrame, np.ndarray, np.ndarray, np.ndarray]:
     """:func:`_adjusted_frame` on NumPy ``datetime64[ns]`` dates, the same table to the bit.
 
@@ -329,7 +341,7 @@ def _adjusted_arrays(
     differences, as pandas' missing dates do); only the columns the correction does not
     rewrite are gathered at the output's rows, and each rewritten column is computed once
     from the four dates it reads, gathered once: no pandas Series temporaries of the
-    output's length (issue #19).
+    output's length (issue #19). Only the columns in ``wanted`` (default all) are built.
     """
     step = np.timedelta64(shift.value, "ns")
     first = table["first_seen"].to_numpy()
@@ -370,29 +382,34 @@ def _adjusted_arrays(
     end[ghost] = cut[ghost]
     observed = ~np.isnat(identified) & ~np.isnat(recorded) & ~ghost
     first = first[rows]
-    # the columns the correction writes, in the order it first writes them
-    written = {
-        "delay_days": np.where(observed, _days(recorded, identified), np.nan),
-        "delay_bound_days": np.where(observed, _days(extract, identified), np.nan),
-        "identified_on": ident,
-        "identification_recorded_on": np.where(event, recorded, _NAT),
-        "closed_on": closed,
-        "event": event.astype("int64"),
-        "outcome": np.select([event, ~np.isnat(closed) & ~ghost], [1, 2], 0).astype("int64"),
-        "duration": _days(end, first),
-        "entry": _days(table["at_risk_from"].to_numpy()[rows], first),
-        "extract_date": cut,
-        "weight": weight,
-        "delay_correction": ghost,
+    # the columns the correction writes, in the order it first writes them (each built
+    # only when wanted)
+    writers: dict[str, Callable[[], Any]] = {
+        "delay_days": lambda: np.where(observed, _days(recorded, identified), np.nan),
+        "delay_bound_days": lambda: np.where(observed, _days(extract, identified), np.nan),
+        "identified_on": lambda: ident,
+        "identification_recorded_on": lambda: np.where(event, recorded, _NAT),
+        "closed_on": lambda: closed,
+        "event": lambda: event.astype("int64"),
+        "outcome": lambda: np.select([event, ~np.isnat(closed) & ~ghost], [1, 2], 0).astype(
+            "int64"
+        ),
+        "duration": lambda: _days(end, first),
+        "entry": lambda: _days(table["at_risk_from"].to_numpy()[rows], first),
+        "extract_date": lambda: cut,
+        "weight": lambda: weight,
+        "delay_correction": lambda: ghost,
     }
     if "closed_on" not in table.columns:
-        del written["closed_on"]
+        del writers["closed_on"]
+    names = [*table.columns, *(name for name in writers if name not in table.columns)]
+    if wanted is not None:
+        names = [name for name in names if name in set(wanted)]
     index = pd.RangeIndex(rows.size)
     columns = {
-        name: written[name] if name in written else _taken_column(table[name], rows)
-        for name in table.columns
+        name: writers[name]() if name in writers else _taken_column(table[name], rows)
+        for name in names
     }
-    columns.update(written)  # the new columns after the table's own, in written order
     out = pd.DataFrame(
         {
             name: pd.Series(values, index=index, name=name, copy=False)
