@@ -270,10 +270,9 @@ def main() -> None:
     )
     parser.add_argument(
         "--allocator",
-        choices=("tuned", "retain", "default"),
+        choices=("tuned", "default"),
         default="tuned",
         help="tuned: idjourney.tune_allocator() in each size's process (as the CLI does); "
-        "retain: the same with trim_threshold=None (freed memory never handed back); "
         "default: glibc's own thresholds",
     )
     parser.add_argument("--one", type=int, help=argparse.SUPPRESS)
@@ -287,11 +286,10 @@ def main() -> None:
             print(line)
         return
     if args.one:
-        if args.allocator in ("tuned", "retain"):
+        if args.allocator == "tuned":
             from idjourney import tune_allocator
 
-            trim = {} if args.allocator == "tuned" else {"trim_threshold": None}
-            print(f"   allocator: {tune_allocator(**trim).reason}", file=sys.stderr, flush=True)
+            print(f"   allocator: {tune_allocator().reason}", file=sys.stderr, flush=True)
         print(f"   {warm_up_kernels()}", file=sys.stderr, flush=True)
         with tempfile.TemporaryDirectory(prefix="bench-pipeline-") as tmp:
             stages = run_size(

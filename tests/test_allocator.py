@@ -53,21 +53,3 @@ def test_noop_off_glibc(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_rejects_values_mallopt_cannot_take(kwargs: dict[str, int]) -> None:
     with pytest.raises(ValueError, match="byte count"):
         _allocator.tune_allocator(**kwargs)
-
-
-@pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="glibc only")
-def test_never_trim_in_a_fresh_process() -> None:
-    code = (
-        "import numpy as np, idjourney\n"
-        "t = idjourney.tune_allocator(trim_threshold=None)\n"
-        "print(t.applied, t.reason)\n"
-        "a = np.arange(20_000_000, dtype=float)\n"
-        "del a\n"
-        "b = np.ones(20_000_000)\n"
-        "print(float(b.sum()))\n"
-    )
-    out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True
-    ).stdout.splitlines()
-    assert out[0].startswith("True glibc") and "M_TRIM_THRESHOLD=never" in out[0]
-    assert float(out[1]) == 20_000_000.0

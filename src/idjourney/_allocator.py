@@ -67,7 +67,7 @@ class AllocatorTuning(NamedTuple):
 
 def tune_allocator(
     mmap_threshold: int = DEFAULT_MMAP_THRESHOLD,
-    trim_threshold: int | None = DEFAULT_TRIM_THRESHOLD,
+    trim_threshold: int = DEFAULT_TRIM_THRESHOLD,
     *,
     arrow: bool = False,
 ) -> AllocatorTuning:
@@ -82,11 +82,9 @@ def tune_allocator(
     mmap_threshold : int, optional
         Allocations larger than this (bytes) still get their own ``mmap``; at most 2 GB
         (mallopt takes a C int), the default.
-    trim_threshold : int or None, optional
+    trim_threshold : int, optional
         Free memory at the top of the heap beyond this (bytes) is returned to the kernel
-        (default 256 MB); at most 2 GB. ``None``: never (glibc's ``-1``): the process
-        keeps every page it has touched until it exits, so a later temporary never waits
-        for fresh pages (the module docstring says when that pays).
+        (default 256 MB); at most 2 GB.
     arrow : bool, optional
         Also give pyarrow's allocations to malloc (its ``system`` memory pool) instead of
         its bundled mimalloc, which returns freed memory to the kernel; not when
@@ -101,10 +99,7 @@ def tune_allocator(
         ``applied`` and a one-line ``reason``; off glibc, ``applied`` is False and nothing
         was changed.
     """
-    checked = [("mmap_threshold", mmap_threshold)]
-    if trim_threshold is not None:
-        checked.append(("trim_threshold", trim_threshold))
-    for name, value in checked:
+    for name, value in (("mmap_threshold", mmap_threshold), ("trim_threshold", trim_threshold)):
         if not 0 < value <= _MALLOPT_MAX:
             raise ValueError(f"{name} must be a byte count in 1..{_MALLOPT_MAX}, got {value}")
     import ctypes  # here, not at module level: ``import idjourney`` stays as fast as it was
@@ -124,15 +119,13 @@ def tune_allocator(
     mallopt.restype = ctypes.c_int
     settings = {
         "M_MMAP_THRESHOLD": (_M_MMAP_THRESHOLD, mmap_threshold),
-        # -1: never trim (mallopt(3): "setting M_TRIM_THRESHOLD to -1 disables trimming")
-        "M_TRIM_THRESHOLD": (_M_TRIM_THRESHOLD, -1 if trim_threshold is None else trim_threshold),
+        "M_TRIM_THRESHOLD": (_M_TRIM_THRESHOLD, trim_threshold),
     }
     refused = [name for name, (code, value) in settings.items() if mallopt(code, value) != 1]
     if refused:
         return AllocatorTuning(False, f"glibc {libc_version} refused {', '.join(refused)}")
     described = ", ".join(
-        f"{name}={'never' if value == -1 else f'{value / 1024**2:.0f} MB'}"
-        for name, (_, value) in settings.items()
+        f"{name}={value / 1024**2:.0f} MB" for name, (_, value) in settings.items()
     )
     if arrow:
         described += f"; {_arrow_on_malloc()}"
