@@ -71,28 +71,65 @@ class ClusterCodes:
         The argument or column the clusters came from (for messages).
     """
 
-    __slots__ = ("_kept", "_labels", "_n_clusters", "_parent", "codes", "name")
+    __slots__ = ("_codes", "_kept", "_labels", "_n_clusters", "_parent", "_raw", "name")
 
-    def __init__(self, codes: np.ndarray, labels: Any, name: str) -> None:
+    def __init__(self, codes: np.ndarray | None, labels: Any, name: str) -> None:
         """``labels``: an Index, or a pair ``(parent, kept)`` of an Index and positions
         in it, whose ``parent[kept]`` is taken on first use of :attr:`labels` (indexing
         1e5 string labels costs about as much as renumbering 1e6 codes, and a variance
-        needs only the codes)."""
-        self.codes = codes
+        needs only the codes).  ``codes`` may be ``None`` with ``labels`` a pair
+        ``(parent, raw)``: ``raw`` holds each row's position in ``parent`` (a
+        categorical's codes, none missing), renumbered in order of first appearance on
+        first use of :attr:`codes` (a whole robust curve never needs that numbering,
+        :meth:`any_codes`)."""
         self.name = name
-        if isinstance(labels, tuple):
+        self._raw = None
+        if codes is None:
+            self._parent, self._raw = labels
+            self._codes = self._kept = self._labels = None
+            self._n_clusters = -1  # not counted yet
+        elif isinstance(labels, tuple):
+            self._codes = codes
             self._parent, self._kept = labels
             self._labels = None
             self._n_clusters = int(self._kept.shape[0])
         else:
+            self._codes = codes
             self._parent = self._kept = None
             self._labels = labels
             self._n_clusters = int(labels.size)
+
+    def _renumber(self) -> None:
+        """Number the lazily given clusters in order of first appearance."""
+        codes, kept = first_appearance(self._raw, len(self._parent))
+        self._codes, self._kept, self._raw = codes, kept, None
+        self._n_clusters = int(kept.shape[0])
+
+    @property
+    def codes(self) -> np.ndarray:
+        """Cluster code of each row (int64, input order; numbered in order of first
+        appearance)."""
+        if self._codes is None:
+            self._renumber()
+        return self._codes
+
+    def any_codes(self) -> tuple[np.ndarray, int]:
+        """Codes below a bound, one per row, in *some* numbering of the clusters (two
+        rows share a code exactly when they share a cluster; some codes may be unused),
+        and the bound: a categorical's own codes while :attr:`codes` is not needed yet.
+        For computations whose result does not depend on how the clusters are numbered
+        (the compiled whole-curve kernel: each cluster's running sum is its own, and the
+        events are added in row order)."""
+        if self._codes is None:
+            return self._raw, len(self._parent)
+        return self._codes, self.n_clusters
 
     @property
     def labels(self) -> pd.Index:
         """The distinct cluster labels (``labels[c]`` of code ``c``)."""
         if self._labels is None:
+            if self._codes is None:
+                self._renumber()
             self._labels = self._parent[self._kept]
             self._parent = self._kept = None
         return self._labels
@@ -100,6 +137,8 @@ class ClusterCodes:
     @property
     def n_clusters(self) -> int:
         """Number of distinct clusters."""
+        if self._n_clusters < 0:
+            self._renumber()
         return self._n_clusters
 
     def take(self, rows: Any) -> ClusterCodes:
@@ -231,9 +270,10 @@ def check_cluster(
         Wrong length, or missing labels (the message names ``name`` and the rows).
     """
     if isinstance(cluster, ClusterCodes):
-        if cluster.codes.shape[0] != n:
+        given = cluster.any_codes()[0].shape[0]
+        if given != n:
             raise SurvivalDataError(
-                f"{cluster.name!r} has {cluster.codes.shape[0]} labels but the survival data "
+                f"{cluster.name!r} has {given} labels but the survival data "
                 f"have {n} rows; give one cluster (series) label per row, in the same order"
             )
         return cluster
@@ -255,6 +295,9 @@ def check_cluster(
             f"{name!r} has {len(values)} labels but the survival data have {n} rows; give one "
             "cluster (series) label per row, in the same order"
         )
+    lazy = _positions(values)
+    if lazy is not None and not (lazy[1].size and lazy[1].min() < 0):
+        return ClusterCodes(None, lazy, name)  # numbered on first use of its codes
     codes, labels = _factorize(values)
     missing = codes < 0
     if missing.any():
@@ -266,6 +309,27 @@ def check_cluster(
     if not isinstance(labels, tuple):
         labels = pd.Index(labels)
     return ClusterCodes(codes.astype(np.int64, copy=False), labels, name)
+
+
+def _positions(values: Any) -> tuple[pd.Index, np.ndarray] | None:
+    """``(parent, raw)`` with ``parent[raw[i]]`` row ``i``'s label, for the columns whose
+    labels are positions already: a categorical (its categories and codes) and integers
+    ``0 .. hi`` with ``hi <= 2 n`` (the labels ``0 .. hi`` themselves); else ``None``.
+    Numbering ``raw`` in order of first appearance (:func:`first_appearance`) gives
+    ``pd.factorize``'s codes and labels, without hashing; :class:`ClusterCodes` does it on
+    first use.  ``raw`` may hold ``-1`` (a categorical's missing values)."""
+    if isinstance(values, pd.Categorical):
+        return values.categories, values.codes
+    if (
+        isinstance(values, np.ndarray)
+        and values.dtype.kind == "i"
+        and values.ndim == 1
+        and 0 < values.size < 2**30
+    ):
+        high = int(values.max())
+        if high <= 2 * values.size and int(values.min()) >= 0:
+            return pd.Index(np.arange(high + 1, dtype=values.dtype)), values
+    return None
 
 
 def _factorize(values: Any) -> tuple[np.ndarray, Any]:
@@ -451,7 +515,7 @@ def km_grouped_quadratic_form(
     if n_clusters == 0 or n_times == 0:
         return out
     increments = compiled.km_quadratic_form_increments(
-        codes if codes.dtype == np.int64 else codes.astype(np.int64),
+        codes if codes.dtype in (np.int32, np.int64) else codes.astype(np.int64),
         _kernel_index(start),
         _kernel_index(stop),
         np.asarray(event, dtype=bool),

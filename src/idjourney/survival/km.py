@@ -337,8 +337,10 @@ class KMInfluenceBasis:
         at_stop = np.concatenate((-self.b_cum, self.a - self.b_cum))  # by (event, stop)
         phi = np.column_stack([self.b_cum, np.ones_like(self.b_cum)])
         if self.unit_weights:  # the compiled kernel of this basis (the same bits)
+            # its sums do not depend on how the clusters are numbered: a categorical's own
+            # codes do (no renumbering in order of first appearance)
             m = km_grouped_quadratic_form(
-                clusters.codes, self.start, self.stop, self.event, self.b_cum, at_stop
+                clusters.any_codes()[0], self.start, self.stop, self.event, self.b_cum, at_stop
             )
             if m is not None:
                 return quadratic_at(phi, m)
@@ -571,7 +573,6 @@ class KaplanMeier:
             )
         self._data = data
         self.cluster_ = clusters
-        self.n_clusters_ = None if clusters is None else clusters.n_clusters
         self.table_ = table
         self.n_ = float(data.n if data.weight is None else data.weight.sum())
         self.events_ = float(table.n_event.sum())
@@ -586,6 +587,13 @@ class KaplanMeier:
             # survival_estimate(t) needs only the influence at t
             self.variance_ = "robust"
         return self
+
+    @property
+    def n_clusters_(self) -> int | None:
+        """Number of clusters (``None`` for Greenwood); counted on first use."""
+        if not hasattr(self, "table_"):
+            raise AttributeError("n_clusters_: the KaplanMeier estimator is not fitted")
+        return None if self.cluster_ is None else self.cluster_.n_clusters
 
     def _set_curve(self, log_variance: np.ndarray, std_err: np.ndarray) -> None:
         table = self.table_
