@@ -3,6 +3,11 @@ survival alike (no other idjourney import)."""
 
 from __future__ import annotations
 
+import functools
+import os
+import warnings
+from types import SimpleNamespace
+
 import numpy as np
 import pandas as pd
 
@@ -48,17 +53,26 @@ def _few_runs(values: np.ndarray) -> bool:
     return int(np.count_nonzero(values[1:] < values[:-1])) <= _MAX_DESCENTS
 
 
-def sorted_text_factorize(values: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
-    """``pd.factorize(values, sort=True)`` for text: a few sorted runs by timsort and
-    comparing neighbours; other text hashed once by pyarrow and only the distinct values
+def sorted_text_factorize(
+    values: np.ndarray, *, text: bool = False
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """``pd.factorize(values, sort=True)`` for text: by a radix sort of the bytes
+    (:func:`radix_text_factorize`, numba); without numba, a few sorted runs by timsort and
+    comparing neighbours, other text hashed once by pyarrow and only the distinct values
     sorted (pandas' hash table and :func:`text_argsort` when pyarrow cannot); ``None`` when
     they are not all text or some are missing (the caller falls back to its own sorted
     grouping).
 
     Returns each value's code (int64, in sorted order) and the distinct values sorted
-    (object array).
+    (object array). ``text``: the caller knows that every value is a str (none missing),
+    not checked again.
     """
-    text = values.size > 0 and pd.api.types.infer_dtype(values, skipna=False) == "string"
+    text = values.size > 0 and (text or pd.api.types.infer_dtype(values, skipna=False) == "string")
+    if text and kernels() is not None:
+        arrow = text_arrow(values, text=True)
+        radix = None if arrow is None else radix_text_factorize(values, arrow=arrow)
+        if radix is not None:
+            return radix[0], radix[1]
     if text and _few_runs(values):
         # in order but for a few places (a sorted export): sorted by timsort and the
         # distinct values found by comparing neighbours, nothing hashed
@@ -112,12 +126,13 @@ def _arrow_factorize(values: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None
     return codes, np.asarray(uniques, dtype=object)
 
 
-def sorted_text_categorical(values: np.ndarray) -> pd.Categorical:
+def sorted_text_categorical(values: np.ndarray, *, text: bool = False) -> pd.Categorical:
     """``values`` (text) as a categorical whose categories are the distinct values in
     Python's sorted order: hashed once here, so that grouping, factorizing and joining by
     it later costs integer work only (issue #19's ``series_id``). Values that are not all
-    text, or with missing ones, take pandas' own (sorted) construction."""
-    factorized = sorted_text_factorize(values)
+    text, or with missing ones, take pandas' own (sorted) construction. ``text``: as for
+    :func:`sorted_text_factorize`."""
+    factorized = sorted_text_factorize(values, text=text)
     if factorized is None:
         return pd.Categorical(values)
     codes, categories = factorized
@@ -128,3 +143,283 @@ def sorted_text_categorical(values: np.ndarray) -> pd.Categorical:
     if not index.is_monotonic_increasing:  # pragma: no cover - sorted by construction
         raise AssertionError("text_argsort did not sort the categories")
     return pd.Categorical.from_codes(codes, categories=index)
+
+
+# --- text sorted by radix (numba) --------------------------------------------------------------
+#
+# Hashing ten million Python strings (pandas) or their UTF-8 bytes (pyarrow), then sorting the
+# distinct ones, was most of linkage's time at 1e7 (issue #19), and both grow faster than the
+# rows (a hash table larger than the cache). Text without NUL characters sorts as its UTF-8
+# bytes padded with zeros; at each byte position only the bytes that occur there matter, so
+# each position is replaced by the rank of its byte among them, in as few bits as they need,
+# and the fields packed into a few unsigned 64-bit words whose order is the text's order. A
+# least-significant-digit radix sort of the words (11 bits a pass, passes whose digit is the
+# same in every row skipped) then orders the rows in O(n) passes, stable, and the distinct
+# values are where the words change.
+
+#: Bits of one radix pass (2048 buckets: the counts fit in the CPU's first cache).
+_RADIX_BITS = 11
+#: At most this many 64-bit words of packed key (else pyarrow's hash and sort).
+_MAX_WORDS = 8
+
+
+def _value_lengths(offsets: np.ndarray) -> tuple[int, int]:  # pragma: no cover - numba
+    """The shortest and the longest value's length in bytes (``offsets`` into the bytes, as
+    pyarrow stores text; at least one value)."""
+    shortest = longest = offsets[1] - offsets[0]
+    for i in range(1, offsets.size - 1):
+        length = offsets[i + 1] - offsets[i]
+        shortest = min(shortest, length)
+        longest = max(longest, length)
+    return shortest, longest
+
+
+def _byte_presence(
+    offsets: np.ndarray, data: np.ndarray, width: int
+) -> np.ndarray:  # pragma: no cover - compiled by numba
+    """``seen[p, b]``: some value has byte ``b`` at position ``p`` (UTF-8, ``offsets`` into
+    ``data`` as pyarrow stores text)."""
+    seen = np.zeros((width, 256), dtype=np.bool_)
+    for i in range(offsets.size - 1):
+        start = offsets[i]
+        for p in range(offsets[i + 1] - start):
+            seen[p, data[start + p]] = True
+    return seen
+
+
+def _pack_text(
+    offsets: np.ndarray,
+    data: np.ndarray,
+    rank: np.ndarray,
+    positions: np.ndarray,
+    words: np.ndarray,
+    shifts: np.ndarray,
+    n_words: int,
+) -> np.ndarray:  # pragma: no cover - compiled by numba
+    """Each value's key words: field ``f`` holds the rank of the byte at ``positions[f]``
+    (0, the padding, past the value's end) at bit ``shifts[f]`` of word ``words[f]``."""
+    n = offsets.size - 1
+    keys = np.zeros((n, n_words), dtype=np.uint64)
+    for i in range(n):
+        start = offsets[i]
+        length = offsets[i + 1] - start
+        for f in range(positions.size):
+            p = positions[f]
+            byte = data[start + p] if p < length else 0
+            keys[i, words[f]] |= rank[p, byte] << shifts[f]
+    return keys
+
+
+def _radix_order(
+    keys: np.ndarray, minor: np.ndarray, n_minor: int, word_bits: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:  # pragma: no cover - compiled by numba
+    """Stable order of the rows by their key words (word 0 most significant), rows of one key
+    by ``minor`` (0..n_minor-1; none when ``n_minor`` is 0), then by row. Returns the order
+    and the keys in it. Overwrites ``keys``."""
+    n, n_words = keys.shape
+    perm = np.arange(n, dtype=np.int64)
+    spare_keys = np.empty_like(keys)
+    spare_perm = np.empty_like(perm)
+    if n_minor > 1:  # counting sort by minor first (least significant)
+        start = np.zeros(n_minor, dtype=np.int64)
+        for i in range(n):
+            start[minor[i]] += 1
+        total = 0
+        for m in range(n_minor):
+            count = start[m]
+            start[m] = total
+            total += count
+        for i in range(n):
+            m = minor[i]
+            pos = start[m]
+            start[m] = pos + 1
+            for k in range(n_words):
+                spare_keys[pos, k] = keys[i, k]
+            spare_perm[pos] = i
+        keys, spare_keys = spare_keys, keys
+        perm, spare_perm = spare_perm, perm
+    buckets = 1 << _RADIX_BITS
+    mask = np.uint64(buckets - 1)
+    for w in range(n_words - 1, -1, -1):
+        for shift in range(0, word_bits[w], _RADIX_BITS):
+            s = np.uint64(shift)
+            count = np.zeros(buckets, dtype=np.int64)
+            for i in range(n):
+                count[(keys[i, w] >> s) & mask] += 1
+            if count.max() == n:  # the same digit in every row: nothing to move
+                continue
+            total = 0
+            for d in range(buckets):
+                c = count[d]
+                count[d] = total
+                total += c
+            for i in range(n):
+                d = (keys[i, w] >> s) & mask
+                pos = count[d]
+                count[d] = pos + 1
+                for k in range(n_words):
+                    spare_keys[pos, k] = keys[i, k]
+                spare_perm[pos] = perm[i]
+            keys, spare_keys = spare_keys, keys
+            perm, spare_perm = spare_perm, perm
+    return perm, keys
+
+
+def _run_codes(
+    ordered: np.ndarray, perm: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:  # pragma: no cover - compiled by numba
+    """Each row's group (the rank of its key) and where each group starts in ``perm``, from
+    the keys in sorted order."""
+    n, n_words = ordered.shape
+    codes = np.empty(n, dtype=np.int64)
+    starts = np.empty(n, dtype=np.int64)
+    group = -1
+    for i in range(n):
+        new = i == 0
+        if not new:
+            for k in range(n_words):
+                if ordered[i, k] != ordered[i - 1, k]:
+                    new = True
+                    break
+        if new:
+            group += 1
+            starts[group] = i
+        codes[perm[i]] = group
+    return codes, starts[: group + 1].copy()
+
+
+def compiled(function):
+    """``numba.njit(cache=True, nogil=True)``; compiled in memory only where no cache directory
+    is writable (numba then refuses ``cache=True``)."""
+    import numba
+
+    try:
+        return numba.njit(cache=True, nogil=True)(function)
+    except RuntimeError:  # pragma: no cover - numba: "no locator available"
+        return numba.njit(cache=False, nogil=True)(function)
+
+
+@functools.cache
+def kernels() -> SimpleNamespace | None:
+    """The compiled text kernels, or ``None`` when numba is missing or the environment sets
+    ``IDJOURNEY_NUMBA=0`` (pyarrow's hash and sort are used then: the same answers)."""
+    if os.environ.get("IDJOURNEY_NUMBA", "1").strip() == "0":
+        return None
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # numba's own import-time notices
+            import numba  # noqa: F401
+    except ImportError:  # pragma: no cover - numba is a dependency
+        return None
+    return SimpleNamespace(
+        value_lengths=compiled(_value_lengths),
+        byte_presence=compiled(_byte_presence),
+        pack_text=compiled(_pack_text),
+        radix_order=compiled(_radix_order),
+        run_codes=compiled(_run_codes),
+    )
+
+
+def text_arrow(values: np.ndarray, *, text: bool = False):
+    """``values`` as a pyarrow ``large_string`` array (missing values null), or ``None`` when
+    they are not all text (skipped when ``text``: the caller knows they are str or missing)
+    or cannot be UTF-8 encoded (lone surrogates)."""
+    import pyarrow as pa
+
+    if not text and pd.api.types.infer_dtype(values, skipna=True) not in ("string", "empty"):
+        return None
+    try:
+        return pa.array(values, type=pa.large_string(), from_pandas=True)
+    except (pa.ArrowException, UnicodeEncodeError):
+        return None
+
+
+def radix_text_factorize(
+    values: np.ndarray,
+    *,
+    arrow=None,
+    minor: np.ndarray | None = None,
+    n_minor: int = 0,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None:
+    """``pd.factorize(values, sort=True)`` of text by a radix sort of its bytes (numba), and
+    the rows grouped: ``(codes, uniques, order, starts)``.
+
+    ``codes`` (int64) is each value's rank among the distinct values ``uniques`` (object,
+    in Python's order); ``order`` lists the rows by value, rows of one value by ``minor``
+    (small integers ``0..n_minor-1``, e.g. a database's rank) and then in input order (a
+    stable sort by ``(codes, minor)``); ``starts`` is where each value's rows begin in
+    ``order``. ``None`` when numba is missing, the values are not all text, some are
+    missing, or one holds a NUL (pandas compares text up to one: the caller takes pandas'
+    answer).
+    """
+    kern = kernels()
+    if kern is None:
+        return None
+    if arrow is None:
+        arrow = text_arrow(values)
+        if arrow is None:
+            return None
+    n = len(values)
+    if arrow.null_count or len(arrow) != n:
+        return None
+    _, offset_buffer, data_buffer = arrow.buffers()
+    offsets = np.frombuffer(offset_buffer, dtype=np.int64)[arrow.offset : arrow.offset + n + 1]
+    data = (
+        np.frombuffer(data_buffer, dtype=np.uint8)
+        if data_buffer is not None
+        else np.zeros(0, dtype=np.uint8)
+    )
+    shortest, width = kern.value_lengths(offsets) if n else (0, 0)
+    seen = kern.byte_presence(offsets, data, width)
+    if seen[:, 0].any():  # a NUL character
+        return None
+    seen[shortest:, 0] = True  # the padding, past a shorter value's end
+    distinct = seen.sum(axis=1)
+    rank = (np.cumsum(seen, axis=1) - 1).astype(np.uint64)
+    # the positions whose byte varies, packed from the first (most significant) on, a field
+    # never split between two words
+    positions, words, ends, word_bits = [], [], [], []
+    for p in np.flatnonzero(distinct > 1).tolist():
+        bits = int(distinct[p] - 1).bit_length()
+        if not word_bits or word_bits[-1] + bits > 64:
+            word_bits.append(0)
+        word_bits[-1] += bits
+        positions.append(p)
+        words.append(len(word_bits) - 1)
+        ends.append(word_bits[-1])
+    if len(word_bits) > _MAX_WORDS:
+        return None
+    shifts = [word_bits[w] - end for w, end in zip(words, ends, strict=True)]
+    keys = kern.pack_text(
+        offsets,
+        data,
+        rank,
+        np.asarray(positions, dtype=np.int64),
+        np.asarray(words, dtype=np.int64),
+        np.asarray(shifts, dtype=np.uint64),
+        len(word_bits),
+    )
+    if minor is None or n_minor <= 1:
+        minor, n_minor = np.zeros(0, dtype=np.int8), 0
+    order, ordered = kern.radix_order(
+        keys, np.asarray(minor), n_minor, np.asarray(word_bits, dtype=np.int64)
+    )
+    del keys
+    codes, starts = kern.run_codes(ordered, order)
+    uniques = values[order[starts]]
+    return codes, np.asarray(uniques, dtype=object), order, starts
+
+
+def object_addresses(values: np.ndarray) -> np.ndarray | None:
+    """The addresses of the objects an object array holds (CPython's ``id``), as a read-only
+    unsigned integer view of the array itself (nothing copied, no object touched); ``None``
+    when ``values`` is not a contiguous object array.
+
+    A column read from Parquet holds one object per distinct value of a low-cardinality
+    column (pyarrow deduplicates them), and pandas' missing value is one object: integer
+    work on the addresses answers "which values", "any missing" without reading ten million
+    strings scattered over memory.
+    """
+    if values.dtype != object or not values.flags.c_contiguous:
+        return None
+    return np.frombuffer(values, dtype=np.uintp) if values.size else np.zeros(0, np.uintp)
