@@ -96,11 +96,12 @@ class _PeakSampler(threading.Thread):
 
 
 def warm_up_kernels() -> str:
-    """First use of the compiled kernels (cluster-robust and indicator; numba compile, or load
-    from its cache), on a small world, before any stage is timed: each size runs in its own process,
-    and a cost paid once per process would otherwise sit in that size's first robust stage."""
+    """First use of the compiled kernels (cluster-robust, indicator and linkage; numba
+    compile, or load from its cache), on a small world, before any stage is timed: each size
+    runs in its own process, and a cost paid once per process would otherwise sit in that
+    size's first stage that uses one."""
     from idjourney.indicator import PeriodIdentificationRate, StockIndex
-    from idjourney.linkage import analysis_table
+    from idjourney.linkage import analysis_table, link
     from idjourney.summary import journey_summary
     from idjourney.survival import KaplanMeier, rmst
     from idjourney.survival._robust_kernels import kernels
@@ -117,6 +118,7 @@ def warm_up_kernels() -> str:
     journey_summary(table)
     for definition in (StockIndex(), PeriodIdentificationRate()):  # the indicator kernels
         definition.compute(table, 2015)
+    link(generate(load_scenario("four_databases"), 3, 3_000).records)  # linkage's kernels
     return f"compiled kernels: first use {time.perf_counter() - wall0:.2f} s (not in the stages)"
 
 
