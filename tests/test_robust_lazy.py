@@ -17,6 +17,7 @@ import pandas as pd
 import pytest
 
 from idjourney.survival import KaplanMeier, SurvivalDataError, check_cluster
+from idjourney.survival._robust_kernels import kernels
 
 RNG_SEED = 7
 
@@ -133,7 +134,8 @@ def test_whole_curve_is_the_same_bits_however_clusters_are_given(delayed, monkey
     fits = _fits(duration, event, entry, cluster)
     assert fits["categorical"].cluster_._codes is None  # the curve reads the raw codes
     curves = {name: km.survival_ for name, km in fits.items()}
-    assert fits["categorical"].cluster_._codes is None
+    if kernels() is not None:  # the compiled curve reads the raw codes; numpy's, the renumbered
+        assert fits["categorical"].cluster_._codes is None
     reference = curves["factorized"]
     for curve in curves.values():
         for column in ("std_err", "lower", "upper"):

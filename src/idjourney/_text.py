@@ -4,12 +4,14 @@ survival alike (no other idjourney import)."""
 from __future__ import annotations
 
 import functools
-import os
-import warnings
+from collections.abc import Callable
 from types import SimpleNamespace
+from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from idjourney._numba import compile_kernel, numba_usable
 
 
 def text_argsort(values: np.ndarray) -> np.ndarray | None:
@@ -288,28 +290,16 @@ def _run_codes(
     return codes, starts[: group + 1].copy()
 
 
-def compiled(function):
-    """``numba.njit(cache=True, nogil=True)``; compiled in memory only where no cache directory
-    is writable (numba then refuses ``cache=True``)."""
-    import numba
-
-    try:
-        return numba.njit(cache=True, nogil=True)(function)
-    except RuntimeError:  # pragma: no cover - numba: "no locator available"
-        return numba.njit(cache=False, nogil=True)(function)
+def compiled(function: Callable[..., Any]) -> Callable[..., Any]:
+    """``function`` compiled by numba (:func:`idjourney._numba.compile_kernel`)."""
+    return compile_kernel(function)[0]
 
 
 @functools.cache
 def kernels() -> SimpleNamespace | None:
     """The compiled text kernels, or ``None`` when numba is missing or the environment sets
     ``IDJOURNEY_NUMBA=0`` (pyarrow's hash and sort are used then: the same answers)."""
-    if os.environ.get("IDJOURNEY_NUMBA", "1").strip() == "0":
-        return None
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # numba's own import-time notices
-            import numba  # noqa: F401
-    except ImportError:  # pragma: no cover - numba is a dependency
+    if not numba_usable():
         return None
     return SimpleNamespace(
         value_lengths=compiled(_value_lengths),

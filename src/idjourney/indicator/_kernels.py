@@ -43,11 +43,11 @@ set; the callers then use the NumPy path (tests check one against the other,
 from __future__ import annotations
 
 import functools
-import os
-import warnings
 from types import SimpleNamespace
 
 import numpy as np
+
+from idjourney._numba import compile_kernel, numba_usable
 
 __all__ = ["kernels"]
 
@@ -184,19 +184,11 @@ def _mix_stratum(
 def kernels() -> SimpleNamespace | None:
     """The compiled kernels (compiled lazily, on first call), or ``None`` when numba is
     missing or the environment sets ``IDJOURNEY_NUMBA=0``."""
-    if os.environ.get("IDJOURNEY_NUMBA", "1").strip() == "0":
+    if not numba_usable():
         return None
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # numba's own import-time notices
-            import numba  # noqa: F401
-    except ImportError:  # pragma: no cover - numba is a dependency
-        return None
-    from idjourney.survival._robust_kernels import _compile
-
     return SimpleNamespace(
-        period_parts=_compile(_period_parts)[0],
-        stock_parts=_compile(_stock_parts)[0],
-        mix_stratum=_compile(_mix_stratum)[0],
-        period_cluster_sums=_compile(_period_cluster_sums)[0],
+        period_parts=compile_kernel(_period_parts)[0],
+        stock_parts=compile_kernel(_stock_parts)[0],
+        mix_stratum=compile_kernel(_mix_stratum)[0],
+        period_cluster_sums=compile_kernel(_period_cluster_sums)[0],
     )

@@ -43,13 +43,12 @@ installed or ``IDJOURNEY_NUMBA=0`` is set; the callers then use the numpy path.
 from __future__ import annotations
 
 import functools
-import os
-import warnings
-from collections.abc import Callable
 from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
+
+from idjourney._numba import compile_kernel, numba_usable
 
 __all__ = ["kernels"]
 
@@ -429,17 +428,6 @@ def _whole_day_index(
     return True, out
 
 
-def _compile(function: Callable[..., Any]) -> tuple[Callable[..., Any], bool]:
-    """``numba.njit(cache=True)`` and ``True``; or compiled in memory only (``False``) when
-    no cache directory is writable (numba then refuses ``cache=True``)."""
-    import numba
-
-    try:
-        return numba.njit(cache=True, nogil=True)(function), True
-    except RuntimeError:  # numba: "cannot cache function ...: no locator available"
-        return numba.njit(cache=False, nogil=True)(function), False
-
-
 @functools.cache
 def kernels() -> SimpleNamespace | None:
     """The compiled kernels (compiled lazily, on each one's first call), or ``None``.
@@ -448,23 +436,17 @@ def kernels() -> SimpleNamespace | None:
     (the numpy path is then used: same results to rounding).  The attribute ``cached``
     tells whether the machine code is cached on disk.
     """
-    if os.environ.get("IDJOURNEY_NUMBA", "1").strip() == "0":
+    if not numba_usable():
         return None
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # numba's own import-time notices
-            import numba  # noqa: F401
-    except ImportError:  # pragma: no cover - numba is a dependency
-        return None
-    quadratic, cached = _compile(_quadratic_form_increments)
+    quadratic, cached = compile_kernel(_quadratic_form_increments)
     return SimpleNamespace(
         quadratic_form_increments=quadratic,
-        km_quadratic_form_increments=_compile(_km_quadratic_form_increments)[0],
-        first_appearance_codes=_compile(_first_appearance_codes)[0],
-        curve_cluster_totals=_compile(_curve_cluster_totals)[0],
-        median_cluster_totals=_compile(_median_cluster_totals)[0],
-        km_cluster_totals_at=_compile(_km_cluster_totals_at)[0],
-        rmst_cluster_totals=_compile(_rmst_cluster_totals)[0],
-        whole_day_index=_compile(_whole_day_index)[0],
+        km_quadratic_form_increments=compile_kernel(_km_quadratic_form_increments)[0],
+        first_appearance_codes=compile_kernel(_first_appearance_codes)[0],
+        curve_cluster_totals=compile_kernel(_curve_cluster_totals)[0],
+        median_cluster_totals=compile_kernel(_median_cluster_totals)[0],
+        km_cluster_totals_at=compile_kernel(_km_cluster_totals_at)[0],
+        rmst_cluster_totals=compile_kernel(_rmst_cluster_totals)[0],
+        whole_day_index=compile_kernel(_whole_day_index)[0],
         cached=cached,
     )
