@@ -222,48 +222,40 @@ def _radix_order(
     perm = np.arange(n, dtype=np.int64)
     spare_keys = np.empty_like(keys)
     spare_perm = np.empty_like(perm)
-    if n_minor > 1:  # counting sort by minor first (least significant)
-        start = np.zeros(n_minor, dtype=np.int64)
-        for i in range(n):
-            start[minor[i]] += 1
-        total = 0
-        for m in range(n_minor):
-            count = start[m]
-            start[m] = total
-            total += count
-        for i in range(n):
-            m = minor[i]
-            pos = start[m]
-            start[m] = pos + 1
-            for k in range(n_words):
-                spare_keys[pos, k] = keys[i, k]
-            spare_perm[pos] = i
-        keys, spare_keys = spare_keys, keys
-        perm, spare_perm = spare_perm, perm
     buckets = 1 << _RADIX_BITS
     mask = np.uint64(buckets - 1)
+    # the counting-sort passes, least significant first: by ``minor`` (word -1) when there is
+    # one, then each word's digits from its lowest
+    words, shifts = [-1], [0]
+    if n_minor <= 1:
+        words.pop()
+        shifts.pop()
     for w in range(n_words - 1, -1, -1):
         for shift in range(0, word_bits[w], _RADIX_BITS):
-            s = np.uint64(shift)
-            count = np.zeros(buckets, dtype=np.int64)
-            for i in range(n):
-                count[(keys[i, w] >> s) & mask] += 1
-            if count.max() == n:  # the same digit in every row: nothing to move
-                continue
-            total = 0
-            for d in range(buckets):
-                c = count[d]
-                count[d] = total
-                total += c
-            for i in range(n):
-                d = (keys[i, w] >> s) & mask
-                pos = count[d]
-                count[d] = pos + 1
-                for k in range(n_words):
-                    spare_keys[pos, k] = keys[i, k]
-                spare_perm[pos] = perm[i]
-            keys, spare_keys = spare_keys, keys
-            perm, spare_perm = spare_perm, perm
+            words.append(w)
+            shifts.append(shift)
+    for p in range(len(words)):
+        w = words[p]
+        s = np.uint64(shifts[p])
+        count = np.zeros(n_minor if w < 0 else buckets, dtype=np.int64)
+        for i in range(n):
+            count[np.int64(minor[i]) if w < 0 else np.int64((keys[i, w] >> s) & mask)] += 1
+        if count.max() == n:  # the same digit in every row: nothing to move
+            continue
+        total = 0
+        for d in range(count.size):
+            c = count[d]
+            count[d] = total
+            total += c
+        for i in range(n):
+            d = np.int64(minor[i]) if w < 0 else np.int64((keys[i, w] >> s) & mask)
+            pos = count[d]
+            count[d] = pos + 1
+            for k in range(n_words):
+                spare_keys[pos, k] = keys[i, k]
+            spare_perm[pos] = perm[i]
+        keys, spare_keys = spare_keys, keys
+        perm, spare_perm = spare_perm, perm
     return perm, keys
 
 
