@@ -55,6 +55,7 @@ from idjourney.indicator.stratified import (
     fit_stratified,
     stratified_replicates,
 )
+from idjourney.survival.delay import _nanosecond_dates
 
 __all__ = [
     "CohortUnidentifiedAt",
@@ -846,7 +847,7 @@ class StockIndex(Definition):
         real = ~table["delay_correction"].to_numpy(bool)
         compiled = kernels()
         dates = ("at_risk_from", "identified_on")
-        if compiled is not None and _nanosecond_columns(table, dates):
+        if compiled is not None and _nanosecond_dates(table, dates):
             t = int(np.datetime64(year_end(year), "ns").astype(np.int64))
             bound = table["delay_bound_days"].to_numpy(float) if want_targets else w[:0]
             stock, recorded, n_in_db, n_before, targets = compiled.stock_parts(
@@ -946,14 +947,8 @@ class StockIndex(Definition):
         return stock @ weights
 
 
-#: the dates the period rate reads
+#: the dates the period rate reads (the compiled pass reads them as int64 nanoseconds)
 _PERIOD_DATES = ("identified_on", "at_risk_from", "extract_date", "closed_on")
-
-
-def _nanosecond_columns(table: pd.DataFrame, columns: tuple[str, ...]) -> bool:
-    """Whether every column of ``columns`` in ``table`` is NumPy ``datetime64[ns]`` (the
-    compiled passes read them as int64 nanoseconds)."""
-    return all(table[c].dtype == np.dtype("datetime64[ns]") for c in columns if c in table.columns)
 
 
 class PeriodIdentificationRate(Definition):
@@ -1005,7 +1000,7 @@ class PeriodIdentificationRate(Definition):
         from idjourney.indicator._kernels import kernels
 
         compiled = kernels()
-        if compiled is None or not _nanosecond_columns(table, _PERIOD_DATES):
+        if compiled is None or not _nanosecond_dates(table, _PERIOD_DATES):
             return self._parts_numpy(table, year)
         s = np.datetime64(year_start(year), "ns").astype(np.int64)
         t = np.datetime64(year_end(year), "ns").astype(np.int64)
