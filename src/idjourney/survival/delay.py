@@ -208,7 +208,8 @@ def delay_adjusted(
     else:
         out, cut, weight, copies = _adjusted_frame(table, delay, shift)
         if columns is not None:
-            out = out[[c for c in out.columns if c in set(columns)]]
+            kept = set(columns)
+            out = out[[c for c in out.columns if c in kept]]
     _remember_copies(out, copies)
     out.attrs = dict(table.attrs)
     out.attrs["delay"] = {
@@ -404,7 +405,8 @@ def _adjusted_arrays(
         del writers["closed_on"]
     names = [*table.columns, *(name for name in writers if name not in table.columns)]
     if wanted is not None:
-        names = [name for name in names if name in set(wanted)]
+        kept = set(wanted)
+        names = [name for name in names if name in kept]
     index = pd.RangeIndex(rows.size)
     columns = {
         name: writers[name]() if name in writers else _taken_column(table[name], rows)
