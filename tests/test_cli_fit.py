@@ -243,3 +243,23 @@ def test_subcommands_in_fit_modules_are_discovered(
         assert result.exit_code == 0 and "demo ran" in result.output
     finally:
         sys.modules.pop("idjourney.cli.fit_demo", None)
+
+
+def test_csv_series_labels_are_read_as_categorical(table_csv: Path) -> None:
+    """A CSV's ``series_id`` arrives as the categorical the in-memory table holds, and the
+    clustered SEs are those of the object labels (the codes only number the same clusters)."""
+    from idjourney.cli._fit_common import read_table
+
+    table = read_table(table_csv)
+    assert isinstance(table["series_id"].dtype, pd.CategoricalDtype)
+    assert pd.api.types.is_datetime64_any_dtype(table["first_seen"])
+    as_text = pd.read_csv(table_csv)
+    assert as_text["series_id"].dtype == object
+    categorical = KaplanMeier().fit_table(table, cluster_col="series_id")
+    text = KaplanMeier().fit_table(as_text, cluster_col="series_id")
+    assert categorical.n_clusters_ == text.n_clusters_ == 40
+    # same clusters, same arithmetic: equal to rounding (1e-12 relative)
+    np.testing.assert_allclose(
+        categorical.survival_["std_err"], text.survival_["std_err"], rtol=1e-12, atol=0
+    )
+    assert categorical.median_ci_ == text.median_ci_
