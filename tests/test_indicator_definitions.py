@@ -211,6 +211,11 @@ def test_bad_inputs(world) -> None:
         StockIndex().compute(world.table, 2015, extract_date="2030-01-01")
     with pytest.raises(IndicatorError, match="entry_year"):
         StockIndex().compute(world.table.drop(columns="entry_year"), 2015)
+    no_dates = world.table.assign(at_risk_from=pd.NaT)
+    with pytest.raises(IndicatorError, match="the table has no victims"):
+        StockIndex().compute(no_dates, 2015)  # rows without a date are not at risk
+    with pytest.raises(IndicatorError, match="column 'at_risk_from' is empty"):
+        StockIndex()._check_year(no_dates, 2015)
 
 
 def test_median_not_reached_is_a_lower_bound_not_an_error() -> None:

@@ -126,6 +126,27 @@ def test_extract_date_is_pandas_max_skipping_missing(dates) -> None:
     assert isinstance(got, pd.Timestamp) and got == expected
 
 
+@pytest.mark.parametrize(
+    "dates",
+    [
+        ["2020-01-01", None, "2021-05-03", "2019-05-02"],
+        ["2019-12-31"],
+        [None, "1969-12-31", "1970-01-02"],  # before the epoch: a negative int64
+        [None, None],
+    ],
+)
+def test_earliest_date_is_pandas_min_skipping_missing(dates) -> None:
+    """The int64 view's min, with pandas' masked min where the smallest value is NaT."""
+    from idjourney.indicator.base import _earliest_date
+
+    column = pd.to_datetime(pd.Series(dates))
+    expected = column.min()
+    got = _earliest_date(column)
+    assert (pd.isna(got) and pd.isna(expected)) or (
+        isinstance(got, pd.Timestamp) and got == expected
+    )
+
+
 @pytest.mark.parametrize("dates", [[None, None], []])
 def test_extract_date_missing_everywhere_is_a_clear_error(dates) -> None:
     from idjourney.indicator import IndicatorError

@@ -158,6 +158,17 @@ def table_extract_date(table: pd.DataFrame) -> pd.Timestamp:
     return pd.Timestamp(value)
 
 
+def _earliest_date(column: pd.Series) -> pd.Timestamp:
+    """The earliest date of a date column (missing dates skipped)."""
+    if column.dtype == np.dtype("datetime64[ns]") and len(column):
+        # the smallest int64 is the earliest date, unless it is NaT (the smallest int64
+        # itself): then pandas' masked min skips the missing dates
+        value = column.to_numpy().view(np.int64).min()
+        if value != np.iinfo(np.int64).min:
+            return pd.Timestamp(value)
+    return pd.Timestamp(column.min())
+
+
 def as_of(table: pd.DataFrame, extract_date: Any) -> pd.DataFrame:
     """The analysis table as it would have looked at an earlier extract date ``E``.
 
@@ -596,7 +607,13 @@ class Definition(ABC):
                     f"spans {years[0]}–{years[-1]}); choose a year in the data"
                 )
         else:
-            first = int(table["at_risk_from"].min().year)
+            earliest = _earliest_date(table["at_risk_from"])
+            if pd.isna(earliest):
+                raise IndicatorError(
+                    f"{self.name}: column 'at_risk_from' is empty; every row needs the date "
+                    "its victim is at risk from"
+                )
+            first = earliest.year
             last = table_extract_date(table)
             if year < first or year_end(year) > last:
                 raise IndicatorError(
