@@ -20,8 +20,11 @@ returned). It changes no result: allocation addresses differ, values do not.
 Memory handed back is dearer still on a virtual machine whose host reclaims the guest's
 free pages (this project's machine: a virtio balloon and DAMON "pageout"): touching 4 GB
 of fresh memory there took 5-12 s when the pages had gone back to the host and 0.5 s when
-they had not. pyarrow's bundled mimalloc returns freed memory the same way; ``arrow=True``
-points pyarrow's pool at malloc too (off by default: it raised the peak, see below).
+they had not. pyarrow's default pool (its bundled mimalloc) returns freed memory the same
+way; :func:`tune_allocator` therefore points pyarrow at its bundled jemalloc instead
+(``arrow_pool``): at 1e7 victims that cut validation's kernel time from 22-30 s to 13-17 s
+and its peak from 6.5 to 5.6 GB (session 12). Malloc itself (``arrow_pool="system"``)
+shares, and fragments, the tuned heap: the peak rose from 9.3 to 10.9 GB.
 
 It is called by the ``idjourney`` command line and by ``benchmarks/bench_pipeline.py``;
 library users opt in by calling :func:`idjourney.tune_allocator` once at the start of the
@@ -50,6 +53,10 @@ DEFAULT_MMAP_THRESHOLD = _MALLOPT_MAX
 DEFAULT_TRIM_THRESHOLD = 256 * 1024**2
 
 
+#: pyarrow's memory pools ``arrow_pool`` may name
+_ARROW_POOLS = ("jemalloc", "system", "mimalloc")
+
+
 class AllocatorTuning(NamedTuple):
     """What :func:`tune_allocator` did.
 
@@ -69,7 +76,7 @@ def tune_allocator(
     mmap_threshold: int = DEFAULT_MMAP_THRESHOLD,
     trim_threshold: int = DEFAULT_TRIM_THRESHOLD,
     *,
-    arrow: bool = False,
+    arrow_pool: str | None = "jemalloc",
 ) -> AllocatorTuning:
     """Raise glibc's mmap and trim thresholds so large arrays reuse heap memory.
 
@@ -85,13 +92,12 @@ def tune_allocator(
     trim_threshold : int, optional
         Free memory at the top of the heap beyond this (bytes) is returned to the kernel
         (default 256 MB); at most 2 GB.
-    arrow : bool, optional
-        Also give pyarrow's allocations to malloc (its ``system`` memory pool) instead of
-        its bundled mimalloc, which returns freed memory to the kernel; not when
-        ``ARROW_DEFAULT_MEMORY_POOL`` is set already. Off by default: the first Parquet
-        read of a process at 1e7 victims took 12.3 s CPU instead of 17.0, but in the whole
-        benchmark the peak resident size rose from 9.3 to 10.9 GB (Arrow's buffers then
-        share, and fragment, the tuned heap) with no clear gain in time.
+    arrow_pool : {"jemalloc", "system", "mimalloc"} or None, optional
+        The memory pool of pyarrow's allocations (Parquet reads, Arrow strings): its
+        bundled jemalloc by default, which keeps freed memory for reuse longer than its
+        default mimalloc; ``"system"`` is malloc (the tuned heap); ``None`` leaves the
+        pool alone. Never when ``ARROW_DEFAULT_MEMORY_POOL`` is set (the user's choice),
+        nor when this pyarrow was built without the pool.
 
     Returns
     -------
@@ -102,6 +108,10 @@ def tune_allocator(
     for name, value in (("mmap_threshold", mmap_threshold), ("trim_threshold", trim_threshold)):
         if not 0 < value <= _MALLOPT_MAX:
             raise ValueError(f"{name} must be a byte count in 1..{_MALLOPT_MAX}, got {value}")
+    if arrow_pool not in (*_ARROW_POOLS, None):
+        raise ValueError(
+            f"arrow_pool must be one of {list(_ARROW_POOLS)} or None, got {arrow_pool!r}"
+        )
     import ctypes  # here, not at module level: ``import idjourney`` stays as fast as it was
     import platform
 
@@ -127,24 +137,23 @@ def tune_allocator(
     described = ", ".join(
         f"{name}={value / 1024**2:.0f} MB" for name, (_, value) in settings.items()
     )
-    if arrow:
-        described += f"; {_arrow_on_malloc()}"
+    if arrow_pool is not None:
+        described += f"; {_arrow_pool(arrow_pool)}"
     return AllocatorTuning(True, f"glibc {libc_version}: {described}")
 
 
-def _arrow_on_malloc() -> str:
-    """Point pyarrow's default memory pool at the C library's malloc (the tuned heap) instead
-    of its bundled mimalloc, which hands freed memory back to the kernel: unless the user
-    chose a pool (``ARROW_DEFAULT_MEMORY_POOL``)."""
+def _arrow_pool(backend: str) -> str:
+    """Make ``backend`` pyarrow's default memory pool, unless the user chose one
+    (``ARROW_DEFAULT_MEMORY_POOL``) or this pyarrow lacks it; what was done, in words."""
     import os
-    import sys
 
     if "ARROW_DEFAULT_MEMORY_POOL" in os.environ:
         return f"Arrow's pool left as chosen ({os.environ['ARROW_DEFAULT_MEMORY_POOL']})"
-    if "pyarrow" not in sys.modules:  # read by pyarrow when it loads
-        os.environ["ARROW_DEFAULT_MEMORY_POOL"] = "system"
-        return "Arrow's pool: system malloc"
     import pyarrow
 
-    pyarrow.set_memory_pool(pyarrow.system_memory_pool())
-    return "Arrow's pool: system malloc"
+    pools = {name: getattr(pyarrow, f"{name}_memory_pool") for name in _ARROW_POOLS}
+    if backend not in pyarrow.supported_memory_backends():
+        current = pyarrow.default_memory_pool().backend_name
+        return f"Arrow's pool left as {current} (this pyarrow has no {backend})"
+    pyarrow.set_memory_pool(pools[backend]())
+    return f"Arrow's pool: {backend}"
