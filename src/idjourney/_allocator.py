@@ -151,9 +151,8 @@ def _arrow_pool(backend: str) -> str:
         return f"Arrow's pool left as chosen ({os.environ['ARROW_DEFAULT_MEMORY_POOL']})"
     import pyarrow
 
-    pools = {name: getattr(pyarrow, f"{name}_memory_pool") for name in _ARROW_POOLS}
     if backend not in pyarrow.supported_memory_backends():
         current = pyarrow.default_memory_pool().backend_name
         return f"Arrow's pool left as {current} (this pyarrow has no {backend})"
-    pyarrow.set_memory_pool(pools[backend]())
+    pyarrow.set_memory_pool(getattr(pyarrow, f"{backend}_memory_pool")())
     return f"Arrow's pool: {backend}"
