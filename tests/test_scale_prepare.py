@@ -184,3 +184,90 @@ def test_journey_from_the_narrow_table_is_the_same_to_the_bit(table) -> None:
         assert full.influence_unidentified_at(t).tobytes() == (
             narrow.influence_unidentified_at(t).tobytes()
         )
+
+
+def _every_year(definition, prepared: pd.DataFrame, years: list[int]) -> dict[int, tuple]:
+    """Each year's estimate and influence values (or its error) on ``prepared``."""
+    from idjourney.indicator import IndicatorError
+
+    out: dict[int, tuple] = {}
+    for year in years:
+        try:
+            est, influence = definition.compute_with_influence(prepared, year)
+        except IndicatorError as exc:
+            out[year] = ("error", str(exc))
+        else:
+            # repr: floats spelled exactly (a NaN equal to a NaN, -0.0 unequal to 0.0)
+            out[year] = (repr(est), influence.to_numpy().tobytes(), list(influence.index))
+    return out
+
+
+@pytest.mark.parametrize("name", sorted(DEFINITIONS))
+@pytest.mark.parametrize(
+    "options",
+    [
+        {},
+        {"delay_adjust": False},
+        {"variance": "independent"},
+        {"closures": "censoring"},
+        {"strata": "none"},
+    ],
+)
+def test_the_columns_a_definition_reads_give_the_same_estimates_to_the_bit(
+    table, name, options
+) -> None:
+    """``prepare(columns=columns_read())`` (what the simulation runner and indicator_series
+    do, issue #19) gives every year's estimate, interval, counts and influence values exactly
+    as the whole prepared table does; a definition that reads everything says ``None``."""
+    definition = DEFINITIONS[name](**options)
+    wanted = definition.columns_read()
+    full = definition.prepare(table)
+    narrow = definition.prepare(table, columns=wanted)
+    if wanted is None:
+        assert list(narrow.columns) == list(full.columns)
+        return
+    assert len(narrow.columns) < len(full.columns)
+    years = sorted({int(y) for y in table["entry_year"]})
+    expected = _every_year(definition, full, years)
+    assert sum(value[0] != "error" for value in expected.values()) >= 3
+    assert _every_year(definition, narrow, years) == expected
+    weights = np.random.default_rng(5).exponential(size=(len(full), 3))
+    year = next(y for y, value in expected.items() if value[0] != "error")
+    np.testing.assert_array_equal(
+        definition.replicates(narrow, year, weights), definition.replicates(full, year, weights)
+    )
+
+
+@pytest.mark.parametrize("name", sorted(DEFINITIONS))
+@pytest.mark.parametrize(
+    "options",
+    [
+        {},
+        {"by": "region", "coverage": "fixed-panel"},
+        {"coverage": "chain-linked", "method": "bootstrap", "n_boot": 20},
+    ],
+)
+def test_indicator_series_on_the_columns_read_is_the_whole_tables_series(
+    table, name, options, monkeypatch
+) -> None:
+    """indicator_series prepares only the columns the definition and the series read; its
+    table (values, notes, suppression) and attrs are those of the whole prepared table."""
+    from idjourney.indicator import IndicatorError
+    from idjourney.indicator.series import indicator_series
+
+    years = [2012, 2014, 2015, 2016, 2018]
+
+    def series() -> pd.DataFrame | str:
+        try:
+            return indicator_series(table, name, years, 2015, **options)
+        except IndicatorError as exc:
+            return str(exc)
+
+    narrow = series()
+    monkeypatch.setattr(DEFINITIONS[name], "columns_read", lambda self: None)
+    whole = series()
+    if isinstance(whole, str):
+        assert narrow == whole
+        return
+    pd.testing.assert_frame_equal(narrow, whole, check_exact=True)
+    assert repr(narrow.attrs) == repr(whole.attrs)

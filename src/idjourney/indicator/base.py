@@ -509,6 +509,19 @@ class Definition(ABC):
         out.attrs["idjourney_prepared"] = key
         return out
 
+    def columns_read(self) -> tuple[str, ...] | None:
+        """The columns of a prepared table this definition's estimates read, besides those
+        every estimate reads (the weights, the correction flag, the outcome and the
+        clusters); ``None`` (this base class, and any definition that does not say): all.
+
+        ``definition.prepare(table, columns=definition.columns_read())`` builds only these:
+        the estimates, intervals and influence values are the same to the bit, and the
+        delay correction neither gathers nor computes the others (at ten million victims
+        each column not built is 80-100 MB not written; issue #19). The simulation runner
+        and :func:`~idjourney.indicator.series.indicator_series` prepare tables this way.
+        """
+        return None
+
     def _kept_columns(self, columns: Collection[str]) -> set[str]:
         """``columns`` and what every estimate reads: the weights, the correction flag, the
         outcome and the clusters (the cluster column, its carried codes; ``victim_id``, the

@@ -129,6 +129,11 @@ class _CohortDefinition(Definition):
     def variance_method(self) -> str:
         return f"{super().variance_method}; {self.strata_method}"
 
+    def columns_read(self) -> tuple[str, ...]:
+        # the cohort's rows (_cohort_columns), its year (entry_year) and the follow-up
+        # check (extract_date)
+        return ("entry", "duration", "event", "entry_year", "extract_date", self.strata or "region")
+
     def _cohort_columns(self, table: pd.DataFrame) -> list[str]:
         """The columns a cohort's curve, checks and result read (issue #19: selecting a
         cohort's rows from these only, not from every column of the table, text columns
@@ -718,6 +723,10 @@ def _part_labels(victims: pd.Index, parts: list[tuple[str, np.ndarray]]) -> pd.M
     )
 
 
+#: the columns a calendar year's check reads (first at-risk year, the extract date)
+_CALENDAR_COLUMNS = ("at_risk_from", "extract_date")
+
+
 class StockIndex(Definition):
     """Victims in the database and unidentified at the end of a calendar year."""
 
@@ -778,6 +787,17 @@ class StockIndex(Definition):
         if not self.delay_adjust:
             return "none: a census count (no sampling interval)"
         return self.metadata.variance_by_cluster
+
+    def columns_read(self) -> tuple[str, ...]:
+        # the year's check, the stock, the victims' labels and the delay-estimation term
+        return (
+            *_CALENDAR_COLUMNS,
+            "event",
+            "identified_on",
+            "victim_id",
+            "delay_days",
+            "delay_bound_days",
+        )
 
     def _stock_weights(self, table: pd.DataFrame, year: int) -> tuple[np.ndarray, np.ndarray]:
         stock, in_db, _ = self._stock_parts(table, year)
@@ -992,6 +1012,9 @@ class PeriodIdentificationRate(Definition):
         estimand_kind="process",
         variance_by_cluster="sandwich (linearised ratio) summed within cluster",
     )
+
+    def columns_read(self) -> tuple[str, ...]:
+        return ("event", *_PERIOD_DATES)  # the dates include the year check's two
 
     def _parts(self, table: pd.DataFrame, year: int) -> tuple[np.ndarray, np.ndarray]:
         """Each row's identification in ``year`` (1.0 or 0.0) and its years at risk in

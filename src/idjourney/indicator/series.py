@@ -107,6 +107,11 @@ def log_se(est: Estimate) -> float:
     raise IndicatorError(f"{est.label}: neither a standard error nor a finite interval")
 
 
+#: the columns of the prepared table the series reads besides the definition's own: the
+#: victims counted in a year (_victims) and the connected jurisdictions (connected_by)
+_SERIES_COLUMNS = ("entry_year", "at_risk_from", "jurisdiction", "jurisdiction_connected")
+
+
 def _victims(definition: Definition, table: pd.DataFrame, year: int) -> int:
     """Victims a (year, group) cell describes, for small-cell suppression."""
     real = ~table["delay_correction"] if "delay_correction" in table.columns else True
@@ -418,7 +423,11 @@ def indicator_series(
     baseline = int(baseline)
     if extract_date is not None:
         table = as_of(table, extract_date)
-    table = definition.prepare(table.reset_index(drop=True))
+    given = list(table.columns)
+    columns = definition.columns_read()
+    if columns is not None:  # those and what the series itself reads (issue #19)
+        columns = [*columns, *_SERIES_COLUMNS, cluster_col, *([] if by is None else [by])]
+    table = definition.prepare(table.reset_index(drop=True), columns=columns)
     # The baseline must be computable on all the data (clear error otherwise), and have a
     # value (a median not reached is only a lower bound: nothing to index to).
     try:
@@ -443,7 +452,7 @@ def indicator_series(
         if by not in table.columns:
             raise IndicatorError(
                 f"cannot disaggregate by {by!r}: no such column; available: "
-                f"{', '.join(map(str, table.columns))}"
+                f"{', '.join(map(str, given))}"
             )
         present = list(pd.unique(table[by].dropna()))
         wanted = present if groups is None else list(groups)

@@ -104,7 +104,8 @@ def run_chunk(design: Design, scenario: str, start: int, stop: int) -> pd.DataFr
             truths: dict[int, Any] = {}
             influence: dict[int, Any] = {}
             try:
-                prepared = definition.prepare(table)
+                # only the columns its estimates read (the same estimates; issue #19)
+                prepared = definition.prepare(table, columns=definition.columns_read())
             except IndicatorError as exc:
                 prepared = f"estimate: {exc}"
             for year in years:
