@@ -464,6 +464,26 @@ def _check_years(
     return parsed.where(~out)
 
 
+#: the first instant of FIRST_YEAR and of the year after LAST_YEAR, in int64 nanoseconds
+_YEARS_NS = tuple(
+    int(np.datetime64(f"{year}-01-01", "ns").astype(np.int64))
+    for year in (FIRST_YEAR, LAST_YEAR + 1)
+)
+_NAT_INT64 = np.iinfo(np.int64).min
+
+
+def _years_outside(dates: np.ndarray) -> np.ndarray:
+    """Which ``datetime64[ns]`` dates have a year outside FIRST_YEAR..LAST_YEAR (NaT: no).
+
+    On the int64 view, by the bounds' instants: the same cells as comparing each date's
+    year, without the year array, the masks and the copies of the column that building
+    them took (at ten million records the date columns' check grew 17-fold from a million,
+    its kernel time 80-fold: issue #19)."""
+    ns = dates.view(np.int64)
+    first, after = _YEARS_NS
+    return ((ns < first) & (ns != _NAT_INT64)) | (ns >= after)
+
+
 def _parse_iso_dates(
     text: pd.Series, shaped: np.ndarray
 ) -> tuple[pd.Series, np.ndarray, np.ndarray]:
@@ -502,6 +522,18 @@ def _parse_dates(df: pd.DataFrame, problems: _Problems) -> None:
             )
             df[column] = pd.Series(pd.NaT, index=df.index, dtype="datetime64[ns]")
             continue
+        if values.dtype == np.dtype("datetime64[ns]"):  # Parquet's timestamp[ns]
+            out = _years_outside(values.to_numpy())
+            if out.any():
+                problems.add_many(
+                    np.flatnonzero(out),
+                    column,
+                    values[out].astype(str),
+                    f"the year lies outside {FIRST_YEAR}..{LAST_YEAR}",
+                    "correct the date (a typo in the year?)",
+                )
+                df[column] = values.where(~out)
+            continue  # else the column is already what the check would build
         if pd.api.types.is_datetime64_any_dtype(values):
             years = pd.Series(values.dt.year, index=df.index)
             keep = _check_years(df, column, values, years, problems)

@@ -145,28 +145,36 @@ def _require(table: pd.DataFrame, columns: list[str], what: str) -> None:
 def table_extract_date(table: pd.DataFrame) -> pd.Timestamp:
     """The table's extract (censoring) date: the latest ``extract_date``."""
     _require(table, ["extract_date"], "the extract date")
-    column = table["extract_date"]
-    if column.dtype == np.dtype("datetime64[ns]") and len(column):
-        # the largest int64 is the latest date (NaT is the smallest int64: skipped unless
-        # every date is missing); pandas' max builds a mask of the missing dates first
-        value = column.to_numpy().view(np.int64).max()
-        value = pd.NaT if value == np.iinfo(np.int64).min else pd.Timestamp(value)
-    else:
-        value = column.max()
+    value = _date_bound(table["extract_date"], latest=True)
     if pd.isna(value):
         raise IndicatorError("column 'extract_date' is empty; every row needs its extract date")
-    return pd.Timestamp(value)
+    return value
 
 
 def _earliest_date(column: pd.Series) -> pd.Timestamp:
-    """The earliest date of a date column (missing dates skipped)."""
+    """The earliest date of a date column (missing dates skipped; NaT if all are)."""
+    return _date_bound(column, latest=False)
+
+
+#: NaT's int64 view: the smallest int64
+_NAT_INT64 = np.iinfo(np.int64).min
+
+
+def _date_bound(column: pd.Series, *, latest: bool) -> pd.Timestamp:
+    """The latest (``latest``) or earliest date of a date column, missing dates skipped
+    (NaT when every date is missing), as pandas' ``max``/``min`` give it.
+
+    On a ``datetime64[ns]`` column it reads the int64 view, without the mask of missing
+    dates pandas builds first: NaT is the smallest int64, so the max skips it unless every
+    date is missing, and only a min that is NaT needs pandas' masked min (issue #19)."""
     if column.dtype == np.dtype("datetime64[ns]") and len(column):
-        # the smallest int64 is the earliest date, unless it is NaT (the smallest int64
-        # itself): then pandas' masked min skips the missing dates
-        value = column.to_numpy().view(np.int64).min()
-        if value != np.iinfo(np.int64).min:
+        values = column.to_numpy().view(np.int64)
+        value = values.max() if latest else values.min()
+        if value != _NAT_INT64:
             return pd.Timestamp(value)
-    return pd.Timestamp(column.min())
+        if latest:
+            return pd.NaT
+    return pd.Timestamp(column.max() if latest else column.min())
 
 
 def as_of(table: pd.DataFrame, extract_date: Any) -> pd.DataFrame:
