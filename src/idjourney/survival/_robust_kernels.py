@@ -126,6 +126,8 @@ def _quadratic_form_increments(
     for k in range(n_times):
         hi = count[k]
         for e in range(lo, hi):
+            if e + _PREFETCH_AHEAD < m:  # a later event's cluster, asked for early
+                _prefetch_row(running, event_cluster[e + _PREFETCH_AHEAD])
             c = event_cluster[e]
             for a in range(p):
                 delta_a = event_change[e, a]
@@ -214,6 +216,7 @@ def _km_quadratic_form_increments(
     # n**2, so their plain sum is exact (the caller keeps n**2 below 2**53)
     # and equals the compensated one.  Running totals are held in registers; an event's
     # change is read from a four-entry table by its kind (no branch to mispredict).
+    n_packed = packed.shape[0]
     d0_of_kind = np.array([-1.0, 1.0, 1.0, 0.0])
     d1_of_kind = np.zeros(4)
     lo = count[0]
@@ -225,6 +228,8 @@ def _km_quadratic_form_increments(
         s00, s01, s11 = inc[k, 0, 0], inc[k, 0, 1], inc[k, 1, 1]
         lost01 = lost11 = 0.0
         for e in range(lo, hi):
+            if e + _PREFETCH_AHEAD < n_packed:  # a later event's cluster, asked for early
+                _prefetch_row(running, packed[e + _PREFETCH_AHEAD] >> 2)
             c = packed[e] >> 2
             kind = packed[e] & 3
             d0 = d0_of_kind[kind]
@@ -428,6 +433,68 @@ def _whole_day_index(
     return True, out
 
 
+#: how many events ahead the sweeps ask for a cluster's running sums (16-64 were alike on
+#: 2e7 events in 4e6 clusters; 0.56 -> 0.28 s, and 0.024 -> 0.008 s on 2e6 in 4e5)
+_PREFETCH_AHEAD = 16
+
+
+def _prefetch_row(array: np.ndarray, row: int) -> None:  # pragma: no cover - replaced
+    """Placeholder: :func:`kernels` puts the compiled prefetch (or a no-op) here before any
+    kernel that calls it is compiled."""
+
+
+def _compiled_prefetch() -> Any:
+    r"""A numba function ``prefetch_row(array, row)`` asking the CPU to bring
+    ``array[row, 0]`` (a C-contiguous 2-D float64 array) into its cache, for a write: LLVM's
+    ``llvm.prefetch``, a hint that changes no value (the sweeps' running sums are read in
+    time order, at random clusters; at millions of clusters almost every read missed every
+    cache). Where the intrinsic does not compile or run, a no-op."""
+    import numba
+    from llvmlite import ir
+    from numba import types
+    from numba.core import cgutils
+    from numba.extending import intrinsic
+
+    @intrinsic
+    def prefetch_row(typingctx: Any, array: Any, row: Any) -> Any:
+        def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
+            array_type, row_type = signature.args
+            view = context.make_array(array_type)(context, builder, args[0])
+            index = context.cast(builder, args[1], row_type, types.intp)
+            zero = context.get_constant(types.intp, 0)
+            pointer = cgutils.get_item_pointer(
+                context, builder, array_type, view, [index, zero], wraparound=False
+            )
+            byte_pointer = builder.bitcast(pointer, ir.IntType(8).as_pointer())
+            i32 = ir.IntType(32)
+            function = cgutils.get_or_insert_function(
+                builder.module,
+                ir.FunctionType(ir.VoidType(), [byte_pointer.type, i32, i32, i32]),
+                "llvm.prefetch.p0",
+            )
+            # write, high temporal locality, data cache
+            builder.call(function, [byte_pointer, i32(1), i32(3), i32(1)])
+            return context.get_dummy_value()
+
+        return types.void(array, row), codegen
+
+    @numba.njit(nogil=True)
+    def no_prefetch(array: np.ndarray, row: int) -> None:
+        pass
+
+    @numba.njit(nogil=True)
+    def probe(array: np.ndarray) -> float:
+        prefetch_row(array, np.int32(1))
+        prefetch_row(array, np.int64(0))
+        return array[1, 0]
+
+    try:
+        probe(np.ones((2, 2)))
+    except Exception:  # pragma: no cover - an LLVM without the intrinsic: no hint
+        return no_prefetch
+    return prefetch_row
+
+
 @functools.cache
 def kernels() -> SimpleNamespace | None:
     """The compiled kernels (compiled lazily, on each one's first call), or ``None``.
@@ -438,6 +505,8 @@ def kernels() -> SimpleNamespace | None:
     """
     if not numba_usable():
         return None
+    global _prefetch_row  # before any kernel calling it compiles
+    _prefetch_row = _compiled_prefetch()
     quadratic, cached = compile_kernel(_quadratic_form_increments)
     return SimpleNamespace(
         quadratic_form_increments=quadratic,
