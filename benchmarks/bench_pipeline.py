@@ -150,7 +150,8 @@ def compiled_variants() -> set[tuple[str, str]]:
     return {
         (obj.py_func.__qualname__, str(signature))
         for obj in gc.get_objects()
-        if isinstance(obj, Dispatcher)
+        # by type: isinstance on a weak proxy whose object is gone raises ReferenceError
+        if issubclass(type(obj), Dispatcher)
         for signature in obj.signatures
     }
 
