@@ -454,14 +454,22 @@ def _check_years(
     out = (years < FIRST_YEAR) | (years > LAST_YEAR)
     out = out.to_numpy(dtype=bool, na_value=False)
     if out.any():
-        problems.add_many(
-            np.flatnonzero(out),
-            column,
-            df[column][out].astype(str),
-            f"the year lies outside {FIRST_YEAR}..{LAST_YEAR}",
-            "correct the date (a typo in the year?)",
-        )
+        _report_years_outside(problems, column, out, df[column][out].astype(str))
     return parsed.where(~out)
+
+
+def _report_years_outside(
+    problems: _Problems, column: str, out: np.ndarray, cells: pd.Series
+) -> None:
+    """Report the cells ``cells`` (those at the mask ``out``, as shown to the user) of
+    ``column`` whose year lies outside FIRST_YEAR..LAST_YEAR."""
+    problems.add_many(
+        np.flatnonzero(out),
+        column,
+        cells,
+        f"the year lies outside {FIRST_YEAR}..{LAST_YEAR}",
+        "correct the date (a typo in the year?)",
+    )
 
 
 #: the first instant of FIRST_YEAR and of the year after LAST_YEAR, in int64 nanoseconds
@@ -525,13 +533,7 @@ def _parse_dates(df: pd.DataFrame, problems: _Problems) -> None:
         if values.dtype == np.dtype("datetime64[ns]"):  # Parquet's timestamp[ns]
             out = _years_outside(values.to_numpy())
             if out.any():
-                problems.add_many(
-                    np.flatnonzero(out),
-                    column,
-                    values[out].astype(str),
-                    f"the year lies outside {FIRST_YEAR}..{LAST_YEAR}",
-                    "correct the date (a typo in the year?)",
-                )
+                _report_years_outside(problems, column, out, values[out].astype(str))
                 df[column] = values.where(~out)
             continue  # else the column is already what the check would build
         if pd.api.types.is_datetime64_any_dtype(values):
@@ -565,13 +567,7 @@ def _parse_dates(df: pd.DataFrame, problems: _Problems) -> None:
                 "and day, e.g. 2025-02-08)",
             )
         if out.any():
-            problems.add_many(
-                np.flatnonzero(out),
-                column,
-                text[out],
-                f"the year lies outside {FIRST_YEAR}..{LAST_YEAR}",
-                "correct the date (a typo in the year?)",
-            )
+            _report_years_outside(problems, column, out, text[out])
             parsed = parsed.where(~out)
         df[column] = parsed.astype("datetime64[ns]")
 

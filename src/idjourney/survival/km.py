@@ -249,8 +249,10 @@ def _unweighted_counts_by_day(
     """
     n = duration.shape[0]
     days = _whole_days(duration, n)
+    if days is None:
+        return None
     entry_days = None if entry is None else _whole_days(entry, n)
-    if days is None or (entry is not None and entry_days is None):
+    if entry is not None and entry_days is None:
         return None
     total = np.bincount(days)
     present = np.flatnonzero(total)
@@ -307,13 +309,11 @@ def time_index(times: np.ndarray, values: np.ndarray, side: Literal["left", "rig
         )
         if ok:
             return index
-    high = float(values.max())
-    if values.min() >= 0 and high <= _LOOKUP_LIMIT and high < 4 * values.size:
-        whole = values.astype(np.int32)
-        if np.array_equal(whole, values):
-            grid = np.arange(int(high) + 1, dtype=np.float64)
-            lookup = np.searchsorted(times, grid, side=side).astype(small)
-            return lookup[whole]
+    whole = _whole_days(values, values.size)
+    if whole is not None:
+        grid = np.arange(int(whole.max()) + 1, dtype=np.float64)
+        lookup = np.searchsorted(times, grid, side=side).astype(small)
+        return lookup[whole]
     return np.searchsorted(times, values, side=side).astype(small, copy=False)
 
 
