@@ -25,6 +25,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from idjourney.survival import AalenJohansen, KaplanMeier, _robust
 from idjourney.survival._robust import (
@@ -432,3 +434,91 @@ def test_time_index_compiled_equals_searchsorted(values, side, monkeypatch) -> N
     np.testing.assert_array_equal(compiled, km_module.time_index(times, values, side))
     if values.size and not np.isnan(values).any():
         np.testing.assert_array_equal(compiled, np.searchsorted(times, values, side=side))
+
+
+def _counted_bucket_sizes(basis, n_times: int) -> np.ndarray:
+    """The KM kernel's bucket sizes counted from the rows (its own pass, in numpy)."""
+    start = np.where(basis.start <= 0, 0, np.where(basis.start < n_times, basis.start + 1, -1))
+    start[start < 0] = n_times + 1
+    stop = np.maximum(basis.stop, 0)
+    stop = np.where(stop < n_times, stop + 1, n_times + 1)
+    return np.bincount(np.concatenate((start, stop)), minlength=n_times + 2)
+
+
+@pytest.mark.filterwarnings("ignore:no events in the data")
+@settings(max_examples=60, deadline=None)
+@given(
+    n=st.integers(1, 300),
+    n_clusters=st.integers(1, 40),
+    horizon=st.integers(1, 30),
+    truncated=st.floats(0.0, 1.0),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_km_bucket_sizes_are_the_counted_ones(
+    n: int, n_clusters: int, horizon: int, truncated: float, seed: int
+) -> None:
+    """The counting sort's bucket sizes read off the Kaplan-Meier table (no pass over the
+    rows) are the sizes counted from the rows' start and stop indices, with and without
+    entries, on tied whole days and on fractional times; and the robust curve built with
+    them is the one built by counting, to the bit."""
+    from idjourney.survival._robust import km_grouped_quadratic_form
+
+    rng = np.random.default_rng(seed)
+    whole = rng.random() < 0.7
+    duration = rng.integers(1, horizon + 1, n).astype(float)
+    if not whole:
+        duration = duration - rng.random(n) * 0.9
+    entry = np.where(rng.random(n) < truncated, np.floor(rng.random(n) * duration), 0.0)
+    event = rng.random(n) < 0.7
+    cluster = rng.integers(0, n_clusters, n)
+    for with_entry in (True, False):
+        km = KaplanMeier().fit(
+            duration, event, entry=entry if with_entry else None, cluster=cluster
+        )
+        basis = km._build_basis()
+        n_times = basis.b_cum.size
+        np.testing.assert_array_equal(basis.bucket_sizes, _counted_bucket_sizes(basis, n_times))
+        at_stop = np.concatenate((-basis.b_cum, basis.a - basis.b_cum))
+        codes = km.cluster_.any_codes()[0]
+        args = (codes, basis.start, basis.stop, basis.event, basis.b_cum, at_stop)
+        given_sizes = km_grouped_quadratic_form(*args, basis.bucket_sizes)
+        np.testing.assert_array_equal(given_sizes, km_grouped_quadratic_form(*args))
+
+
+def test_km_kernel_refuses_bucket_sizes_that_do_not_fit_the_rows() -> None:
+    """Sizes off by one event (or not adding up to two events a row) raise before an
+    event is written outside its bucket; the wrapper then counts the rows itself and gives
+    the same bits."""
+    from idjourney.survival._robust import km_grouped_quadratic_form
+
+    duration, event, entry, _, cluster = _clustered(4, n=3_000, n_clusters=300)
+    km = KaplanMeier().fit(duration, event, entry=entry, cluster=cluster)
+    basis = km._build_basis()
+    at_stop = np.concatenate((-basis.b_cum, basis.a - basis.b_cum))
+    codes = np.asarray(km.cluster_.any_codes()[0], dtype=np.int64)
+    sizes = basis.bucket_sizes
+    shifted = sizes.copy()
+    busy = int(np.flatnonzero(sizes[1:-1] > 0)[0]) + 1
+    shifted[busy] -= 1
+    shifted[busy + 1] += 1  # the same total, one event in the wrong bucket
+    short = sizes.copy()
+    short[busy] -= 1  # one event too few in all
+    compiled = kernels()
+    if compiled is None:
+        pytest.skip("numba is not usable here")
+    kernel_args = (
+        codes,
+        basis.start.astype(np.int64),
+        basis.stop.astype(np.int64),
+        np.asarray(basis.event, dtype=bool),
+        np.concatenate(([0.0], basis.b_cum)),
+        at_stop,
+        int(codes.max()) + 1,
+    )
+    for wrong, message in ((shifted, "more events in a bucket"), (short, "do not add up")):
+        with pytest.raises(ValueError, match=message):
+            compiled.km_quadratic_form_increments(*kernel_args, wrong)
+        args = (codes, basis.start, basis.stop, basis.event, basis.b_cum, at_stop)
+        np.testing.assert_array_equal(
+            km_grouped_quadratic_form(*args, wrong), km_grouped_quadratic_form(*args, sizes)
+        )

@@ -494,6 +494,7 @@ def km_grouped_quadratic_form(
     event: np.ndarray,
     b_cum: np.ndarray,
     at_stop: np.ndarray,
+    bucket_sizes: np.ndarray | None = None,
 ) -> np.ndarray | None:
     r""":func:`grouped_quadratic_form_of_changes` of the unit-weight Kaplan–Meier basis by
     its own compiled kernel, or ``None`` when there is none (no numba).
@@ -501,7 +502,11 @@ def km_grouped_quadratic_form(
     The coefficients are :math:`(-1, B(e_i))` from ``start`` and change by
     :math:`(1, \text{at\_stop}[\delta_i m + s_i])` at ``stop``; the kernel looks them up
     from ``b_cum`` and ``at_stop`` (small tables) instead of reading row-length arrays, and
-    adds in the general kernel's order (the same bits).
+    adds in the general kernel's order (the same bits).  ``bucket_sizes``: the events of
+    each of the kernel's ``m + 2`` buckets, when known (see
+    :func:`idjourney.survival.km.km_bucket_sizes`); sizes that do not match the rows are
+    found by the kernel before it writes outside a bucket, and the rows are counted instead
+    (the same result).
     """
     compiled = kernels()
     codes = np.asarray(codes)
@@ -514,7 +519,7 @@ def km_grouped_quadratic_form(
     out = np.zeros((n_times, 2, 2))
     if n_clusters == 0 or n_times == 0:
         return out
-    increments = compiled.km_quadratic_form_increments(
+    arguments = (
         codes if codes.dtype in (np.int32, np.int64) else codes.astype(np.int64),
         _kernel_index(start),
         _kernel_index(stop),
@@ -523,6 +528,12 @@ def km_grouped_quadratic_form(
         at_stop,
         n_clusters,
     )
+    try:
+        increments = compiled.km_quadratic_form_increments(
+            *arguments, _NO_SIZES if bucket_sizes is None else bucket_sizes.astype(np.int64)
+        )
+    except ValueError:  # sizes that do not fit these rows: count them
+        increments = compiled.km_quadratic_form_increments(*arguments, _NO_SIZES)
     np.cumsum(increments, axis=0, out=out)
     out[:, 1, 0] = out[:, 0, 1]
     return out
@@ -545,6 +556,9 @@ def _kernel_columns(
             arrays.append(np.ascontiguousarray(column, dtype=np.float64))
             steps.append(1)
     return tuple(arrays), tuple(steps)
+
+
+_NO_SIZES = np.zeros(0, dtype=np.int64)  # the KM kernel's sign for "count the buckets"
 
 
 def _kernel_index(index: Any) -> np.ndarray:

@@ -154,6 +154,7 @@ def _km_quadratic_form_increments(
     b_before: np.ndarray,
     at_stop: np.ndarray,
     n_clusters: int,
+    bucket_sizes: np.ndarray,
 ) -> np.ndarray:  # pragma: no cover - compiled by numba
     r""":func:`quadratic_form_increments` for the unit-weight Kaplan–Meier curve (p = 2).
 
@@ -171,18 +172,35 @@ def _km_quadratic_form_increments(
     into each cluster's starting value), ``1 + k`` the events at time ``k``, and the last
     one the events that never show (at or after ``m``); choosing a bucket takes no
     branch, so unpredictable starts and stops cost no mispredictions.
+
+    ``bucket_sizes``: how many events each of the ``m + 2`` buckets holds, when the caller
+    knows it (:meth:`idjourney.survival.km.KMInfluenceBasis.build` reads it off the
+    Kaplan–Meier table: a pass over the rows fewer); empty: counted here. Given sizes
+    are checked as the events are placed: a bucket that would overflow raises
+    ``ValueError`` before anything is written outside it.
     """
     n = codes.shape[0]
     n_times = at_stop.shape[0] // 2
     never = n_times + 1
     count = np.zeros(n_times + 3, dtype=np.int64)
-    for i in range(n):
-        begin = start[i]
-        count[(0 if begin <= 0 else (begin + 1 if begin < n_times else never)) + 1] += 1
-        end = max(stop[i], 0)
-        count[(end + 1 if end < n_times else never) + 1] += 1
+    if bucket_sizes.shape[0] == 0:
+        for i in range(n):
+            begin = start[i]
+            count[(0 if begin <= 0 else (begin + 1 if begin < n_times else never)) + 1] += 1
+            end = max(stop[i], 0)
+            count[(end + 1 if end < n_times else never) + 1] += 1
+    else:
+        if bucket_sizes.shape[0] != n_times + 2:
+            raise ValueError("bucket_sizes needs one size per bucket (n_times + 2)")
+        for b in range(n_times + 2):
+            if bucket_sizes[b] < 0:
+                raise ValueError("a bucket size is negative")
+            count[b + 1] = bucket_sizes[b]
     for k in range(n_times + 2):
         count[k + 1] += count[k]
+    if count[n_times + 2] != 2 * n:
+        raise ValueError("the bucket sizes do not add up to two events a row")
+    bucket_end = count[1:].copy()
     packed = np.empty(count[n_times + 2], dtype=np.int32)  # 4 * cluster + kind
     for i in range(n):
         c = codes[i]
@@ -192,16 +210,24 @@ def _km_quadratic_form_increments(
         begin = start[i]
         bucket = 0 if begin <= 0 else (begin + 1 if begin < n_times else never)
         at = count[bucket]
+        if at >= bucket_end[bucket]:
+            raise ValueError("more events in a bucket than bucket_sizes says")
         count[bucket] = at + 1
         packed[at] = c4  # kind 0: a start
         end = max(stop[i], 0)
         bucket = end + 1 if end < n_times else never
         at = count[bucket]
+        if at >= bucket_end[bucket]:
+            raise ValueError("more events in a bucket than bucket_sizes says")
         count[bucket] = at + 1
         packed[at] = c4 + (2 if event[i] else 1)  # kind 1: censored, 2: an event
-    # after the scatter, count[b] is where bucket b ends
+    # after the scatter, count[b] is where bucket b ends (2 n events, none over its
+    # bucket's size: every bucket is full)
     running = np.zeros((n_clusters, 2))  # each cluster's running coefficients
-    for e in range(count[0]):
+    n_pooled = count[0]
+    for e in range(n_pooled):
+        if e + _PREFETCH_AHEAD < n_pooled:  # a later row's cluster, asked for early
+            _prefetch_row(running, packed[e + _PREFETCH_AHEAD] >> 2)
         c = packed[e] >> 2
         running[c, 0] += -1.0
         running[c, 1] += b_before[0]

@@ -317,6 +317,32 @@ def time_index(times: np.ndarray, values: np.ndarray, side: Literal["left", "rig
     return np.searchsorted(times, values, side=side).astype(small, copy=False)
 
 
+def km_bucket_sizes(table: KMTable, n: int) -> np.ndarray:
+    r"""How many events each bucket of the robust curve's counting sort holds, read off the
+    unit-weight Kaplan–Meier table of ``n`` rows (O(m), no pass over the rows).
+
+    Bucket 0 holds the rows at risk from the first time (start index 0), bucket
+    :math:`1 + k` the rows stopping at :math:`t_k` (every row stops at its own time) and
+    those starting there (:math:`k \ge 1`), bucket :math:`m + 1` the starts after the last
+    time. The rows started by :math:`t_k` (entry before :math:`t_k`) are the
+    :math:`n_k` at risk there plus the :math:`\sum_{j<k} (d_j + c_j)` gone before it.
+    (:func:`idjourney.survival._robust_kernels` checks the sizes against the rows.)
+    """
+    m = table.time.shape[0]
+    stops = np.rint(table.n_event + table.n_censor).astype(np.int64)
+    gone_before = np.cumsum(stops) - stops
+    started_by = np.rint(table.n_risk).astype(np.int64) + gone_before
+    sizes = np.zeros(m + 2, dtype=np.int64)
+    if m == 0:  # no time: every row pooled, and its stop never shows
+        sizes[:] = n
+        return sizes
+    sizes[0] = started_by[0]
+    sizes[1 : m + 1] = stops
+    sizes[2 : m + 1] += np.diff(started_by)
+    sizes[m + 1] = n - started_by[-1]
+    return sizes
+
+
 @dataclass(frozen=True)
 class KMInfluenceBasis:
     r"""Per-time and per-row pieces of the Kaplan–Meier influence.
@@ -334,7 +360,8 @@ class KMInfluenceBasis:
     the first index with :math:`t_k > e_i` (``start``).  Times at which the
     curve reaches 0 get :math:`a = 0` (every row at risk there has the event,
     so the influence is 0 from then on).  ``case_weight``: the case weights, or
-    ``None`` when none were given (``weight`` is then all ones).
+    ``None`` when none were given (``weight`` is then all ones); ``bucket_sizes``:
+    :func:`km_bucket_sizes` of unit-weight data (``None`` with case weights).
     """
 
     a: np.ndarray
@@ -343,6 +370,7 @@ class KMInfluenceBasis:
     stop: np.ndarray
     event: np.ndarray
     case_weight: np.ndarray | None = None
+    bucket_sizes: np.ndarray | None = None
 
     @property
     def unit_weights(self) -> bool:
@@ -374,7 +402,8 @@ class KMInfluenceBasis:
             start = np.zeros(data.n, dtype=stop.dtype)
         else:
             start = time_index(table.time, data.entry, side="right")
-        return cls(a, b_cum, start, stop, data.event, data.weight)
+        sizes = None if data.weight is not None else km_bucket_sizes(table, data.n)
+        return cls(a, b_cum, start, stop, data.event, data.weight, sizes)
 
     def g_at(self, k: int) -> np.ndarray:
         """:math:`g_i(t_k)` of every row (``k = -1``: before the first time, all 0)."""
@@ -402,7 +431,13 @@ class KMInfluenceBasis:
             # its sums do not depend on how the clusters are numbered: a categorical's own
             # codes do (no renumbering in order of first appearance)
             m = km_grouped_quadratic_form(
-                clusters.any_codes()[0], self.start, self.stop, self.event, self.b_cum, at_stop
+                clusters.any_codes()[0],
+                self.start,
+                self.stop,
+                self.event,
+                self.b_cum,
+                at_stop,
+                self.bucket_sizes,
             )
             if m is not None:
                 return quadratic_at(phi, m)
