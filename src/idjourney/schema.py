@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 
+from idjourney._text import formula_and_nul_cells
 from idjourney.io import DataFileError
 
 # --- the standard -------------------------------------------------------------------------
@@ -422,10 +423,19 @@ def _check_formula_cells(df: pd.DataFrame, problems: _Problems) -> None:
             continue
         text = _text(values)
         df[column] = text
-        # one scan for both problems; each is looked for only in a column that has one
-        if not text.str.contains(_SUSPECT_PATTERN, regex=True).any():
-            continue
-        bad = text.str.contains(_FORMULA_PATTERN, regex=True).to_numpy(dtype=bool, na_value=False)
+        flags = formula_and_nul_cells(text)  # compiled: the first bytes of each cell
+        if flags is not None:
+            bad, nul = flags
+            if not (bad.any() or nul.any()):
+                continue
+        else:
+            # one scan for both problems; each is looked for only in a column that has one
+            if not text.str.contains(_SUSPECT_PATTERN, regex=True).any():
+                continue
+            bad = text.str.contains(_FORMULA_PATTERN, regex=True).to_numpy(
+                dtype=bool, na_value=False
+            )
+            nul = text.str.contains("\x00", regex=False).to_numpy(dtype=bool, na_value=False)
         if bad.any():
             problems.add_many(
                 np.flatnonzero(bad),
@@ -434,7 +444,6 @@ def _check_formula_cells(df: pd.DataFrame, problems: _Problems) -> None:
                 "cell starts with a spreadsheet formula character (=, +, -, @, tab)",
                 "remove the leading character; cells hold plain values only",
             )
-        nul = text.str.contains("\x00", regex=False).to_numpy(dtype=bool, na_value=False)
         if nul.any():
             problems.add_many(
                 np.flatnonzero(nul),
