@@ -343,7 +343,9 @@ def formula_and_nul_cells(values: pd.Series) -> tuple[np.ndarray, np.ndarray] | 
         return None
     import pyarrow as pa
 
-    chunked = pa.chunked_array(values.array._pa_array)
+    chunked = values.array.__arrow_array__()  # the Arrow interchange protocol (no copy)
+    if isinstance(chunked, pa.Array):
+        chunked = pa.chunked_array([chunked])
     formula = np.zeros(len(values), dtype=bool)
     nul = np.zeros(len(values), dtype=bool)
     at = 0
