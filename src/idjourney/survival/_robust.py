@@ -528,10 +528,9 @@ def km_grouped_quadratic_form(
         at_stop,
         n_clusters,
     )
+    sizes = _NO_SIZES if bucket_sizes is None else np.asarray(bucket_sizes, dtype=np.int64)
     try:
-        increments = compiled.km_quadratic_form_increments(
-            *arguments, _NO_SIZES if bucket_sizes is None else bucket_sizes.astype(np.int64)
-        )
+        increments = compiled.km_quadratic_form_increments(*arguments, sizes)
     except ValueError:  # sizes that do not fit these rows: count them
         increments = compiled.km_quadratic_form_increments(*arguments, _NO_SIZES)
     np.cumsum(increments, axis=0, out=out)
