@@ -138,16 +138,29 @@ def warm_up_kernels() -> str:
             with contextlib.suppress(ValueError):  # a year the definition cannot score
                 definition.compute(prepared, year)
     link(generate(load_scenario("four_databases"), 3, 3_000).records)  # linkage's kernels
-    # validation's compiled formula check (columns of 200,000 cells or more), both offset
-    # widths Arrow text comes in, and its NUL scan
+    # validation's compiled text checks (columns of 200,000 cells or more): the formula
+    # check and its NUL scan, the strip check (both offset widths Arrow text comes in, with
+    # and without missing cells) and the duplicate keys' radix sort
     import pandas as pd
     import pyarrow as pa
 
-    from idjourney._text import _COMPILED_CHECK_MIN_CELLS, formula_and_nul_cells
+    from idjourney._text import (
+        _COMPILED_CHECK_MIN_CELLS,
+        duplicated_text_pairs,
+        formula_and_nul_cells,
+        may_trim_or_blank,
+    )
 
     cells = ["=a", "b\x00"] * (_COMPILED_CHECK_MIN_CELLS // 2 + 1)
     for kind in (pa.string(), pa.large_string()):
-        formula_and_nul_cells(pd.Series(pd.arrays.ArrowStringArray(pa.array(cells, type=kind))))
+        column = pd.Series(pd.arrays.ArrowStringArray(pa.array(cells, type=kind)))
+        formula_and_nul_cells(column)
+        may_trim_or_blank(column)
+        may_trim_or_blank(column.where(column != "=a"))
+    keys = pd.Series(
+        [f"V{i % 1000}" for i in range(_COMPILED_CHECK_MIN_CELLS)], dtype="string[pyarrow]"
+    )
+    duplicated_text_pairs(keys, keys.str.slice(0, 2))
     return f"compiled kernels: first use {time.perf_counter() - wall0:.2f} s (not in the stages)"
 
 

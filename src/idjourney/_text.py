@@ -324,31 +324,16 @@ def _nul_cells(
 _COMPILED_CHECK_MIN_CELLS = 200_000
 
 
-def formula_and_nul_cells(values: pd.Series) -> tuple[np.ndarray, np.ndarray] | None:
-    r"""Which cells of Arrow-backed text start like a spreadsheet formula (``^(?:
-    *[=+\-@]|[\t\r])``) and which hold a NUL character, as two boolean arrays (missing
-    cells: False), by one compiled pass over the bytes; ``None`` without numba, for other
-    dtypes, or for fewer than ``_COMPILED_CHECK_MIN_CELLS`` cells (the caller's regular
-    expressions give the same answers).
-
-    pyarrow's regular expressions took ~90 ns a cell, nine seconds of validating ten
-    million records (issue #19); this reads a cell's first bytes.
-    """
-    if not (isinstance(values.dtype, pd.StringDtype) and values.dtype.storage == "pyarrow"):
-        return None
-    if len(values) < _COMPILED_CHECK_MIN_CELLS:
-        return None
-    compiled_kernels = kernels()
-    if compiled_kernels is None:
-        return None
+def _string_chunks(values: pd.Series) -> list[tuple[np.ndarray, np.ndarray, Any]] | None:
+    """The chunks of Arrow-backed text as ``(offsets, data, chunk)``: each chunk's value
+    offsets (``n + 1``, its own slice) and its UTF-8 bytes, without a copy; ``None`` for an
+    offset type other than ``string``/``large_string``."""
     import pyarrow as pa
 
     chunked = values.array.__arrow_array__()  # the Arrow interchange protocol (no copy)
     if isinstance(chunked, pa.Array):
         chunked = pa.chunked_array([chunked])
-    formula = np.zeros(len(values), dtype=bool)
-    nul = np.zeros(len(values), dtype=bool)
-    at = 0
+    out = []
     for chunk in chunked.chunks:
         n = len(chunk)
         if n == 0:
@@ -367,6 +352,41 @@ def formula_and_nul_cells(values: pd.Series) -> tuple[np.ndarray, np.ndarray] | 
             if data_buffer is None
             else np.frombuffer(data_buffer, dtype=np.uint8)
         )
+        out.append((offsets, data, chunk))
+    return out
+
+
+def _compiled_columns(values: pd.Series) -> SimpleNamespace | None:
+    """The compiled kernels when ``values`` is Arrow-backed text of at least
+    ``_COMPILED_CHECK_MIN_CELLS`` cells and numba is usable, else ``None``."""
+    if not (isinstance(values.dtype, pd.StringDtype) and values.dtype.storage == "pyarrow"):
+        return None
+    if len(values) < _COMPILED_CHECK_MIN_CELLS:
+        return None
+    return kernels()
+
+
+def formula_and_nul_cells(values: pd.Series) -> tuple[np.ndarray, np.ndarray] | None:
+    r"""Which cells of Arrow-backed text start like a spreadsheet formula (``^(?:
+    *[=+\-@]|[\t\r])``) and which hold a NUL character, as two boolean arrays (missing
+    cells: False), by one compiled pass over the bytes; ``None`` without numba, for other
+    dtypes, or for fewer than ``_COMPILED_CHECK_MIN_CELLS`` cells (the caller's regular
+    expressions give the same answers).
+
+    pyarrow's regular expressions took ~90 ns a cell, nine seconds of validating ten
+    million records (issue #19); this reads a cell's first bytes.
+    """
+    compiled_kernels = _compiled_columns(values)
+    if compiled_kernels is None:
+        return None
+    chunks = _string_chunks(values)
+    if chunks is None:
+        return None
+    formula = np.zeros(len(values), dtype=bool)
+    nul = np.zeros(len(values), dtype=bool)
+    at = 0
+    for offsets, data, chunk in chunks:
+        n = len(chunk)
         compiled_kernels.formula_starts(offsets, data, formula[at : at + n])
         if data.size and not data[offsets[0] : offsets[-1]].all():  # some zero byte
             compiled_kernels.nul_cells(offsets, data, nul[at : at + n])
@@ -376,6 +396,56 @@ def formula_and_nul_cells(values: pd.Series) -> tuple[np.ndarray, np.ndarray] | 
             nul[at : at + n][missing] = False
         at += n
     return formula, nul
+
+
+def _trimmable_or_empty(
+    offsets: np.ndarray, data: np.ndarray, valid: np.ndarray
+) -> bool:  # pragma: no cover - compiled by numba
+    """Whether a present value (``valid``; empty: all are) is empty, or starts or ends with
+    a byte that might belong to white space: a control character or space (``<= 0x20``),
+    or any byte of a multi-byte character (``>= 0x80``: a conservative answer, not a
+    Unicode lookup)."""
+    all_valid = valid.shape[0] == 0
+    for i in range(offsets.size - 1):
+        if not all_valid and not valid[i]:
+            continue
+        begin = offsets[i]
+        end = offsets[i + 1]
+        if begin == end:
+            return True
+        first = data[begin]
+        last = data[end - 1]
+        if first <= 32 or first >= 128 or last <= 32 or last >= 128:
+            return True
+    return False
+
+
+def may_trim_or_blank(values: pd.Series) -> bool | None:
+    """Whether stripping white space from Arrow-backed text (``.str.strip()``) could change
+    a cell or leave one empty, by one compiled pass over each value's first and last byte:
+    ``False`` means neither can happen, so the column needs neither the strip nor the mask
+    of empty cells. ``True`` may be conservative (a non-ASCII first or last character, or
+    a cell already empty); ``None`` when the compiled pass does not apply (as
+    :func:`formula_and_nul_cells`).
+
+    At ten million records stripping and masking copied each text column twice: 5.7 s and
+    470,000 page faults of validation (issue #19), for columns that were clean.
+    """
+    compiled_kernels = _compiled_columns(values)
+    if compiled_kernels is None:
+        return None
+    chunks = _string_chunks(values)
+    if chunks is None:
+        return None
+    for offsets, data, chunk in chunks:
+        valid = (
+            chunk.is_valid().to_numpy(zero_copy_only=False)
+            if chunk.null_count
+            else np.zeros(0, dtype=bool)
+        )
+        if compiled_kernels.trimmable_or_empty(offsets, data, valid):
+            return True
+    return False
 
 
 def compiled(function: Callable[..., Any]) -> Callable[..., Any]:
@@ -397,6 +467,7 @@ def kernels() -> SimpleNamespace | None:
         run_codes=compiled(_run_codes),
         formula_starts=compiled(_formula_starts),
         nul_cells=compiled(_nul_cells),
+        trimmable_or_empty=compiled(_trimmable_or_empty),
     )
 
 
@@ -432,15 +503,80 @@ def radix_text_factorize(
     missing, or one holds a NUL (pandas compares text up to one: the caller takes pandas'
     answer).
     """
-    kern = kernels()
-    if kern is None:
-        return None
     if arrow is None:
         arrow = text_arrow(values)
         if arrow is None:
             return None
-    n = len(values)
-    if arrow.null_count or len(arrow) != n:
+    if len(arrow) != len(values):
+        return None
+    groups = _radix_groups(arrow, minor, n_minor)
+    if groups is None:
+        return None
+    codes, order, starts = groups
+    uniques = values[order[starts]]
+    return codes, np.asarray(uniques, dtype=object), order, starts
+
+
+def radix_duplicated(arrow, minor: np.ndarray | None = None, n_minor: int = 0) -> np.ndarray | None:
+    """``DataFrame.duplicated(keep=False)`` of the pairs (text, ``minor``), by the radix sort
+    of :func:`radix_text_factorize`: True for every row whose text and ``minor`` (small
+    integers ``0..n_minor-1``; none: the text alone) another row shares. ``arrow``: a
+    pyarrow ``large_string`` array. ``None`` when numba is missing or the text cannot be
+    sorted so (missing values, a NUL character: the caller takes pandas' answer).
+
+    At ten million records pandas' hash of the keys took 8.5 s and grew 12-17x from a
+    million (the hash table outgrows the caches); the sort takes about 2 s (issue #19).
+    """
+    groups = _radix_groups(arrow, minor, n_minor)
+    if groups is None:
+        return None
+    codes, order, starts = groups
+    n = len(arrow)
+    duplicated = np.zeros(n, dtype=bool)
+    if starts.shape[0] == n:  # every text distinct: no pair repeats
+        return duplicated
+    in_order = codes[order]
+    same = in_order[1:] == in_order[:-1]
+    if minor is not None and n_minor > 1:
+        minor_in_order = np.asarray(minor)[order]
+        same &= minor_in_order[1:] == minor_in_order[:-1]
+    repeated = np.zeros(n, dtype=bool)  # by sorted position: equal to a neighbour
+    repeated[1:] = same
+    repeated[:-1] |= same
+    duplicated[order] = repeated
+    return duplicated
+
+
+def duplicated_text_pairs(values: pd.Series, by: pd.Series) -> np.ndarray | None:
+    """``pd.DataFrame({"by": by, "values": values}).duplicated(keep=False)`` of two
+    Arrow-backed text columns, as a boolean array, by :func:`radix_duplicated` (the keys'
+    bytes sorted, ``by`` factorized as the minor key); ``None`` (the caller asks pandas)
+    when either column is short (``_COMPILED_CHECK_MIN_CELLS``), of another dtype, has a
+    missing value, or holds a NUL, or without numba."""
+    if _compiled_columns(values) is None or _compiled_columns(by) is None:
+        return None
+    import pyarrow as pa
+
+    keys = values.array.__arrow_array__()
+    groups = by.array.__arrow_array__()
+    if keys.null_count or groups.null_count:
+        return None
+    if isinstance(keys, pa.ChunkedArray):
+        keys = keys.combine_chunks()
+    rank, labels = pd.factorize(by)
+    return radix_duplicated(keys.cast(pa.large_string()), rank.astype(np.int64), len(labels))
+
+
+def _radix_groups(
+    arrow, minor: np.ndarray | None, n_minor: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """``(codes, order, starts)`` of :func:`radix_text_factorize` for a ``large_string``
+    array without missing values, or ``None`` (no numba, a missing value or a NUL)."""
+    kern = kernels()
+    if kern is None:
+        return None
+    n = len(arrow)
+    if arrow.null_count:
         return None
     _, offset_buffer, data_buffer = arrow.buffers()
     offsets = np.frombuffer(offset_buffer, dtype=np.int64)[arrow.offset : arrow.offset + n + 1]
@@ -486,8 +622,7 @@ def radix_text_factorize(
     )
     del keys
     codes, starts = kern.run_codes(ordered, order)
-    uniques = values[order[starts]]
-    return codes, np.asarray(uniques, dtype=object), order, starts
+    return codes, order, starts
 
 
 def object_addresses(values: np.ndarray) -> np.ndarray | None:

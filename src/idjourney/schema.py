@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 
-from idjourney._text import formula_and_nul_cells
+from idjourney._text import duplicated_text_pairs, formula_and_nul_cells, may_trim_or_blank
 from idjourney.io import DataFileError
 
 # --- the standard -------------------------------------------------------------------------
@@ -591,6 +591,16 @@ def _parse_counts(df: pd.DataFrame, problems: _Problems) -> None:
         problems.add(None, column, str(values.dtype), "counts stored as true/false", fix)
         df[column] = pd.Series(pd.NA, index=df.index, dtype="Int64")
         return
+    if pd.api.types.is_integer_dtype(values) and not pd.api.types.is_unsigned_integer_dtype(values):
+        # whole numbers already: compared as integers (no float64 copy and back, three
+        # passes of 80 MB at ten million records; issue #19), the same answers as below
+        # (every count within MAX_COUNT is exact in float64)
+        big = ((values > MAX_COUNT) | (values < -MAX_COUNT)).to_numpy(dtype=bool, na_value=False)
+        if big.any():
+            problems.add_many(np.flatnonzero(big), column, values[big], "count too large", fix)
+        counts = values.astype("Int64")
+        df[column] = counts.where(~big) if big.any() else counts
+        return
     if pd.api.types.is_integer_dtype(values) or pd.api.types.is_float_dtype(values):
         numbers = values.astype("float64")
         if pd.api.types.is_float_dtype(values):
@@ -634,7 +644,11 @@ def _as_strings(df: pd.DataFrame) -> None:
         *CODE_LISTS,
     ):
         if column in df.columns:
-            text = _text(df[column]).str.strip()
+            text = _text(df[column])
+            if may_trim_or_blank(text) is False:  # compiled: nothing to strip or blank
+                df[column] = text
+                continue
+            text = text.str.strip()
             df[column] = text.mask(text == "")
 
 
@@ -736,6 +750,12 @@ def record_schema() -> pa.DataFrameSchema:
     Text columns are Arrow-backed strings (``pd.StringDtype("pyarrow")``) while checked, so
     that the checks run vectorised; :func:`validate` returns the usual string dtype.
     """
+    return _record_schema(unique_keys=True)
+
+
+def _record_schema(*, unique_keys: bool) -> pa.DataFrameSchema:
+    """:func:`record_schema`, without its check that ``(source_db, victim_key)`` is unique
+    when not ``unique_keys`` (:func:`_pandera_problems` then checks that itself)."""
     text = pd.StringDtype("pyarrow")
     columns: dict[str, pa.Column] = {
         "source_db": pa.Column(text, pa.Check.str_matches(r"^[a-z][a-z0-9_-]*$")),
@@ -753,7 +773,7 @@ def record_schema() -> pa.DataFrameSchema:
     return pa.DataFrameSchema(
         columns,
         checks=_row_checks(),
-        unique=["source_db", "victim_key"],
+        unique=["source_db", "victim_key"] if unique_keys else None,
         report_duplicates="all",
         strict=False,
         coerce=False,
@@ -769,14 +789,33 @@ _FIXES = {
 
 def _pandera_problems(df: pd.DataFrame, failed: set[tuple[int, str]], problems: _Problems) -> None:
     """Run the pandera schema and translate its failure cases."""
+    # the duplicate keys by a radix sort of their bytes where it applies (pandas' hash of
+    # ten million keys took 8.5 s, 17x its time at a million: issue #19); pandera's own
+    # check otherwise. Without missing keys, a row's only problem in the victim_key column
+    # from the schema is its duplicate, so the problems come in the same order either way.
+    duplicated = None
+    if "source_db" in df.columns and "victim_key" in df.columns:
+        duplicated = duplicated_text_pairs(df["victim_key"], df["source_db"])
     try:
         # in place: the schema coerces nothing, so it changes nothing (a copy of the whole
         # table first was a tenth of validate's time)
-        record_schema().validate(df, lazy=True, inplace=True)
+        _record_schema(unique_keys=duplicated is None).validate(df, lazy=True, inplace=True)
     except pa.errors.SchemaErrors as exc:
-        cases = exc.failure_cases
-    else:
-        return
+        _translate_failure_cases(df, exc.failure_cases, failed, problems)
+    if duplicated is not None and duplicated.any():
+        where = np.flatnonzero(duplicated)
+        keys = df["victim_key"].iloc[where]
+        problems.add_many(where, "victim_key", keys, _DUPLICATE_KEY, _FIX_DUPLICATE_KEY)
+
+
+_DUPLICATE_KEY = "duplicate (source_db, victim_key): the key appears more than once"
+_FIX_DUPLICATE_KEY = "give each victim one row per database; merge or re-key the duplicates"
+
+
+def _translate_failure_cases(
+    df: pd.DataFrame, cases: pd.DataFrame, failed: set[tuple[int, str]], problems: _Problems
+) -> None:
+    """Pandera's failure cases as problems (file, row, column, value, what, how to fix)."""
     seen: set[tuple[object, str, str]] = set()
     for case in cases.itertuples(index=False):
         check = str(case.check)
@@ -790,8 +829,7 @@ def _pandera_problems(df: pd.DataFrame, failed: set[tuple[int, str]], problems: 
         elif check == "multiple_fields_uniqueness":
             if column != "victim_key":
                 continue
-            problem = "duplicate (source_db, victim_key): the key appears more than once"
-            fix = "give each victim one row per database; merge or re-key the duplicates"
+            problem, fix = _DUPLICATE_KEY, _FIX_DUPLICATE_KEY
         elif check.startswith("code_list_") or check.startswith("isin"):
             codes = ", ".join(CODE_LISTS[column])
             problem = "not in the code list"
