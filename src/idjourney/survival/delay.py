@@ -45,7 +45,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from idjourney.survival._days_kernel import day_differences
+from idjourney.survival._days_kernel import (
+    CORRECTION_COLUMNS,
+    correction_columns,
+    day_differences,
+)
 
 __all__ = [
     "DelayDistribution",
@@ -362,7 +366,8 @@ def _adjusted_arrays(
     # which kept rows get a correction row, from the four columns the weight reads
     ident = identified[keep]
     ext = extract[keep]
-    ident[np.isnat(recorded[keep]) | ~(ident <= ext - step)] = _NAT
+    cut_real = ext - step  # each real row's cutoff
+    ident[np.isnat(recorded[keep]) | ~(ident <= cut_real)] = _NAT
     prob = delay.prob_recorded_within(_days(ext, ident))
     event = ~np.isnat(ident)
     del ident, ext
@@ -370,49 +375,38 @@ def _adjusted_arrays(
     extra = weight > 1.0
     rows = np.concatenate([keep, keep[extra]])
     n_real = keep.size
-    ghost = np.arange(rows.size) >= n_real
+    ghost = np.zeros(rows.size, dtype=bool)  # the correction rows
+    ghost[n_real:] = True
     weight = np.concatenate([weight, -(weight[extra] - 1.0)])
     event = np.concatenate([event, np.zeros(int(extra.sum()), dtype=bool)])
-    # the dates the rewritten columns read, at the output's rows
-    identified, recorded, extract = identified[rows], recorded[rows], extract[rows]
-    cut = extract - step
-    ident = identified.copy()
-    ident[np.isnat(recorded) | ~(identified <= cut)] = _NAT
-    if "closed_on" in table.columns:
-        closed = table["closed_on"].to_numpy()[rows]
-        closed[~(np.isnat(ident) & (closed <= cut))] = _NAT
-    else:
-        closed = np.full(rows.size, _NAT)
-    # a correction row is its victim's row with no identification, censored at the cutoff
-    ident[ghost] = _NAT
-    end = np.where(np.isnat(ident), np.where(np.isnat(closed), cut, closed), ident)
-    end[ghost] = cut[ghost]
-    observed = ~np.isnat(identified) & ~np.isnat(recorded) & ~ghost
-    first = first[rows]
-    # the columns the correction writes, in the order it first writes them (each built
-    # only when wanted)
-    writers: dict[str, Callable[[], Any]] = {
-        "delay_days": lambda: np.where(observed, _days(recorded, identified), np.nan),
-        "delay_bound_days": lambda: np.where(observed, _days(extract, identified), np.nan),
-        "identified_on": lambda: ident,
-        "identification_recorded_on": lambda: np.where(event, recorded, _NAT),
-        "closed_on": lambda: closed,
-        "event": lambda: event.astype("int64"),
-        "outcome": lambda: np.select([event, ~np.isnat(closed) & ~ghost], [1, 2], 0).astype(
-            "int64"
-        ),
-        "duration": lambda: _days(end, first),
-        "entry": lambda: _days(table["at_risk_from"].to_numpy()[rows], first),
-        "extract_date": lambda: cut,
-        "weight": lambda: weight,
-        "delay_correction": lambda: ghost,
-    }
-    if "closed_on" not in table.columns:
-        del writers["closed_on"]
-    names = [*table.columns, *(name for name in writers if name not in table.columns)]
+    closed_on = table["closed_on"].to_numpy() if "closed_on" in table.columns else None
+    names = [*table.columns, *(name for name in _WRITTEN if name not in table.columns)]
+    if closed_on is None:
+        names.remove("closed_on")
     if wanted is not None:
         kept = set(wanted)
         names = [name for name in names if name in kept]
+    dates = {
+        "identified_on": identified,
+        "identification_recorded_on": recorded,
+        "extract_date": extract,
+        "closed_on": closed_on,
+        "first_seen": first,
+        "at_risk_from": at_risk,
+    }
+    rewritten = set(names) & set(CORRECTION_COLUMNS)
+    # the rewritten dates and days in one compiled pass, or NumPy's expressions (the same
+    # values)
+    compiled = correction_columns(dates, rows, n_real, step, event, rewritten)
+    if compiled is None:
+        compiled = _numpy_correction_columns(dates, rows, ghost, step, event, rewritten)
+    del dates, identified, recorded, extract, closed_on, first, at_risk
+    writers: dict[str, Callable[[], Any]] = {
+        "event": lambda: event.astype("int64"),
+        "weight": lambda: weight,
+        "delay_correction": lambda: ghost,
+    }
+    writers |= {name: (lambda values=values: values) for name, values in compiled.items()}
     index = pd.RangeIndex(rows.size)
     columns = {
         name: writers[name]() if name in writers else _taken_column(table[name], rows)
@@ -425,7 +419,67 @@ def _adjusted_arrays(
         },
         copy=False,
     )
-    return out, cut[:n_real], weight[:n_real], np.flatnonzero(extra)
+    return out, cut_real, weight[:n_real], np.flatnonzero(extra)
+
+
+#: the columns the delay correction writes, in the order it first writes them
+_WRITTEN = (
+    "delay_days",
+    "delay_bound_days",
+    "identified_on",
+    "identification_recorded_on",
+    "closed_on",
+    "event",
+    "outcome",
+    "duration",
+    "entry",
+    "extract_date",
+    "weight",
+    "delay_correction",
+)
+
+
+def _numpy_correction_columns(
+    dates: dict[str, np.ndarray | None],
+    rows: np.ndarray,
+    ghost: np.ndarray,
+    step: np.timedelta64,
+    event: np.ndarray,
+    wanted: Collection[str],
+) -> dict[str, np.ndarray]:
+    """:func:`idjourney.survival._days_kernel.correction_columns` by NumPy's expressions
+    (where numba is not usable)."""
+    identified = dates["identified_on"][rows]
+    recorded = dates["identification_recorded_on"][rows]
+    extract = dates["extract_date"][rows]
+    cut = extract - step
+    ident = identified.copy()
+    ident[np.isnat(recorded) | ~(identified <= cut)] = _NAT
+    if dates["closed_on"] is not None:
+        closed = dates["closed_on"][rows]
+        closed[~(np.isnat(ident) & (closed <= cut))] = _NAT
+    else:
+        closed = np.full(rows.size, _NAT)
+    # a correction row is its victim's row with no identification, censored at the cutoff
+    ident[ghost] = _NAT
+    end = np.where(np.isnat(ident), np.where(np.isnat(closed), cut, closed), ident)
+    end[ghost] = cut[ghost]
+    observed = ~np.isnat(identified) & ~np.isnat(recorded) & ~ghost
+    first = dates["first_seen"][rows]
+    columns: dict[str, Callable[[], np.ndarray]] = {
+        "identified_on": lambda: ident,
+        "identification_recorded_on": lambda: np.where(event, recorded, _NAT),
+        "closed_on": lambda: closed,
+        "extract_date": lambda: cut,
+        "delay_days": lambda: np.where(observed, _days(recorded, identified), np.nan),
+        "delay_bound_days": lambda: np.where(observed, _days(extract, identified), np.nan),
+        "outcome": lambda: np.select([event, ~np.isnat(closed) & ~ghost], [1, 2], 0).astype(
+            "int64"
+        ),
+        "duration": lambda: _days(end, first),
+        "entry": lambda: _days(dates["at_risk_from"][rows], first),
+    }
+    return {name: make() for name, make in columns.items() if name in wanted}
 
 
 class DelayInfluence:
